@@ -1,0 +1,119 @@
+"""Forkline application factory; the only module that reads the environment."""
+if __name__ == "__main__":
+    # The dev server runs on gevent; patch before anything imports socket or threading.
+    from gevent import monkey
+
+    monkey.patch_all()
+
+
+import logging
+import os
+import sys
+
+from flask import Flask
+
+DEFAULTS: dict = {
+    "PUBLIC_URL": None,
+    "DATABASE_URL": None,  # None -> sqlite file under instance/
+    "REDIS_URL": None,
+    "TWILIO_ACCOUNT_SID": "",
+    "TWILIO_AUTH_TOKEN": "",
+    "TWILIO_API_URL": "https://api.twilio.com",
+    "TWILIO_TWIML_APP_SID": "",
+    "TWILIO_CALLER_ID": "",
+    "AI_BACKEND": None,  # None -> "realtime" with an OpenAI key, else "local"
+    "OPENAI_API_KEY": None,
+    "OPENAI_BASE_URL": None,
+    "SECRET_KEY": None,  # signs stream tokens; falls back to the Twilio auth token
+    "STREAM_TOKEN_TTL_S": 120,
+    "PLAYOUT_LEAD_MS": 300,
+    "MARK_INTERVAL_MS": 150,
+    "REPLAY_INBOUND_S": 8.0,
+    "REPLAY_OUTBOUND_S": 4.0,
+    "RECONNECT_WINDOW_S": 10.0,
+    "RECORDINGS_DIR": None,  # None -> instance/recordings
+    "LOG_LEVEL": "INFO",
+}
+
+# Environment variable -> (config key, parser). Documented in README.md.
+ENV_VARS: dict = {
+    "PUBLIC_URL": str,
+    "DATABASE_URL": str,
+    "REDIS_URL": str,
+    "TWILIO_ACCOUNT_SID": str,
+    "TWILIO_AUTH_TOKEN": str,
+    "TWILIO_API_URL": str,
+    "TWILIO_TWIML_APP_SID": str,
+    "TWILIO_CALLER_ID": str,
+    "AI_BACKEND": str,
+    "OPENAI_API_KEY": str,
+    "OPENAI_BASE_URL": str,
+    "FORKLINE_SECRET_KEY": str,
+    "PLAYOUT_LEAD_MS": int,
+    "MARK_INTERVAL_MS": int,
+    "REPLAY_INBOUND_S": float,
+    "REPLAY_OUTBOUND_S": float,
+    "RECONNECT_WINDOW_S": float,
+    "RECORDINGS_DIR": str,
+    "LOG_LEVEL": str,
+}
+
+
+def config_from_env(environ: dict | None = None) -> dict:
+    """Read every documented variable that is set in the environment."""
+    environ = os.environ if environ is None else environ
+    config = {}
+    for name, parse in ENV_VARS.items():
+        value = environ.get(name)
+        if value not in (None, ""):
+            key = "SECRET_KEY" if name == "FORKLINE_SECRET_KEY" else name
+            config[key] = parse(value)
+    return config
+
+
+def normalize_database_url(url: str | None, instance_path: str) -> str:
+    """Default to SQLite under instance/ and rewrite Heroku's postgres:// for psycopg 3."""
+    if not url:
+        return "sqlite:///" + os.path.join(instance_path, "forkline.sqlite")
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the Flask app from defaults plus `config`, or the environment when it is None."""
+    app = Flask(__name__, instance_relative_config=True, template_folder="twiml_templates")
+    app.config.from_mapping(DEFAULTS)
+    app.config.update(config_from_env() if config is None else config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config["DATABASE_URL"] = normalize_database_url(
+        app.config["DATABASE_URL"], app.instance_path
+    )
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = app.config["TWILIO_AUTH_TOKEN"] or os.urandom(32).hex()
+    if not app.config["AI_BACKEND"]:
+        app.config["AI_BACKEND"] = "realtime" if app.config["OPENAI_API_KEY"] else "local"
+
+    import models
+    from conference import init_app as init_conference
+    from conference.logs import configure_logging
+
+    configure_logging(app.config["LOG_LEVEL"])
+    models.init_app(app)
+    init_conference(app)
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the development server on gevent, with WebSockets."""
+    from gevent.pywsgi import WSGIServer
+
+    app = create_app()
+    port = int(os.environ.get("PORT", "5000"))
+    logging.getLogger("forkline").info("listening on 0.0.0.0:%d", port)
+    WSGIServer(("0.0.0.0", port), app, log=None).serve_forever()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
