@@ -1,4 +1,20 @@
 """SQLAlchemy 2.0 typed models and the session lifecycle; never imports conference or agents."""
+from models.conference import Conference, Participant
 from models.db import Base, get_engine, get_session, init_app, transaction
+from models.event import ConferenceEvent
+from models.stream import Stream
+from models.tenant import ApiKey, Tenant
 
-__all__ = ["Base", "get_engine", "get_session", "init_app", "transaction"]
+__all__ = [
+    "ApiKey",
+    "Base",
+    "Conference",
+    "ConferenceEvent",
+    "Participant",
+    "Stream",
+    "Tenant",
+    "get_engine",
+    "get_session",
+    "init_app",
+    "transaction",
+]
