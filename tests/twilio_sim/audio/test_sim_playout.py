@@ -1,0 +1,128 @@
+"""Twilio playout buffer rules: order, real-time pacing, mark echo timing, clear."""
+from __future__ import annotations
+
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from twilio_sim.audio import SILENCE
+from twilio_sim.playout import PlayoutBuffer
+
+
+def test_mark_on_empty_buffer_is_echoed_at_once():
+    buf = PlayoutBuffer()
+    assert buf.push_mark("m0") == ["m0"]
+    assert buf.pending_marks == []
+    assert buf.next_frame() == (SILENCE, [])
+
+
+def test_mark_is_echoed_with_the_frame_that_finishes_its_audio():
+    buf = PlayoutBuffer()
+    buf.push_media(b"\x01" * 400)  # 2.5 frames
+    assert buf.push_mark("m1") == []
+    assert buf.next_frame() == (b"\x01" * 160, [])
+    assert buf.next_frame() == (b"\x01" * 160, [])
+    assert buf.next_frame() == (b"\x01" * 80 + SILENCE[80:], ["m1"])
+    assert buf.underruns == 1
+    assert buf.next_frame() == (SILENCE, [])
+
+
+def test_audio_after_a_mark_does_not_delay_it():
+    buf = PlayoutBuffer()
+    buf.push_media(b"\x01" * 160)
+    buf.push_mark("first")
+    buf.push_media(b"\x02" * 320)
+    buf.push_mark("second")
+    assert buf.next_frame() == (b"\x01" * 160, ["first"])
+    assert buf.next_frame() == (b"\x02" * 160, [])
+    assert buf.next_frame() == (b"\x02" * 160, ["second"])
+
+
+def test_consecutive_marks_complete_together_in_order():
+    buf = PlayoutBuffer()
+    buf.push_media(b"\x01" * 160)
+    buf.push_mark("a")
+    buf.push_mark("b")
+    assert buf.next_frame()[1] == ["a", "b"]
+
+
+def test_clear_drops_audio_and_echoes_every_pending_mark():
+    buf = PlayoutBuffer()
+    buf.push_media(b"\x01" * 800)
+    buf.push_mark("a")
+    buf.push_media(b"\x02" * 800)
+    buf.push_mark("b")
+    buf.next_frame()
+    assert buf.clear() == ["a", "b"]
+    assert buf.buffered_bytes == 0 and buf.pending_marks == []
+    assert buf.next_frame() == (SILENCE, [])
+    assert buf.push_mark("c") == ["c"]  # buffer is empty again
+
+
+def test_more_than_ten_minutes_is_discarded():
+    buf = PlayoutBuffer(max_bytes=1000)
+    assert buf.push_media(b"\x01" * 900)
+    assert not buf.push_media(b"\x01" * 200)
+    assert buf.buffered_bytes == 900 and buf.discarded_bytes == 200
+    assert buf.buffered_ms == 112
+
+
+class PlayoutModel(RuleBasedStateMachine):
+    """Compare the buffer with a byte-by-byte reference model of Twilio's rules."""
+
+    def __init__(self):
+        super().__init__()
+        self.buf = PlayoutBuffer()
+        self.queue: list = []  # reference: ints (audio bytes) and str (marks), in arrival order
+        self.echoed: list[str] = []
+        self.sent_marks: list[str] = []
+        self.counter = 0
+
+    @rule(data=st.binary(min_size=1, max_size=500))
+    def media(self, data):
+        assert self.buf.push_media(data)
+        self.queue.extend(data)
+
+    @rule()
+    def mark(self):
+        name = f"m{self.counter}"
+        self.counter += 1
+        self.sent_marks.append(name)
+        empty = not any(isinstance(x, int) for x in self.queue)
+        got = self.buf.push_mark(name)
+        if empty:
+            assert got == [name]  # immediate echo: nothing buffered
+            self.echoed.append(name)
+        else:
+            assert got == []
+            self.queue.append(name)
+
+    @rule()
+    def tick(self):
+        frame, done = self.buf.next_frame()
+        played, expect_done = [], []
+        while self.queue and (isinstance(self.queue[0], str) or len(played) < 160):
+            item = self.queue.pop(0)
+            (expect_done if isinstance(item, str) else played).append(item)
+        # Marks right after the frame's last byte complete with it too.
+        while self.queue and isinstance(self.queue[0], str):
+            expect_done.append(self.queue.pop(0))
+        assert frame == bytes(played) + SILENCE[len(played):]
+        assert done == expect_done
+        self.echoed.extend(done)
+
+    @precondition(lambda self: self.queue)
+    @rule()
+    def clear(self):
+        done = self.buf.clear()
+        assert done == [x for x in self.queue if isinstance(x, str)]
+        self.queue.clear()
+        self.echoed.extend(done)
+
+    @invariant()
+    def marks_echo_in_order_exactly_once(self):
+        assert self.echoed == self.sent_marks[:len(self.echoed)]
+        assert self.buf.pending_marks == [x for x in self.queue if isinstance(x, str)]
+        assert self.buf.buffered_bytes == sum(isinstance(x, int) for x in self.queue)
+
+
+TestPlayoutModel = PlayoutModel.TestCase
