@@ -1,4 +1,11 @@
 """SQLAlchemy 2.0 typed models and the session lifecycle; never imports conference or agents."""
+from models.agent import (
+    AgentProfileRecord,
+    ConferenceSummary,
+    ToolCallRecord,
+    TranscriptEntry,
+    TurnMetric,
+)
 from models.conference import Conference, Participant
 from models.db import Base, get_engine, get_session, init_app, transaction
 from models.event import ConferenceEvent
@@ -6,6 +13,11 @@ from models.stream import Stream
 from models.tenant import ApiKey, Tenant
 
 __all__ = [
+    "AgentProfileRecord",
+    "ConferenceSummary",
+    "ToolCallRecord",
+    "TranscriptEntry",
+    "TurnMetric",
     "ApiKey",
     "Base",
     "Conference",
