@@ -1,0 +1,141 @@
+"""Playout tracker: lead bound, mark naming, acknowledged vs generated, generation fencing."""
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conference.media.playout import FRAME, PER_MS, PlayoutTracker
+
+
+def sent_bytes(actions):
+    return sum(len(p) for kind, p in actions if kind == "media")
+
+
+def marks(actions):
+    return [p for kind, p in actions if kind == "mark"]
+
+
+def test_lead_is_bounded_and_marks_are_named():
+    tr = PlayoutTracker(lead_ms=300, mark_interval_ms=150, chunk_ms=100)
+    tr.push("item1", bytes(FRAME * 50))  # 1 s
+    out = tr.pull(0)
+    assert sent_bytes(out) == 300 * PER_MS
+    assert all(len(p) <= 100 * PER_MS for k, p in out if k == "media")
+    assert marks(out) == ["g1-s1"]  # marks fall on chunk boundaries: here every 200 ms
+    assert tr.pull(1) == []  # nothing more until a mark echoes
+    assert tr.on_mark("g1-s1", 200)
+    more = tr.pull(201)
+    assert sent_bytes(more) == 200 * PER_MS
+    assert marks(more) == ["g1-s2"]
+    assert tr.items["item1"].acked == 200 * PER_MS
+
+
+def test_heard_interpolates_between_marks_and_caps_at_sent():
+    tr = PlayoutTracker(lead_ms=300, mark_interval_ms=150)
+    tr.push("a", bytes(FRAME * 50))
+    tr.pull(1000)
+    item = tr.items["a"]
+    assert tr.heard_ms(item, 1000) == 0
+    assert tr.heard_ms(item, 1070) == 70
+    tr.on_mark("g1-s1", 1210)  # 200 ms played at 1210 (10 ms of network delay)
+    assert tr.heard_ms(item, 1210) == 200
+    assert tr.heard_ms(item, 1250) == 240
+    assert tr.heard_ms(item, 5000) == 300  # never beyond what was sent
+
+
+def test_clear_fences_old_generation():
+    tr = PlayoutTracker(lead_ms=300, mark_interval_ms=100)
+    tr.push("a", bytes(FRAME * 50))
+    tr.pull(0)
+    cut = tr.clear(120)
+    assert (cut.item_id, cut.heard_ms) == ("a", 120)
+    assert cut.flushed_ms == 1000 - 120
+    assert tr.on_mark("g1-s1", 130) is False  # Twilio flushes pending marks after clear
+    assert tr.items["a"].acked == 0
+    assert tr.push("a", bytes(FRAME)) is False  # late audio of the interrupted item
+    assert tr.push("b", bytes(FRAME * 5))
+    out = tr.pull(200)
+    assert marks(out) == ["g2-s4"]  # seq keeps counting; the generation changed
+    assert not tr.is_speaking(200 + 100 + 1) or tr.pending
+
+
+def test_item_boundary_and_tail_marks():
+    tr = PlayoutTracker(lead_ms=1000, mark_interval_ms=200)
+    tr.push("a", bytes(FRAME * 2))
+    tr.push("b", bytes(FRAME * 2))
+    out = tr.pull(0)
+    assert [k for k, _ in out] == ["media", "mark", "media"]
+    tr.end_item("b")
+    assert marks(tr.pull(1)) == ["g1-s2"]
+    tr.on_mark("g1-s2", 90)
+    assert (tr.items["a"].acked, tr.items["b"].acked) == (FRAME * 2, FRAME * 2)
+
+
+def test_rewind_requeues_unacknowledged_audio():
+    tr = PlayoutTracker(lead_ms=300, mark_interval_ms=100)
+    audio = bytes(range(160)) * 10
+    tr.push("a", audio)
+    first = tr.pull(0)
+    tr.on_mark("g1-s1", 100)
+    requeued = tr.rewind(150)
+    assert requeued == sent_bytes(first) - 100 * PER_MS
+    resent = b"".join(p for k, p in tr.pull(160) if k == "media")
+    assert resent == audio[100 * PER_MS: 100 * PER_MS + len(resent)]
+    assert tr.gen == 2
+
+
+ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("push"), st.sampled_from("abc"), st.integers(1, 40)),
+        st.tuples(st.just("pull"), st.integers(0, 50)),
+        st.tuples(st.just("echo"), st.integers(0, 3)),
+        st.tuples(st.just("stale"), st.integers(0, 30)),
+        st.tuples(st.just("clear"), st.integers(0, 50)),
+        st.tuples(st.just("rewind"), st.integers(0, 50)),
+        st.tuples(st.just("end"), st.sampled_from("abc")),
+    ),
+    max_size=80,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ops, st.integers(100, 600), st.integers(40, 250))
+def test_acknowledged_never_exceeds_generated(script, lead_ms, mark_ms):
+    tr = PlayoutTracker(lead_ms=lead_ms, mark_interval_ms=mark_ms)
+    now, sent_marks = 0.0, []
+    for op in script:
+        kind = op[0]
+        if kind == "push":
+            tr.push(op[1] + str(tr.gen // 3), bytes(FRAME * op[2]))
+        elif kind == "pull":
+            now += op[1]
+            out = tr.pull(now)
+            sent_marks += marks(out)
+            assert tr.sent - tr.acked <= tr.lead + tr.chunk
+        elif kind == "echo" and sent_marks:
+            name = sent_marks.pop(0)
+            before = {k: it.acked for k, it in tr.items.items()}
+            accepted = tr.on_mark(name, now)
+            if not name.startswith(f"g{tr.gen}-"):
+                assert not accepted
+                assert before == {k: it.acked for k, it in tr.items.items()}
+        elif kind == "stale":
+            before = {k: it.acked for k, it in tr.items.items()}
+            assert not tr.on_mark(f"g{tr.gen - 1}-s{op[1]}", now)
+            assert before == {k: it.acked for k, it in tr.items.items()}
+        elif kind == "clear":
+            now += op[1]
+            cut = tr.clear(now)
+            assert cut.heard_ms >= 0
+            if cut.item_id is not None:
+                it = tr.items[cut.item_id]
+                assert cut.heard_ms * PER_MS <= it.generated
+                assert cut.heard_ms * PER_MS <= it.sent
+        elif kind == "rewind":
+            tr.rewind(now)
+        else:
+            tr.end_item(op[1])
+        for it in tr.items.values():
+            assert 0 <= it.acked <= it.sent <= it.generated
+            assert 0 <= tr.heard_ms(it, now) * PER_MS <= it.generated
+        assert tr.acked <= tr.sent
