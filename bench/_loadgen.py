@@ -1,0 +1,269 @@
+"""Load generator: N Twilio-faithful bidirectional Media Streams clients in one asyncio process.
+
+Each client does what Twilio's media server does on a `<Connect><Stream>`: a signed upgrade,
+`connected`, `start`, then one 160-byte mu-law `media` frame every 20 ms; it plays the returned
+audio through an emulated playout buffer and echoes each `mark` once the audio queued before it
+has "played" (at once when playout has caught up), and flushes that buffer on `clear`.
+Every frame carries its id in the audio, so echoed audio is matched to the frame that caused it
+however the server re-chunks it.
+
+Run by bench/media_bench.py as a subprocess: one JSON spec line on stdin, `READY` on stdout
+once connected, `GO <epoch>` on stdin, one JSON result line on stdout.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import sys
+import time
+from collections import deque
+
+import orjson
+from websockets.asyncio.client import connect
+
+FRAME_BYTES = 160
+FRAME_S = 0.020
+LATE_S = 0.020  # a frame handed to the socket this late was delayed by the generator itself
+MAGIC = b"\x10\x20\x30\x01"  # never produced by the id digits (0x40-0x4f) or the filler
+_FILLER = b"\x55" * (FRAME_BYTES - len(MAGIC) - 8)
+_MEDIA = (
+    '{"event":"media","sequenceNumber":"%d","media":{"track":"inbound","chunk":"%d",'
+    '"timestamp":"%d","payload":"%s"},"streamSid":"%s"}'
+)
+
+
+def call_sid(index: int) -> str:
+    """The CallSid of stream `index` (the seeded AI participant of conference bench-<index>)."""
+    return "CA%032x" % (0xBE0C0000 + index)
+
+
+def encode_frame(frame_id: int) -> bytes:
+    """160 bytes of mu-law whose first 12 bytes say which frame this is."""
+    digits = bytes(0x40 | ((frame_id >> shift) & 0xF) for shift in range(28, -4, -4))
+    return MAGIC + digits + _FILLER
+
+
+class FrameScanner:
+    """Finds frame ids in a returned byte stream, whatever its message boundaries."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.garbage = 0  # bytes that were not part of one of our frames (greetings, silence)
+
+    def feed(self, audio: bytes) -> list[int]:
+        """Append audio; return the ids of the frames it completed."""
+        buf = self.buffer
+        buf += audio
+        ids = []
+        while True:
+            at = buf.find(MAGIC)
+            if at < 0:
+                keep = len(MAGIC) - 1
+                self.garbage += max(len(buf) - keep, 0)
+                del buf[: max(len(buf) - keep, 0)]
+                return ids
+            if len(buf) - at < FRAME_BYTES:
+                self.garbage += at
+                del buf[:at]
+                return ids
+            self.garbage += at
+            frame_id = 0
+            for digit in buf[at + 4 : at + 12]:
+                frame_id = (frame_id << 4) | (digit & 0xF)
+            ids.append(frame_id)
+            del buf[: at + FRAME_BYTES]
+
+
+class StreamClient:
+    """One emulated Twilio media stream (one AI leg); all per-call state lives here."""
+
+    def __init__(self, spec: dict, index: int, n_frames: int, warmup_frames: int) -> None:
+        self.spec, self.index = spec, index
+        self.url = spec["url"]
+        self.headers = spec["headers"]
+        self.params = spec["params"][index - spec["first_index"]]
+        self.stream_sid = "MZ%032x" % (0xBE0C0000 + index)
+        self.call_sid = call_sid(index)
+        self.n_frames, self.warmup_frames = n_frames, warmup_frames
+        self.sent_at = [0.0] * n_frames
+        self.received_at = [0.0] * n_frames
+        self.received = self.late = self.seq = 0
+        self.media_msgs = self.media_bytes = self.marks = self.clears = self.foreign_sid = 0
+        self.scanner = FrameScanner()
+        self.playout_end = 0.0
+        self.pending_marks: deque = deque()  # (timer handle, name), in playout order
+        self.all_back = asyncio.Event()
+        self.error: str | None = None
+        self.ws = None
+        self.reader: asyncio.Task | None = None
+        self.opened_at = 0.0
+        self.tasks: set[asyncio.Task] = set()
+
+    async def open(self, limit: asyncio.Semaphore) -> None:
+        """Upgrade (signed), then send `connected` and `start` as Twilio does."""
+        async with limit:
+            try:
+                self.ws = await connect(
+                    self.url, additional_headers=self.headers, compression=None,
+                    ping_interval=None, open_timeout=20, max_size=2**20,
+                )
+            except Exception as exc:  # noqa: BLE001 - any failure to connect is reported
+                self.error = f"connect: {type(exc).__name__}: {exc}"[:300]
+                return
+        self.opened_at = asyncio.get_running_loop().time()
+        self.reader = asyncio.create_task(self._read())
+        await self._send('{"event":"connected","protocol":"Call","version":"1.0.0"}')
+        start = {
+            "accountSid": self.spec["account_sid"], "streamSid": self.stream_sid,
+            "callSid": self.call_sid, "tracks": ["inbound"],
+            "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+            "customParameters": self.params,
+        }
+        self.seq += 1
+        message = {"event": "start", "sequenceNumber": str(self.seq), "start": start,
+                   "streamSid": self.stream_sid}
+        await self._send(orjson.dumps(message).decode())
+
+    async def run(self, t0: float, drain_s: float) -> None:
+        """Send every frame on its 20 ms schedule from t0, wait for the echoes, then stop."""
+        if self.ws is None:
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            for k in range(self.n_frames):
+                due = t0 + k * FRAME_S
+                delay = due - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                now = loop.time()
+                if now - due > LATE_S:
+                    self.late += 1
+                payload = base64.b64encode(encode_frame(k)).decode()
+                self.seq += 1
+                ts = int((due - self.opened_at) * 1000)
+                self.sent_at[k] = now
+                await self.ws.send(_MEDIA % (self.seq, k + 1, ts, payload, self.stream_sid))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.all_back.wait(), drain_s)
+            self.seq += 1
+            await self._send(orjson.dumps({
+                "event": "stop", "sequenceNumber": str(self.seq), "streamSid": self.stream_sid,
+                "stop": {"accountSid": self.spec["account_sid"], "callSid": self.call_sid},
+            }).decode())
+        except Exception as exc:  # noqa: BLE001 - a dropped socket is a result, not a crash
+            self.error = self.error or f"send: {type(exc).__name__}: {exc}"[:300]
+        finally:
+            await self.ws.close()
+            if self.reader is not None:
+                await asyncio.gather(self.reader, return_exceptions=True)
+
+    async def _send(self, text: str) -> None:
+        await self.ws.send(text)
+
+    async def _read(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            async for raw in self.ws:
+                self._on_message(orjson.loads(raw), loop.time())
+        except Exception as exc:  # noqa: BLE001
+            if not self.all_back.is_set():
+                self.error = self.error or f"read: {type(exc).__name__}: {exc}"[:300]
+
+    def _on_message(self, msg: dict, now: float) -> None:
+        event = msg.get("event")
+        if msg.get("streamSid") != self.stream_sid:
+            self.foreign_sid += 1
+        if event == "media":
+            audio = base64.b64decode(msg["media"]["payload"])
+            self.media_msgs += 1
+            self.media_bytes += len(audio)
+            self.playout_end = max(self.playout_end, now) + len(audio) / 8000
+            for frame_id in self.scanner.feed(audio):
+                if 0 <= frame_id < self.n_frames and not self.received_at[frame_id]:
+                    self.received_at[frame_id] = now
+                    self.received += 1
+            if self.received == self.n_frames:
+                self.all_back.set()
+        elif event == "mark":
+            name = msg.get("mark", {}).get("name", "")
+            if self.playout_end <= now:
+                self._echo_mark(name)
+            else:
+                handle = asyncio.get_running_loop().call_at(self.playout_end, self._mark_due)
+                self.pending_marks.append((handle, name))
+        elif event == "clear":
+            self.clears += 1
+            self.playout_end = now
+            while self.pending_marks:  # Twilio returns every pending mark on a clear
+                handle, name = self.pending_marks.popleft()
+                handle.cancel()
+                self._echo_mark(name)
+
+    def _mark_due(self) -> None:
+        _, name = self.pending_marks.popleft()
+        self._echo_mark(name)
+
+    def _echo_mark(self, name: str) -> None:
+        self.marks += 1
+        self.seq += 1
+        text = orjson.dumps({"event": "mark", "sequenceNumber": str(self.seq),
+                             "streamSid": self.stream_sid, "mark": {"name": name}}).decode()
+        task = asyncio.create_task(self._send(text))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def result(self) -> dict:
+        """Counters and the round trips (ms) of the frames sent after the warm-up."""
+        rtts = [
+            round((back - sent) * 1000, 2)
+            for sent, back in zip(self.sent_at[self.warmup_frames :],
+                                  self.received_at[self.warmup_frames :], strict=True)
+            if back
+        ]
+        sent = sum(1 for t in self.sent_at if t)
+        return {
+            "sent": sent, "received": self.received, "lost": self.n_frames - self.received,
+            "late": self.late, "rtt_ms": rtts, "media_msgs": self.media_msgs,
+            "media_bytes": self.media_bytes, "marks": self.marks, "clears": self.clears,
+            "foreign_sid": self.foreign_sid, "garbage_bytes": self.scanner.garbage,
+            "error": self.error,
+        }
+
+
+async def run_load(spec: dict, wait_for_go) -> list[dict]:
+    """Open every stream, await `wait_for_go()` (the start epoch), run them, return results."""
+    n_frames = round((spec["warmup_s"] + spec["duration_s"]) / FRAME_S)
+    warmup_frames = round(spec["warmup_s"] / FRAME_S)
+    first = spec["first_index"]
+    clients = [
+        StreamClient(spec, first + i, n_frames, warmup_frames) for i in range(spec["streams"])
+    ]
+    limit = asyncio.Semaphore(spec.get("connect_concurrency", 16))
+    await asyncio.gather(*(c.open(limit) for c in clients))
+    start_epoch = await wait_for_go(sum(1 for c in clients if c.ws is not None))
+    loop = asyncio.get_running_loop()
+    t0 = loop.time() + (start_epoch - time.time())
+    total = spec["total_streams"]
+    await asyncio.gather(*(
+        c.run(t0 + FRAME_S * c.index / total, spec["drain_s"]) for c in clients
+    ))
+    return [c.result() for c in clients]
+
+
+async def _stdio_main() -> None:
+    loop = asyncio.get_running_loop()
+    spec = orjson.loads(await loop.run_in_executor(None, sys.stdin.readline))
+
+    async def wait_for_go(connected: int) -> float:
+        print(f"READY {connected}", flush=True)
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        return float(line.split()[1])
+
+    results = await run_load(spec, wait_for_go)
+    sys.stdout.write(orjson.dumps({"streams": results}).decode() + "\n")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    asyncio.run(_stdio_main())

@@ -1,0 +1,100 @@
+"""Summaries of benchmark steps: percentiles, per-stream costs, the table and capacities."""
+from __future__ import annotations
+
+import os
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile of `values` (None when empty)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def step_summary(name: str, n: int, connected: int, streams: list[dict], *, server_cpu: float,
+                 gen_cpu: float, machine_cpu: float, rss: int, rss_base: int,
+                 limit_ms: float) -> dict:
+    """Merge the per-stream results of one step into one row."""
+    rtts = [r for s in streams for r in s["rtt_ms"]]
+    total = {k: sum(s[k] for s in streams) for k in (
+        "sent", "received", "lost", "late", "media_msgs", "media_bytes", "marks", "clears",
+        "garbage_bytes", "foreign_sid")}
+    errors = sorted({s["error"] for s in streams if s["error"]})
+    p99 = percentile(rtts, 99)
+    passed = connected == n and total["lost"] == 0 and p99 is not None and p99 < limit_ms
+    return {
+        "target": name, "streams": n, "connected": connected, **total,
+        "p50_ms": percentile(rtts, 50), "p99_ms": p99, "max_ms": max(rtts, default=None),
+        "server_cpu_pct": round(server_cpu, 1), "cpu_pct_per_stream": round(server_cpu / n, 3),
+        "server_rss_mb": round(rss / 2**20, 1),
+        "rss_kb_per_stream": round(max(rss - rss_base, 0) / n / 1024, 1),
+        "generator_cpu_pct": round(gen_cpu, 1), "machine_cpu_pct": round(machine_cpu, 1),
+        "other_cpu_pct": round(max(machine_cpu - server_cpu - gen_cpu, 0.0), 1),
+        "ms_per_media_msg": round(total["media_bytes"] / 8 / total["media_msgs"], 1)
+        if total["media_msgs"] else None,
+        "errors": errors[:3], "passed": passed,
+    }
+
+
+_COLUMNS = (
+    ("target", "target", "{}"), ("N", "streams", "{}"), ("conn", "connected", "{}"),
+    ("p50ms", "p50_ms", "{:.1f}"), ("p99ms", "p99_ms", "{:.1f}"), ("maxms", "max_ms", "{:.0f}"),
+    ("lost", "lost", "{}"), ("late", "late", "{}"), ("srvCPU%", "server_cpu_pct", "{:.0f}"),
+    ("CPU%/st", "cpu_pct_per_stream", "{:.2f}"), ("RSS MB", "server_rss_mb", "{:.0f}"),
+    ("KB/st", "rss_kb_per_stream", "{:.0f}"), ("genCPU%", "generator_cpu_pct", "{:.0f}"),
+    ("other%", "other_cpu_pct", "{:.0f}"), ("ms/msg", "ms_per_media_msg", "{:.0f}"),
+    ("ok", "passed", "{}"),
+)
+_WIDTHS = (9, 5, 5, 6, 6, 6, 6, 5, 8, 8, 7, 6, 8, 7, 7, 5)
+_header_printed = False
+
+
+def _row(values) -> str:
+    return " ".join(str(v).rjust(w) for v, w in zip(values, _WIDTHS, strict=True))
+
+
+def print_step(step: dict) -> None:
+    """Print one table row as soon as the step is done (header first)."""
+    global _header_printed
+    if not _header_printed:
+        print(_row(c[0] for c in _COLUMNS), flush=True)
+        _header_printed = True
+    cells = []
+    for _, key, fmt in _COLUMNS:
+        value = step[key]
+        cells.append("-" if value is None else ("yes" if value is True else "NO")
+                     if isinstance(value, bool) else fmt.format(value))
+    print(_row(cells), flush=True)
+    for error in step["errors"]:
+        print(f"    {step['target']} error: {error}", flush=True)
+
+
+def capacities(results: list[dict], names: list[str]) -> dict:
+    """Per target: the largest passing N, and whether no step failed (capacity is a floor)."""
+    out = {}
+    for name in names:
+        rows = [r for r in results if r["target"] == name]
+        if not rows:
+            continue
+        passed = [r["streams"] for r in rows if r["passed"]]
+        out[name] = {"capacity": max(passed, default=0),
+                     "capped": all(r["passed"] for r in rows)}
+    return out
+
+
+def print_summary(results: list[dict], names: list[str], errors: dict, meta: dict) -> dict:
+    """Print capacities and ratios to the bare relay; return the full report."""
+    caps = capacities(results, names)
+    base = caps.get("bare", {}).get("capacity")
+    print(f"\nmachine: {meta['cpus']} cpus, load average {meta['loadavg_start'][0]:.2f} at start,"
+          f" {os.getloadavg()[0]:.2f} at end")
+    for name, cap in caps.items():
+        floor = " (no step failed: a floor)" if cap["capped"] else ""
+        ratio = f", {cap['capacity'] / base:.2f}x bare" if base and name != "bare" else ""
+        cap["ratio_to_bare"] = round(cap["capacity"] / base, 2) if base else None
+        print(f"capacity {name:9}: {cap['capacity']} streams{floor}{ratio}")
+    for name, error in errors.items():
+        print(f"capacity {name:9}: not measured ({error.splitlines()[0]})")
+    return {"meta": meta, "steps": results, "capacity": caps, "errors": errors}

@@ -1,0 +1,177 @@
+"""AI-leg media benchmark: N concurrent echo streams at 50 frames/s each way, per target.
+
+Finds each target's capacity (the largest N with frame round-trip p99 under 40 ms and no lost
+frames) on the same load generator, in one invocation, stepping N for every target in turn so
+they see the same machine load. Targets: bare (asyncio websockets relay, the baseline), flask
+(plain flask-sock echo under the Procfile's gunicorn -k gevent) and forkline (the product).
+
+  .venv/bin/python -m bench.media_bench [--targets bare,flask,forkline] [--json out.json]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+from bench import _procstat
+from bench._report import print_step, print_summary, step_summary
+from bench._targets import ACCOUNT_SID, ROOT, TARGETS
+
+DEFAULT_STEPS = "10,20,40,60,80,100,120,150,200,250,300,400"
+
+
+def run_step(target, n: int, args) -> dict:
+    """Run n streams against `target` once; return the merged, summarised measurements."""
+    nprocs = max(1, min(args.procs, n))
+    shares = [n // nprocs + (1 if i < n % nprocs else 0) for i in range(nprocs)]
+    gens, first = [], 0
+    for share in shares:
+        spec = {
+            "url": target.url, "headers": target.headers(), "account_sid": ACCOUNT_SID,
+            "params": [target.params(first + i) for i in range(share)],
+            "first_index": first, "streams": share, "total_streams": n,
+            "warmup_s": args.warmup, "duration_s": args.duration, "drain_s": args.drain,
+        }
+        gen = subprocess.Popen([sys.executable, "-m", "bench._loadgen"], cwd=ROOT, text=True,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        gen.stdin.write(orjson.dumps(spec).decode() + "\n")
+        gen.stdin.flush()
+        gens.append(gen)
+        first += share
+    connected = sum(int(gen.stdout.readline().split()[1]) for gen in gens)
+    server_pids, gen_pids = target.pids(), [g.pid for g in gens]
+    start = time.time() + 0.2
+    for gen in gens:
+        gen.stdin.write(f"GO {start}\n")
+        gen.stdin.flush()
+    # The CPU window is the measured part of the run, after the warm-up frames.
+    time.sleep(max(0.0, start + args.warmup - time.time()))
+    before = _procstat.sample(server_pids + gen_pids)
+    time.sleep(args.duration)
+    after = _procstat.sample(server_pids + gen_pids)
+    rss = sum(_procstat.rss_bytes(p) for p in server_pids)
+    streams = []
+    for gen in gens:
+        out, _ = gen.communicate(timeout=args.warmup + args.duration + args.drain + 60)
+        streams += orjson.loads(out.splitlines()[-1])["streams"]
+    return step_summary(
+        target.name, n, connected, streams,
+        server_cpu=_procstat.cpu_percent(before, after, server_pids),
+        gen_cpu=_procstat.cpu_percent(before, after, gen_pids),
+        machine_cpu=_procstat.machine_percent(before, after),
+        rss=rss, rss_base=target.rss_base, limit_ms=args.p99_limit,
+    )
+
+
+def settle(target, timeout_s: float = 5.0) -> None:
+    """Wait until the server is idle again (its previous streams have been torn down)."""
+    pids = target.pids()
+    deadline = time.monotonic() + timeout_s
+    previous = _procstat.sample(pids)
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        current = _procstat.sample(pids)
+        if _procstat.cpu_percent(previous, current, pids) < 5.0:
+            return
+        previous = current
+
+
+def search(targets: dict, steps: list[int], args) -> list[dict]:
+    """Step N upward for every live target in turn; a target leaves at its first failure."""
+    results, alive = [], dict(targets)
+    deadline = time.monotonic() + args.max_seconds
+    last_pass: dict[str, int] = {}
+    first_fail: dict[str, int] = {}
+    for n in steps:
+        for name, target in list(alive.items()):
+            if time.monotonic() > deadline:
+                alive.clear()
+                break
+            settle(target)
+            step = run_step(target, n, args)
+            print_step(step)
+            results.append(step)
+            if step["passed"]:
+                last_pass[name] = n
+            else:
+                first_fail[name] = n
+                del alive[name]
+    for name, bad in first_fail.items():  # one bisection step between last pass and first fail
+        good = last_pass.get(name, 0)
+        middle = (good + bad) // 2
+        if args.refine and bad - good > 10 and good and time.monotonic() < deadline:
+            settle(targets[name])
+            step = run_step(targets[name], middle, args)
+            print_step(step)
+            results.append(step)
+    return results
+
+
+def start_targets(names: list[str], workdir: Path, args) -> tuple[dict, dict]:
+    """Start each target and warm it with one short stream; return (targets, start errors)."""
+    started, errors = {}, {}
+    for name in names:
+        target = TARGETS[name](workdir, workers=args.workers)
+        try:
+            target.start()
+            warm = argparse.Namespace(**{**vars(args), "warmup": 0.2, "duration": 1.0})
+            target.rss_base = 0
+            check = run_step(target, 1, warm)
+            if check["connected"] != 1 or check["received"] == 0:
+                raise RuntimeError(f"warm-up stream failed: {check['errors'] or check}")
+            target.rss_base = sum(_procstat.rss_bytes(p) for p in target.pids())
+            started[name] = target
+        except Exception as exc:  # noqa: BLE001 - one broken target must not stop the others
+            errors[name] = f"{type(exc).__name__}: {exc}"[:2000]
+            target.stop()
+    return started, errors
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, run the search, print the table (and JSON)."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--targets", default="bare,flask,forkline")
+    p.add_argument("--steps", default=DEFAULT_STEPS, help="comma-separated stream counts")
+    p.add_argument("--warmup", type=float, default=1.0, help="seconds sent before measuring")
+    p.add_argument("--duration", type=float, default=5.0, help="measured seconds per step")
+    p.add_argument("--drain", type=float, default=1.0, help="seconds to wait for late echoes")
+    p.add_argument("--procs", type=int, default=1, help="load-generator processes")
+    p.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 1)),
+                   help="gunicorn workers (the Procfile's WEB_CONCURRENCY, default 1)")
+    p.add_argument("--p99-limit", type=float, default=40.0, help="ms")
+    p.add_argument("--no-refine", dest="refine", action="store_false")
+    p.add_argument("--max-seconds", type=float, default=600, help="stop stepping after this")
+    p.add_argument("--json", help="also write the results as JSON to this path ('-' = stdout)")
+    args = p.parse_args(argv)
+    names = [n for n in args.targets.split(",") if n]
+    steps = [int(s) for s in args.steps.split(",")]
+    meta = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "loadavg_start": os.getloadavg(), "cpus": os.cpu_count(), "args": vars(args)}
+    with tempfile.TemporaryDirectory(prefix="media-bench-") as tmp:
+        targets, errors = start_targets(names, Path(tmp), args)
+        try:
+            for name, error in errors.items():
+                print(f"[{name}] could not be benchmarked: {error}", file=sys.stderr)
+            results = search(targets, steps, args)
+        finally:
+            for target in targets.values():
+                target.stop()
+    meta["loadavg_end"] = os.getloadavg()
+    report = print_summary(results, names, errors, meta)
+    if args.json:
+        text = orjson.dumps(report, option=orjson.OPT_INDENT_2).decode()
+        if args.json == "-":
+            print(text)
+        else:
+            Path(args.json).write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
