@@ -88,7 +88,8 @@ def register(app) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(err):
         if err.code == 404:
-            return error_response(404, 20404, f"The requested resource {request.path} was not found")
+            missing = not_found()
+            return error_response(404, missing.code, missing.message)
         return error_response(err.code or 400, 20001 if err.code != 405 else 20004,
                               err.description or err.name)
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 from flask import jsonify, request
 
 from ..store import Application
-from . import bp, check_url, not_found, sim
-from . import render
+from . import bp, check_url, not_found, render, sim
 
 
 @bp.post("/Applications.json")

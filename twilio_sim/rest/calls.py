@@ -6,8 +6,7 @@ import re
 from flask import jsonify, request
 
 from ..store import Call, Stream
-from . import TwilioError, bp, check_url, form_list, not_found, sim
-from . import render
+from . import TwilioError, bp, check_url, form_list, not_found, render, sim
 
 PHONE = re.compile(r"^\+?[0-9]{3,15}$")
 TRACKS = ("inbound_track", "outbound_track", "both_tracks")

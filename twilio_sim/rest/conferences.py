@@ -6,8 +6,7 @@ import re
 from flask import jsonify, request
 
 from ..store import Call, Conference, Participant
-from . import TwilioError, bp, check_url, form_bool, form_list, not_found, sim
-from . import render
+from . import TwilioError, bp, check_url, form_bool, form_list, not_found, render, sim
 from .calls import check_address
 
 BEEPS = ("true", "false", "onEnter", "onExit")

@@ -1,0 +1,47 @@
+"""`python -m twilio_sim --port P [--clock-rate R]`: serve the simulator on gevent."""
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+
+from gevent.pywsgi import WSGIServer  # noqa: E402
+
+from twilio_sim.clock import ScaledClock  # noqa: E402
+from twilio_sim.server import create_sim_app  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, read credentials from the environment, serve until killed."""
+    parser = argparse.ArgumentParser(prog="python -m twilio_sim", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5055, help="0 picks a free port")
+    parser.add_argument("--clock-rate", type=float, default=1.0,
+                        help="simulated seconds per real second (default 1.0)")
+    parser.add_argument("--log-level", default="WARNING")
+    args = parser.parse_args(argv)
+    account_sid = os.environ.get("TWILIO_ACCOUNT_SID", "")
+    auth_token = os.environ.get("TWILIO_AUTH_TOKEN", "")
+    if not account_sid or not auth_token:
+        print("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN must be set", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = create_sim_app(account_sid, auth_token, ScaledClock(args.clock_rate))
+    server = WSGIServer((args.host, args.port), app, log=None, error_log=logging.getLogger("wsgi"))
+    server.start()
+    print(f"twilio_sim listening on http://{args.host}:{server.server_port}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        app.extensions["twilio_sim"].stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,306 @@
+"""The Simulator: owns the store, the 20 ms tick loop, call legs, rooms and callbacks."""
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl
+
+import gevent
+
+from . import callbacks
+from .callbacks import Sender
+from .clock import Ticker
+from .conference import Room
+from .interpreter import ConferenceParty, FetchError, Leg, PhoneParty, Redirect
+from .phone import Phone, speech_or_tone
+from .store import Call, Conference, Participant, Store, Stream, rfc2822
+from .streams import StreamPort
+
+log = logging.getLogger("twilio_sim.engine")
+
+
+class Simulator:
+    """One simulated Twilio account."""
+
+    def __init__(self, account_sid: str, auth_token: str, clock, public_host: str = ""):
+        self.account_sid, self.auth_token, self.clock = account_sid, auth_token, clock
+        self.store = Store(account_sid)
+        self.sender = Sender(auth_token)
+        self.rooms: dict[str, Room] = {}
+        self.legs: dict[str, Leg] = {}
+        self.phones: dict[str, Phone] = {}
+        self.ticks = 0
+        self.ticker: Ticker | None = None
+        self._loop = None
+        self.stream_faults: dict = {}  # defaults applied to new streams (delay, jitter)
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the tick loop greenlet."""
+        self.ticker = Ticker(self.clock)
+        self._loop = gevent.spawn(self._run)
+
+    def stop(self) -> None:
+        """Hang up everything and stop ticking."""
+        for call in list(self.store.calls.values()):
+            if call.live:
+                self.hangup_call(call, "completed")
+        if self._loop is not None:
+            self._loop.kill()
+
+    def _run(self) -> None:
+        for _ in self.ticker:
+            try:
+                self.tick()
+            except Exception:  # one bad tick must not stop the simulator
+                log.exception("tick failed")
+
+    def tick(self) -> None:
+        """One 20 ms step: every leg moves a frame, then every room mixes."""
+        self.ticks += 1
+        for leg in list(self.legs.values()):
+            leg.tick()
+        now = self.now()
+        for sid, room in list(self.rooms.items()):
+            room.tick(now)
+            if room.conf.status == "completed":
+                del self.rooms[sid]
+
+    def now(self) -> datetime:
+        """Simulated wall time for timestamps."""
+        return datetime.fromtimestamp(self.clock.wall(), UTC)
+
+    # ---- phones and fetching ------------------------------------------------------------------
+    def phone(self, number: str) -> Phone:
+        """The simulated phone answering `number` (made on first use)."""
+        if number not in self.phones:
+            self.phones[number] = Phone(number)
+        return self.phones[number]
+
+    def fetch(self, url: str, method: str, params: dict) -> str:
+        """A signed TwiML request; FetchError unless it answers 2xx."""
+        import requests
+
+        try:
+            resp = requests.request(timeout=10, **callbacks.signed_request(
+                url, method, params, self.auth_token))
+        except requests.RequestException as exc:
+            raise FetchError(f"{url.split('?')[0]}: {type(exc).__name__}") from None
+        if not 200 <= resp.status_code < 300:
+            raise FetchError(f"{url.split('?')[0]} answered HTTP {resp.status_code}")
+        return resp.text
+
+    def fetch_audio(self, url: str) -> bytes:
+        """<Play> audio: a WAV file, or raw 8 kHz μ-law."""
+        import requests
+
+        from .audio import read_wav_ulaw
+
+        try:
+            resp = requests.get(url, timeout=10)
+            resp.raise_for_status()
+        except requests.RequestException as exc:
+            raise FetchError(f"{url.split('?')[0]}: {type(exc).__name__}") from None
+        body = resp.content
+        return read_wav_ulaw(body) if body[:4] == b"RIFF" else body
+
+    def speech(self, text: str) -> bytes:
+        """<Say> audio (espeak-ng, or a tone without it)."""
+        return speech_or_tone(text)
+
+    # ---- calls --------------------------------------------------------------------------------
+    def _launch(self, call: Call, party, first: Redirect | None) -> Leg:
+        leg = Leg(self, call, party, first)
+        call.runtime = leg
+        self.legs[call.sid] = leg
+        self.set_call_status(call, "queued", notify=False)
+        self.sender.post(call.status_callback, call.status_callback_method,
+                         self._initiated(call))
+        leg.greenlet = gevent.spawn(leg.run)
+        return leg
+
+    def _initiated(self, call: Call) -> dict | None:
+        if "initiated" not in call.status_callback_events:
+            return None
+        params = callbacks.voice_params(call, self.account_sid)
+        params.update({"CallStatus": "initiated", "Timestamp": rfc2822(self.now()),
+                       "CallbackSource": "call-progress-events",
+                       "SequenceNumber": str(call.callback_seq)})
+        call.callback_seq += 1
+        return params
+
+    def place_call(self, call: Call) -> None:
+        """Calls create: dial a simulated phone and run Url/Twiml/ApplicationSid TwiML on it."""
+        first = Redirect(call.url, call.method, call.twiml)
+        if call.twiml is None and call.url is None:
+            app = self.store.applications[call.application_sid]
+            first = Redirect(app.voice_url, app.voice_method)
+            call.status_callback = app.status_callback
+            call.status_callback_method = app.status_callback_method
+        self._launch(call, PhoneParty(self.phone(call.to)), first)
+
+    def inbound_call(self, from_: str, to: str, url: str, method: str = "POST") -> Call:
+        """A simulated phone `from_` calls `to`, whose voice URL is `url`."""
+        call = self.store.add(Call(account_sid=self.account_sid, to=to, from_=from_,
+                                   direction="inbound", url=url, method=method))
+        self._launch(call, PhoneParty(self.phone(from_)), Redirect(url, method))
+        return call
+
+    def set_call_status(self, call: Call, status: str, notify: bool = True) -> None:
+        """Move a call to `status`, stamping times and sending its status callback."""
+        call.status = status
+        call.date_updated = rfc2822(self.now())
+        if status == "in-progress":
+            call.start_time, call.started_at = rfc2822(self.now()), self.clock.now()
+        duration = None
+        if not call.live:
+            call.end_time = rfc2822(self.now())
+            duration = self.clock.now() - call.started_at if call.started_at else 0.0
+            call.duration = str(int(duration))
+        if notify:
+            self.sender.post(call.status_callback, call.status_callback_method,
+                             callbacks.call_event(call, self.account_sid, self.now(), duration))
+
+    def hangup_call(self, call: Call, status: str = "completed") -> None:
+        """End a live call (REST Status=completed, a phone hanging up, or the engine)."""
+        leg = self.legs.get(call.sid)
+        if leg is None:
+            return
+        leg.final_status = status if call.status != "in-progress" else "completed"
+        leg.interrupt(None)
+
+    def redirect_call(self, call: Call, url: str | None, method: str, twiml: str | None) -> None:
+        """Calls update with Url/Twiml: interrupt the current verb and run the new TwiML."""
+        leg = self.legs.get(call.sid)
+        if leg is not None:
+            leg.interrupt(Redirect(url, method, twiml))
+
+    def on_answer(self, leg: Leg) -> None:
+        """Answered: an app: participant joins its room before its TwiML runs."""
+        join = getattr(leg, "join_on_answer", None)
+        if join is not None:
+            room, part, settings = join
+            self.join_room(room, part, settings, lambda reason: self.hangup_call(leg.call))
+
+    def finish_call(self, leg: Leg, status: str) -> None:
+        """Greenlet epilogue: leave rooms, stop streams, final status."""
+        call = leg.call
+        for room in list(self.rooms.values()):
+            if call.sid in room.members:
+                room.leave(call.sid, self.now(), "participant_hung_up")
+        for conf in self.store.conferences.values():
+            conf.participants.pop(call.sid, None)  # dialed but never joined
+        for stream in list(call.streams):
+            self.stop_stream(stream)
+        self.legs.pop(call.sid, None)
+        if call.live:
+            self.set_call_status(call, status)
+
+    # ---- streams ------------------------------------------------------------------------------
+    def start_stream(self, call: Call, stream: Stream) -> StreamPort:
+        """REST or TwiML: open a Media Stream for a live call."""
+        leg = self.legs.get(call.sid)
+        call.streams.append(stream)
+        port = StreamPort(self, stream, call)
+        stream.client = port
+        if not stream.bidirectional and leg is not None:
+            leg.forks.append(port)
+        port.start()
+        return port
+
+    def start_stream_spec(self, leg: Leg, spec, bidirectional: bool) -> StreamPort:
+        """<Start>/<Connect><Stream> from TwiML."""
+        stream = Stream(call_sid=leg.call.sid, account_sid=self.account_sid, url=spec.url,
+                        name=spec.name, track=spec.track, parameters=dict(spec.parameters),
+                        status_callback=spec.status_callback and leg.resolve(spec.status_callback),
+                        status_callback_method=spec.status_callback_method,
+                        bidirectional=bidirectional)
+        return self.start_stream(leg.call, stream)
+
+    def stop_stream(self, stream: Stream) -> None:
+        """Stop a stream (sends `stop`, then the stream-stopped callback)."""
+        if stream.status == "stopped":
+            return
+        stream.status = "stopped"
+        stream.date_updated = rfc2822(self.now())
+        leg = self.legs.get(stream.call_sid)
+        if leg is not None and stream.client in leg.forks:
+            leg.forks.remove(stream.client)
+        if stream.client is not None:
+            stream.client.stop()
+
+    def stop_streams_named(self, call: Call, name: str | None) -> None:
+        """<Stop><Stream name>: stop that stream (or every unidirectional one without a name)."""
+        for stream in list(call.streams):
+            if not stream.bidirectional and (name is None or name in (stream.name, stream.sid)):
+                self.stop_stream(stream)
+
+    # ---- conferences --------------------------------------------------------------------------
+    def room_for_name(self, name: str) -> Room:
+        """The live room with this friendly name, created if needed."""
+        conf = self.store.active_conference(name)
+        if conf is None:
+            conf = self.store.add(Conference(account_sid=self.account_sid, friendly_name=name))
+        return self.room(conf)
+
+    def room(self, conf: Conference) -> Room:
+        """The engine room of a conference resource."""
+        if conf.sid not in self.rooms:
+            self.rooms[conf.sid] = Room(conf, self._conference_callback)
+        return self.rooms[conf.sid]
+
+    def _conference_callback(self, conf: Conference, params: dict | None) -> None:
+        self.sender.post(conf.status_callback, conf.status_callback_method, params)
+
+    def join_room(self, room: Room, part: Participant, settings: dict, on_leave) -> None:
+        """Admit a participant; the first one sets the conference callback settings."""
+        conf = room.conf
+        if not conf.participants and not conf.status_callback and settings.get("status_callback"):
+            conf.status_callback = settings["status_callback"]
+            conf.status_callback_method = settings.get("status_callback_method", "POST")
+            conf.status_callback_events = list(settings.get("status_callback_events") or [])
+        room.join(part, on_leave, self.now())
+
+    def leave_room_if_present(self, room: Room, call_sid: str, leg: Leg) -> None:
+        """After a conference verb: leave if still a member (redirect or hang-up)."""
+        if call_sid in room.members:
+            why = "participant_updated_via_api" if leg.pending else "participant_hung_up"
+            room.leave(call_sid, self.now(), why)
+
+    def add_participant(self, conf: Conference, call: Call, part: Participant,
+                        settings: dict) -> None:
+        """Participants create: dial the participant and put it in the room when answered."""
+        room = self.room(conf)
+        conf.participants.setdefault(call.sid, part)  # listed (queued) while it rings
+        if call.to.startswith("app:"):
+            app_sid, _, query = call.to[4:].partition("?")
+            app = self.store.applications[app_sid]
+            call.application_sid = app_sid
+            call.parent_call_sid = call.sid
+            call.custom_params = dict(parse_qsl(query))
+            leg = self._launch(call, ConferenceParty(room, call.sid),
+                               Redirect(app.voice_url, app.voice_method))
+            leg.join_on_answer = (room, part, settings)
+        else:
+            leg = self._launch(call, PhoneParty(self.phone(call.to)), None)
+            leg.implicit = (room, part, settings)
+
+    def update_participant(self, conf: Conference, part: Participant, changes: dict) -> None:
+        """Participants update."""
+        self.room(conf).update(part, changes, self.now())
+
+    def kick_participant(self, conf: Conference, part: Participant) -> None:
+        """Participants delete: out of the conference; a REST-dialed leg then hangs up."""
+        room = self.room(conf)
+        if part.call_sid in room.members:
+            room.leave(part.call_sid, self.now(), "participant_updated_via_api", kicked=True)
+        else:
+            conf.participants.pop(part.call_sid, None)
+            call = self.store.calls.get(part.call_sid)
+            if call is not None:
+                self.hangup_call(call, "canceled")
+
+    def end_conference(self, conf: Conference, reason: str) -> None:
+        """Conferences update Status=completed."""
+        self.room(conf).end(self.now(), reason)
+        self.rooms.pop(conf.sid, None)
