@@ -1,0 +1,301 @@
+"""Media Streams client (I/O shell): the simulator's side of `<Start>`/`<Connect><Stream>`.
+
+Threads (greenlets under gevent's monkey patching): the caller's conference tick calls
+`send_tick()` and, on bidirectional streams, `playout_frame()` every 20 ms; a receiver
+thread feeds app messages into the sans-I/O `StreamSession`; one sender thread is the only
+writer on the socket, draining a queue whose entries carry a due time (delay/jitter faults).
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import queue
+import random
+import socket
+import ssl
+import threading
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.sync.client import ClientConnection, connect
+
+from twilio_sim.audio import SILENCE
+from twilio_sim.clock import Clock, RealClock
+from twilio_sim.media_protocol import Dropped, StreamSession, new_stream_sid, signed_upgrade
+
+log = logging.getLogger("twilio_sim.media")
+StatusHook = Callable[["MediaStreamClient", str, "str | None"], None]
+_STOP = object()  # sender sentinel: close the socket after what is queued
+
+
+class StreamConnectError(Exception):
+    """The upgrade failed; `code` is Twilio's stream error code (31901, 31902, 31920...)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(f"{code} {message}")
+        self.code = code
+
+
+class _Link:
+    """One socket's worth of state; a restart makes a new one, so old threads stay harmless."""
+
+    def __init__(self, session: StreamSession) -> None:
+        self.session = session
+        self.ws: ClientConnection | None = None
+        self.queue: queue.Queue = queue.Queue()
+        self.closing = False  # no more messages may be queued
+        self.closed = threading.Event()  # the socket is gone
+        self.closed_by_app = False
+        self.tick = 0
+        self.last_due = 0.0
+        self.threads: list[threading.Thread] = []
+
+
+class MediaStreamClient:
+    """One Media Stream (WebSocket) from the simulated Twilio to an app.
+
+    `on_status(client, event, error)` is called with Twilio's StreamEvent values:
+    "stream-started" after `start` is queued, "stream-stopped" after `stop()` or when the app
+    closes the socket (`closed_by_app`), "stream-error" when connecting fails or on `drop()`.
+    """
+
+    def __init__(self, url: str, *, auth_token: str, account_sid: str, call_sid: str,
+                 stream_sid: str | None = None, tracks="inbound_track",
+                 custom_parameters: dict[str, str] | None = None, bidirectional: bool = False,
+                 name: str | None = None, on_status: StatusHook | None = None,
+                 clock: Clock | None = None, open_timeout: float = 5.0,
+                 ssl_context: ssl.SSLContext | None = None, seed: int | None = None) -> None:
+        self.url, self.auth_token = url, auth_token
+        sid = stream_sid or new_stream_sid()
+        self.name = name or sid
+        self.on_status, self.clock = on_status, clock or RealClock()
+        self.open_timeout, self.ssl_context = open_timeout, ssl_context
+        self.bidirectional = bidirectional
+        self._link = _Link(StreamSession(account_sid, call_sid, sid, tracks,
+                                         dict(custom_parameters or {}), bidirectional))
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()  # message numbering + enqueue happen atomically
+        self._delay = self._jitter = 0.0
+        self.frames_sent = self.app_messages = self.marks_echoed = 0
+        self._warned = 0
+
+    @property
+    def session(self) -> StreamSession:
+        """The current socket's sans-I/O session (numbering, playout buffer)."""
+        return self._link.session
+
+    @property
+    def stream_sid(self) -> str:
+        """The current stream SID (changes on restart)."""
+        return self._link.session.stream_sid
+
+    @property
+    def call_sid(self) -> str:
+        """The call this stream belongs to."""
+        return self._link.session.call_sid
+
+    @property
+    def closed(self) -> threading.Event:
+        """Set once the current socket is gone."""
+        return self._link.closed
+
+    @property
+    def closed_by_app(self) -> bool:
+        """True if the app closed the current socket (for `<Connect>`: TwiML continues)."""
+        return self._link.closed_by_app
+
+    # Lifecycle ------------------------------------------------------------------------------
+    def connect(self) -> None:
+        """Open the signed upgrade, send connected + start; StreamConnectError on failure."""
+        link = self._link
+        try:
+            link.ws = self._open()
+        except StreamConnectError as exc:
+            link.closing = True
+            link.closed.set()
+            self._status("stream-error", str(exc))
+            raise
+        self._enqueue(link, link.session.connected())
+        self._enqueue(link, link.session.start())
+        link.threads = [self._spawn(self._send_loop, link), self._spawn(self._recv_loop, link)]
+        self._status("stream-started")
+
+    def _open(self) -> ClientConnection:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("ws", "wss"):
+            raise StreamConnectError(31922, f"URL scheme not supported: {parts.scheme!r}")
+        if not parts.hostname:
+            raise StreamConnectError(31923, "malformed stream URL")
+        _, signature = signed_upgrade(self.url, self.auth_token)
+        try:
+            return connect(self.url, additional_headers={"X-Twilio-Signature": signature},
+                           open_timeout=self.open_timeout, compression=None, proxy=None,
+                           user_agent_header="Twilio.TmeWs/1.0", max_size=2**24,
+                           ssl=self.ssl_context if parts.scheme == "wss" else None)
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            raise StreamConnectError(31920, f"handshake answered HTTP {status}") from exc
+        except (InvalidHandshake, InvalidURI) as exc:
+            raise StreamConnectError(31920, f"handshake error: {exc}") from exc
+        except ssl.SSLError as exc:
+            raise StreamConnectError(31910, f"TLS error: {exc}") from exc
+        except ConnectionRefusedError as exc:
+            raise StreamConnectError(31902, "connection refused") from exc
+        except TimeoutError as exc:
+            raise StreamConnectError(31901, "connection timed out") from exc
+        except OSError as exc:
+            raise StreamConnectError(31902, f"connection failed: {exc}") from exc
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Send `stop`, close the socket after everything queued, report stream-stopped."""
+        link = self._link
+        with self._lock:
+            if link.closing or link.ws is None:
+                return
+            link.queue.put((self._due(link), json.dumps(link.session.stop())))
+            link.closing = True
+            link.queue.put((0.0, _STOP))
+        link.closed.wait(timeout)
+        self._status("stream-stopped")
+
+    def drop(self) -> None:
+        """Fault: cut the TCP connection at once, without `stop` or a close frame."""
+        link = self._link
+        with self._lock:
+            if link.closing or link.ws is None:
+                return
+            link.closing = True
+            link.queue.put((0.0, _STOP))
+        with contextlib.suppress(OSError):
+            link.ws.socket.shutdown(socket.SHUT_RDWR)
+        link.ws.socket.close()
+        self._status("stream-error", "31924 stream dropped (fault injection)")
+
+    def restart(self, graceful: bool = False) -> str:
+        """Fault: end this stream (drop, or stop if `graceful`) and reconnect with a new SID."""
+        self.stop() if graceful else self.drop()
+        old = self._link.session
+        if self.name == old.stream_sid:
+            self.name = None
+        self._link = _Link(StreamSession(old.account_sid, old.call_sid, new_stream_sid(),
+                                         old.tracks, old.custom_parameters, old.bidirectional))
+        self.name = self.name or self.stream_sid
+        self.connect()
+        return self.stream_sid
+
+    def set_delay(self, ms: float, jitter_ms: float = 0.0) -> None:
+        """Fault: hold every outgoing message `ms` (+ up to `jitter_ms`) ms; order is kept."""
+        self._delay, self._jitter = ms / 1000.0, jitter_ms / 1000.0
+
+    # Per tick -------------------------------------------------------------------------------
+    def send_tick(self, inbound: bytes | None = None, outbound: bytes | None = None) -> None:
+        """Send this 20 ms tick's frame on each track (None = silence)."""
+        link = self._link
+        if link.closing:
+            return
+        frames = {"inbound": inbound, "outbound": outbound}
+        with self._lock:
+            for track in link.session.tracks:
+                self._put(link, link.session.media(track, frames[track] or SILENCE, link.tick))
+            link.tick += 1
+        self.frames_sent += 1
+
+    def playout_frame(self) -> bytes:
+        """Bidirectional: the app audio that plays into the call this tick (silence if none)."""
+        link = self._link
+        if link.session.playout is None or link.closed.is_set():
+            return SILENCE
+        with self._lock:
+            frame, echoes = link.session.playout_tick()
+            for msg in echoes:
+                self._put(link, msg)
+        self.marks_echoed += len(echoes)
+        return frame
+
+    def send_dtmf(self, digit: str) -> None:
+        """Bidirectional: tell the app a key was pressed."""
+        link = self._link
+        with self._lock:
+            self._put(link, link.session.dtmf(digit))
+
+    # Sender / receiver ----------------------------------------------------------------------
+    def _due(self, link: _Link) -> float:
+        if not self._delay and not self._jitter:
+            return 0.0
+        due = self.clock.now() + self._delay + self._rng.uniform(0.0, self._jitter)
+        link.last_due = max(link.last_due, due)  # TCP keeps order: never overtake
+        return link.last_due
+
+    def _put(self, link: _Link, msg: dict) -> None:
+        """Queue a message (caller holds the lock)."""
+        if not link.closing:
+            link.queue.put((self._due(link), json.dumps(msg, separators=(",", ":"))))
+
+    def _enqueue(self, link: _Link, msg: dict) -> None:
+        with self._lock:
+            self._put(link, msg)
+
+    def _send_loop(self, link: _Link) -> None:
+        try:
+            while True:
+                due, text = link.queue.get()
+                if text is _STOP:
+                    break
+                if due:
+                    self.clock.sleep_until(due)
+                link.ws.send(text)
+        except (ConnectionClosed, OSError):
+            pass
+        finally:
+            self._close_quietly(link.ws)
+
+    def _recv_loop(self, link: _Link) -> None:
+        try:
+            for text in link.ws:
+                self.app_messages += 1
+                with self._lock:
+                    result = link.session.receive(text)
+                    if not isinstance(result, Dropped):
+                        for msg in result:
+                            self._put(link, msg)
+                if isinstance(result, Dropped):
+                    self._warn_dropped(link, result.reason)
+                else:
+                    self.marks_echoed += len(result)
+        except (ConnectionClosed, OSError):
+            pass
+        with self._lock:
+            by_app = not link.closing
+            link.closing = True
+            link.queue.put((0.0, _STOP))
+        link.closed_by_app = by_app
+        link.closed.set()
+        if by_app:
+            self._status("stream-stopped")
+
+    def _warn_dropped(self, link: _Link, reason: str) -> None:
+        # Sampled (1 in 200) so a misbehaving app cannot flood the log; never logs payloads.
+        if self._warned % 200 == 0:
+            log.warning("dropped app message on %s: %s (%d dropped so far)",
+                        link.session.stream_sid, reason, link.session.dropped)
+        self._warned += 1
+    @staticmethod
+    def _close_quietly(ws: ClientConnection) -> None:
+        with contextlib.suppress(Exception):  # the socket may already be gone
+            ws.close()
+
+    def _spawn(self, target, *args) -> threading.Thread:
+        thread = threading.Thread(target=target, args=args, daemon=True,
+                                  name=f"{target.__name__}-{self.stream_sid[:10]}")
+        thread.start()
+        return thread
+
+    def _status(self, event: str, error: str | None = None) -> None:
+        if self.on_status is None:
+            return
+        try:
+            self.on_status(self, event, error)
+        except Exception:  # the hook is the caller's; a bug there must not kill the call
+            log.exception("stream status hook failed for %s", self.stream_sid)
