@@ -38,8 +38,9 @@ def test_rotate_key_revokes_old(app, runner):
 
 
 def test_db_upgrade_creates_schema(tmp_path):
+    from conftest import make_test_config
+
     from app import create_app
-    from tests.conftest import make_test_config
 
     url = f"sqlite:///{tmp_path / 'fresh.sqlite'}"
     fresh = create_app(make_test_config(url))

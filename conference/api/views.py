@@ -1,0 +1,69 @@
+"""JSON shapes of conferences, participants, streams and events."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from models import Conference, ConferenceEvent, Participant, Stream, get_session
+
+RECENT_EVENTS = 50
+
+
+def _ts(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def participant_json(p: Participant) -> dict:
+    """One participant."""
+    return {
+        "label": p.label, "role": p.role, "mode": p.mode, "status": p.status,
+        "call_sid": p.call_sid, "muted": p.muted, "hold": p.hold, "coaching": p.coaching,
+        "coach": p.coach_label, "forked": p.fork_started, "joined_at": _ts(p.joined_at),
+        "left_at": _ts(p.left_at),
+    }
+
+
+def ai_json(conf: Conference) -> dict | None:
+    """The AI's state: the live AI participant, else the last one, else None."""
+    ais = [p for p in conf.participants if p.role == "ai"]
+    if not ais:
+        return None
+    p = next((x for x in ais if x.is_present), ais[-1])
+    return {"agent": p.agent, "mode": p.mode, "coach": p.coach_label, "status": p.status,
+            "call_sid": p.call_sid, "present": p.is_present}
+
+
+def conference_json(conf: Conference) -> dict:
+    """A conference with its participants and AI state."""
+    return {
+        "name": conf.name, "status": conf.status, "twilio_sid": conf.twilio_sid,
+        "created_at": _ts(conf.created_at), "started_at": _ts(conf.started_at),
+        "ended_at": _ts(conf.ended_at),
+        "participants": [participant_json(p) for p in conf.participants],
+        "ai": ai_json(conf),
+    }
+
+
+def conference_detail_json(conf: Conference) -> dict:
+    """A conference plus its streams and most recent events."""
+    session = get_session()
+    streams = session.scalars(
+        sa.select(Stream).where(Stream.conference_id == conf.id).order_by(Stream.id))
+    events = session.scalars(
+        sa.select(ConferenceEvent).where(ConferenceEvent.conference_id == conf.id)
+        .order_by(ConferenceEvent.id.desc()).limit(RECENT_EVENTS))
+    return {
+        **conference_json(conf),
+        "streams": [
+            {"stream_sid": s.stream_sid, "call_sid": s.call_sid, "kind": s.kind,
+             "track": s.track, "name": s.name, "status": s.status,
+             "started_at": _ts(s.started_at), "stopped_at": _ts(s.stopped_at)}
+            for s in streams
+        ],
+        "events": [
+            {"source": e.source, "event": e.event, "sequence_number": e.sequence_number,
+             "call_sid": e.call_sid, "received_at": _ts(e.received_at)}
+            for e in events
+        ],
+    }

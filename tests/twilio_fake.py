@@ -1,0 +1,317 @@
+"""A small Twilio REST stand-in: records every request, checks it against the OpenAPI spec,
+answers with spec-shaped JSON, and can be scripted to refuse a request with a Twilio error.
+
+The real twilio SDK talks to it over HTTP (through `TwilioGateway`, pointed at `fake.url`).
+"""
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import twilio_spec
+
+DATE = "Wed, 25 Nov 2026 12:00:00 +0000"
+BASE = "/2010-04-01/Accounts/{account}"
+
+
+@dataclass
+class Recorded:
+    """One request the fake received."""
+
+    method: str
+    path: str
+    operation_id: str | None
+    params: dict[str, list[str]]
+    status: int = 0
+    violations: list[str] = field(default_factory=list)
+
+    @property
+    def form(self) -> dict[str, str]:
+        """Single-valued view of the params (the last value of repeated keys)."""
+        return {k: v[-1] for k, v in self.params.items()}
+
+    def __repr__(self) -> str:
+        return f"<{self.method} {self.operation_id} {self.form}>"
+
+
+class TwilioError(Exception):
+    """A scripted or state-driven refusal, rendered as Twilio's error JSON."""
+
+    def __init__(self, code: int, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+class FakeTwilio:
+    """Holds conferences, participants, calls and streams; one instance per test."""
+
+    def __init__(self, account_sid: str, auth_token: str) -> None:
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.requests: list[Recorded] = []
+        self.violations: list[str] = []
+        self.conferences: dict[str, dict] = {}  # CF sid -> conference
+        self.participants: dict[str, dict] = {}  # CA sid -> participant
+        self.calls: dict[str, dict] = {}  # CA sid -> call
+        self.streams: dict[str, dict] = {}  # MZ sid -> stream
+        self._failures: dict[str, list[TwilioError]] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> FakeTwilio:
+        """Serve on an ephemeral port in a daemon thread."""
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server.fake = self  # type: ignore[attr-defined]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        """Shut the server down."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    @property
+    def url(self) -> str:
+        """Base URL to give the SDK (TWILIO_API_URL)."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # -- scripting and inspection ------------------------------------------------------------
+    def fail_next(self, operation_id: str, code: int, message: str, status: int = 400) -> None:
+        """Make the next `operation_id` request fail with Twilio error `code`."""
+        self._failures.setdefault(operation_id, []).append(TwilioError(code, message, status))
+
+    def add_call(self, call_sid: str, to: str = "+15551230000") -> None:
+        """Register a live call that did not start through the REST API (an inbound call)."""
+        self.calls[call_sid] = {"sid": call_sid, "to": to, "from": "+15550001111",
+                                "status": "in-progress", "direction": "inbound"}
+
+    def ops(self) -> list[str]:
+        """The operationIds received so far, in order."""
+        return [r.operation_id or f"{r.method} {r.path}" for r in self.requests]
+
+    def take(self) -> list[Recorded]:
+        """The requests received since the last take()."""
+        with self._lock:
+            out, self.requests = self.requests, []
+        return out
+
+    def new_sid(self, prefix: str) -> str:
+        """A unique, well-formed sid (e.g. CA + 32 hex digits)."""
+        return f"{prefix}{next(self._ids):032x}"
+
+    # -- dispatch ----------------------------------------------------------------------------
+    def handle(self, method: str, raw_path: str, body: str, auth: str) -> tuple[int, dict | None]:
+        """Record, validate and answer one request."""
+        parts = urlsplit(raw_path)
+        path = unquote(parts.path)
+        params = parse_qs(body if method == "POST" else parts.query, keep_blank_values=True)
+        op, _ = twilio_spec.find_operation(method, parts.path)
+        rec = Recorded(method, path, op.operation_id if op else None, params)
+        rec.violations = twilio_spec.validate_request(method, parts.path, params)
+        with self._lock:
+            self.requests.append(rec)
+            status, payload = self._answer(rec, op, auth)
+            rec.status = status
+            if op is not None and status < 400:
+                rec.violations += twilio_spec.validate_response(op, status, payload)
+            self.violations += [f"{rec.operation_id or path}: {v}" for v in rec.violations]
+        return status, payload
+
+    def _answer(self, rec: Recorded, op, auth: str) -> tuple[int, dict | None]:
+        expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        if auth != f"Basic {expected}":
+            return _error(TwilioError(20003, "Authenticate", 401))
+        if rec.violations or op is None:
+            return _error(TwilioError(21000, "; ".join(rec.violations) or "unknown path"))
+        queued = self._failures.get(op.operation_id)
+        if queued:
+            return _error(queued.pop(0))
+        handler = getattr(self, "_op_" + op.operation_id, None)
+        if handler is None:
+            rec.violations.append(f"fake does not implement {op.operation_id}")
+            return _error(TwilioError(20500, "not implemented", 500))
+        try:
+            return handler(op.path_params, rec.form, rec.params)
+        except TwilioError as exc:
+            return _error(exc)
+
+    # -- resources ---------------------------------------------------------------------------
+    def _conference(self, key: str, create: bool = False) -> dict:
+        if key.startswith("CF"):
+            conf = self.conferences.get(key)
+            if conf is None or conf["status"] == "completed":
+                raise TwilioError(20404, f"The requested resource {key} was not found", 404)
+            return conf
+        for conf in self.conferences.values():
+            if conf["friendly_name"] == key and conf["status"] != "completed":
+                return conf
+        if not create:
+            raise TwilioError(20404, f"Conference {key} was not found", 404)
+        sid = self.new_sid("CF")
+        self.conferences[sid] = {"sid": sid, "friendly_name": key, "status": "init"}
+        return self.conferences[sid]
+
+    def _participant(self, conf: dict, key: str) -> dict:
+        for p in self.participants.values():
+            if p["conference_sid"] == conf["sid"] and key in (p["call_sid"], p["label"]):
+                return p
+        raise TwilioError(20404, f"Participant {key} was not found", 404)
+
+    def _op_CreateParticipant(self, path, form, params):
+        conf = self._conference(path["ConferenceSid"], create=True)
+        label = form.get("Label")
+        if label and any(p["label"] == label and p["conference_sid"] == conf["sid"]
+                         for p in self.participants.values()):
+            raise TwilioError(16025, f"Participant label {label} already exists")
+        coaching = form.get("Coaching") == "true"
+        coached = form.get("CallSidToCoach")
+        if coaching and (coached not in self.participants
+                         or self.participants[coached]["conference_sid"] != conf["sid"]):
+            raise TwilioError(13240, "CallSidToCoach is not a participant of this conference")
+        call_sid = self.new_sid("CA")
+        self.calls[call_sid] = {"sid": call_sid, "to": form["To"], "from": form["From"],
+                                "status": "queued", "direction": "outbound-api"}
+        self.participants[call_sid] = {
+            "call_sid": call_sid, "conference_sid": conf["sid"], "label": label,
+            "muted": form.get("Muted") == "true", "hold": False, "coaching": coaching,
+            "call_sid_to_coach": coached if coaching else None, "status": "queued",
+            "to": form["To"], "params": params,
+        }
+        return 201, self._participant_json(self.participants[call_sid], queue_time="1000")
+
+    def _op_UpdateParticipant(self, path, form, params):
+        p = self._participant(self._conference(path["ConferenceSid"]), path["CallSid"])
+        for key, field_ in (("Muted", "muted"), ("Hold", "hold"), ("Coaching", "coaching")):
+            if key in form:
+                p[field_] = form[key] == "true"
+        if "CallSidToCoach" in form:
+            p["call_sid_to_coach"] = form["CallSidToCoach"]
+        if not p["coaching"]:
+            p["call_sid_to_coach"] = None
+        return 200, self._participant_json(p)
+
+    def _op_DeleteParticipant(self, path, form, params):
+        p = self._participant(self._conference(path["ConferenceSid"]), path["CallSid"])
+        del self.participants[p["call_sid"]]
+        self.calls[p["call_sid"]]["status"] = "completed"
+        return 204, None
+
+    def _op_UpdateConference(self, path, form, params):
+        conf = self._conference(path["Sid"])
+        if form.get("Status") == "completed":
+            conf["status"] = "completed"
+            for sid in [s for s, p in self.participants.items()
+                        if p["conference_sid"] == conf["sid"]]:
+                self.calls[sid]["status"] = "completed"
+                del self.participants[sid]
+        return 200, self._conference_json(conf)
+
+    def _op_UpdateCall(self, path, form, params):
+        call = self._live_call(path["Sid"])
+        if form.get("Status") in ("completed", "canceled"):
+            call["status"] = form["Status"]
+            self.participants.pop(call["sid"], None)
+        return 200, self._call_json(call)
+
+    def _op_CreateStream(self, path, form, params):
+        call = self._live_call(path["CallSid"])
+        name = form.get("Name")
+        if name and any(s["name"] == name and s["call_sid"] == call["sid"]
+                        and s["status"] == "in-progress" for s in self.streams.values()):
+            raise TwilioError(31500, f"Stream {name} already exists on this call")
+        sid = self.new_sid("MZ")
+        self.streams[sid] = {"sid": sid, "call_sid": call["sid"], "name": name,
+                             "status": "in-progress", "params": params}
+        return 200, self._stream_json(self.streams[sid])
+
+    def _op_UpdateStream(self, path, form, params):
+        for s in self.streams.values():
+            if s["call_sid"] == path["CallSid"] and path["Sid"] in (s["sid"], s["name"]):
+                s["status"] = "stopped"
+                return 200, self._stream_json(s)
+        raise TwilioError(20404, f"Stream {path['Sid']} was not found", 404)
+
+    def _live_call(self, sid: str) -> dict:
+        call = self.calls.get(sid)
+        if call is None:
+            raise TwilioError(20404, f"Call {sid} was not found", 404)
+        if call["status"] in ("completed", "canceled", "failed", "busy", "no-answer"):
+            raise TwilioError(21220, "Call is not in-progress. Cannot redirect.")
+        return call
+
+    # -- JSON shapes (every key is declared in the spec; checked on the way out) -------------
+    def _uri(self, tail: str) -> str:
+        return BASE.format(account=self.account_sid) + tail
+
+    def _participant_json(self, p: dict, queue_time: str | None = None) -> dict:
+        return {
+            "account_sid": self.account_sid, "call_sid": p["call_sid"], "label": p["label"],
+            "call_sid_to_coach": p["call_sid_to_coach"], "coaching": p["coaching"],
+            "conference_sid": p["conference_sid"], "date_created": DATE, "date_updated": DATE,
+            "end_conference_on_exit": False, "muted": p["muted"], "hold": p["hold"],
+            "start_conference_on_enter": True, "status": p["status"], "queue_time": queue_time,
+            "uri": self._uri(
+                f"/Conferences/{p['conference_sid']}/Participants/{p['call_sid']}.json"
+            ),
+        }
+
+    def _conference_json(self, c: dict) -> dict:
+        return {
+            "account_sid": self.account_sid, "date_created": DATE, "date_updated": DATE,
+            "api_version": "2010-04-01", "friendly_name": c["friendly_name"], "region": "us1",
+            "sid": c["sid"], "status": c["status"],
+            "uri": self._uri(f"/Conferences/{c['sid']}.json"),
+            "subresource_uris": {}, "reason_conference_ended": None,
+            "call_sid_ending_conference": None,
+        }
+
+    def _call_json(self, c: dict) -> dict:
+        return {
+            "sid": c["sid"], "account_sid": self.account_sid, "to": c["to"], "from": c["from"],
+            "status": c["status"], "direction": c["direction"], "api_version": "2010-04-01",
+            "date_created": DATE, "date_updated": DATE, "uri": self._uri(f"/Calls/{c['sid']}.json"),
+        }
+
+    def _stream_json(self, s: dict) -> dict:
+        return {
+            "sid": s["sid"], "account_sid": self.account_sid, "call_sid": s["call_sid"],
+            "name": s["name"], "status": s["status"], "date_updated": DATE,
+            "uri": self._uri(f"/Calls/{s['call_sid']}/Streams/{s['sid']}.json"),
+        }
+
+
+def _error(err: TwilioError) -> tuple[int, dict]:
+    return err.status, {"code": err.code, "message": err.message,
+                        "more_info": f"https://www.twilio.com/docs/errors/{err.code}",
+                        "status": err.status}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Adapts http.server to FakeTwilio.handle."""
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode() if length else ""
+        fake: FakeTwilio = self.server.fake  # type: ignore[attr-defined]
+        status, payload = fake.handle(self.command, self.path, body,
+                                      self.headers.get("Authorization", ""))
+        data = b"" if payload is None else json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_DELETE = _serve
+
+    def log_message(self, format, *args) -> None:  # noqa: A002 - quiet test output
+        pass
