@@ -167,10 +167,11 @@ class MediaStreamClient:
             if link.closing or link.ws is None:
                 return
             link.closing = True
-            link.queue.put((0.0, _STOP))
+        # Cut the socket before waking the sender, so no close frame can slip out.
         with contextlib.suppress(OSError):
             link.ws.socket.shutdown(socket.SHUT_RDWR)
         link.ws.socket.close()
+        link.queue.put((0.0, _STOP))
         self._status("stream-error", "31924 stream dropped (fault injection)")
 
     def restart(self, graceful: bool = False) -> str:
