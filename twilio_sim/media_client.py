@@ -209,7 +209,7 @@ class MediaStreamClient:
         if link.session.playout is None or link.closed.is_set():
             return SILENCE
         with self._lock:
-            frame, echoes = link.session.playout_tick()
+            frame, echoes = link.session.playout_tick(self.clock.now())
             for msg in echoes:
                 self._put(link, msg)
         self.marks_echoed += len(echoes)
@@ -257,7 +257,7 @@ class MediaStreamClient:
             for text in link.ws:
                 self.app_messages += 1
                 with self._lock:
-                    result = link.session.receive(text)
+                    result = link.session.receive(text, self.clock.now())
                     if not isinstance(result, Dropped):
                         for msg in result:
                             self._put(link, msg)

@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
@@ -76,6 +77,10 @@ class StreamSession:
         self._seq = 0
         self._chunks = dict.fromkeys(self.tracks, 0)
         self.dropped = 0
+        self.clears = 0
+        self.first_media_at: float | None = None  # when the app's first media arrived
+        self._mark_arrivals: deque[float] = deque()
+        self.mark_waits: deque[float] = deque(maxlen=10_000)  # app mark -> echo, seconds
 
     def _next_seq(self) -> str:
         self._seq += 1
@@ -123,8 +128,8 @@ class StreamSession:
                 "streamSid": self.stream_sid}
 
     # app -> Twilio --------------------------------------------------------------------------
-    def receive(self, text: str | bytes) -> list[dict] | Dropped:
-        """Apply one app message; returns the mark echoes to send now, or why it was dropped."""
+    def receive(self, text: str | bytes, now: float = 0.0) -> list[dict] | Dropped:
+        """Apply one app message at time `now`: the mark echoes to send now, or a Dropped."""
         if self.playout is None:
             return self._drop("message on a unidirectional stream")
         try:
@@ -137,15 +142,19 @@ class StreamSession:
             return self._drop("missing or wrong streamSid")
         event = msg.get("event")
         if event == "media":
+            if self.first_media_at is None:
+                self.first_media_at = now
             return self._on_media(msg.get("media"))
         if event == "mark":
             mark = msg.get("mark")
             name = mark.get("name") if isinstance(mark, dict) else None
             if not isinstance(name, str):
                 return self._drop("mark without a name")
-            return [self.mark(n) for n in self.playout.push_mark(name)]
+            self._mark_arrivals.append(now)
+            return self._echoes(self.playout.push_mark(name), now)
         if event == "clear":
-            return [self.mark(n) for n in self.playout.clear()]
+            self.clears += 1
+            return self._echoes(self.playout.clear(), now)
         return self._drop(f"unknown event {str(event)[:32]!r}")
 
     def _on_media(self, media) -> list[dict] | Dropped:
@@ -160,10 +169,16 @@ class StreamSession:
             return self._drop("31931 media discarded: over 10 minutes buffered")
         return []
 
-    def playout_tick(self) -> tuple[bytes, list[dict]]:
-        """Play one 20 ms frame of app audio: (frame, mark echoes now due)."""
+    def playout_tick(self, now: float = 0.0) -> tuple[bytes, list[dict]]:
+        """Play one 20 ms frame of app audio at time `now`: (frame, mark echoes now due)."""
         frame, done = self.playout.next_frame()
-        return frame, [self.mark(n) for n in done]
+        return frame, self._echoes(done, now)
+
+    def _echoes(self, names: list[str], now: float) -> list[dict]:
+        # Echoes always leave in the order marks arrived, so a FIFO of arrival times suffices.
+        for _ in names:
+            self.mark_waits.append(now - self._mark_arrivals.popleft())
+        return [self.mark(n) for n in names]
 
     def _drop(self, reason: str) -> Dropped:
         self.dropped += 1

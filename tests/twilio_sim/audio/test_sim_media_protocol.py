@@ -130,3 +130,17 @@ def test_signed_upgrade_signs_url_without_query_and_passes_query_as_params():
     assert url == "wss://example.com/media"
     assert RequestValidator("tok").validate(url, {"a": "1", "b": "two"}, sig)
     assert not RequestValidator("other").validate(url, {"a": "1", "b": "two"}, sig)
+
+
+def test_mark_waits_measure_time_from_app_mark_to_echo():
+    s = session(bidirectional=True)
+    s.receive(app("mark", mark={"name": "now"}), now=1.0)
+    s.receive(app("media", media={"payload": base64.b64encode(b"\x10" * 320).decode()}), now=2.0)
+    s.receive(app("mark", mark={"name": "later"}), now=2.0)
+    s.receive(app("media", media={"payload": base64.b64encode(b"\x10" * 800).decode()}), now=2.0)
+    s.receive(app("mark", mark={"name": "cleared"}), now=2.01)
+    s.playout_tick(now=2.02)
+    s.playout_tick(now=2.04)
+    s.receive(app("clear"), now=2.1)
+    assert list(s.mark_waits) == pytest.approx([0.0, 0.04, 0.09])
+    assert s.first_media_at == 2.0 and s.clears == 1
