@@ -1,0 +1,4 @@
+"""The sidecar STT -> LLM -> TTS backend."""
+from agents.pipeline.session import PipelineSession
+
+__all__ = ["PipelineSession"]

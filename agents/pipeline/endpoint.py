@@ -1,0 +1,92 @@
+"""Sans-I/O endpointing: webrtcvad decides where caller utterances start and end."""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import webrtcvad
+
+from agents.audio import ULAW_RATE, ulaw_to_pcm16
+
+FRAME_MS = 20
+FRAME_BYTES = ULAW_RATE * FRAME_MS // 1000  # mu-law bytes per frame
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechBegan:
+    """Speech started at `ms` (stream position)."""
+
+    ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechEnded:
+    """An utterance ended: its PCM16 (pre-roll included) and bounds in stream ms."""
+
+    pcm: bytes
+    start_ms: int
+    end_ms: int
+
+
+class Endpointer:
+    """Feeds 8 kHz mu-law in any sizes and reports utterance boundaries, by audio time only."""
+
+    def __init__(
+        self,
+        aggressiveness: int = 2,
+        start_frames: int = 3,
+        silence_ms: int = 500,
+        preroll_ms: int = 200,
+        max_ms: int = 15000,
+    ) -> None:
+        self._vad = webrtcvad.Vad(aggressiveness)
+        self._start_frames = start_frames
+        self._end_frames = silence_ms // FRAME_MS
+        self._max_frames = max_ms // FRAME_MS
+        self._recent: deque[tuple[bytes, bool]] = deque(maxlen=max(preroll_ms // FRAME_MS, 5))
+        self._buffer = b""
+        self._frames: list[bytes] = []
+        self._silent = 0
+        self._start_ms = 0
+        self.position_ms = 0
+        self.in_speech = False
+        self.last_voiced_ms = 0
+
+    def feed(self, ulaw: bytes) -> list[SpeechBegan | SpeechEnded]:
+        """Consume audio; return the boundaries it completes."""
+        self._buffer += ulaw
+        events: list[SpeechBegan | SpeechEnded] = []
+        while len(self._buffer) >= FRAME_BYTES:
+            frame, self._buffer = self._buffer[:FRAME_BYTES], self._buffer[FRAME_BYTES:]
+            event = self._frame(ulaw_to_pcm16(frame))
+            if event is not None:
+                events.append(event)
+        return events
+
+    def _frame(self, pcm: bytes) -> SpeechBegan | SpeechEnded | None:
+        voiced = self._vad.is_speech(pcm, ULAW_RATE)
+        self.position_ms += FRAME_MS
+        if voiced:
+            self.last_voiced_ms = self.position_ms
+        if not self.in_speech:
+            self._recent.append((pcm, voiced))
+            recent_voiced = sum(v for _, v in list(self._recent)[-self._start_frames :])
+            if recent_voiced < self._start_frames:
+                return None
+            self.in_speech, self._silent = True, 0
+            self._frames = [p for p, _ in self._recent]
+            self._start_ms = self.position_ms - FRAME_MS * len(self._frames)
+            self._recent.clear()
+            return SpeechBegan(self._start_ms)
+        self._frames.append(pcm)
+        self._silent = 0 if voiced else self._silent + 1
+        if self._silent >= self._end_frames or len(self._frames) >= self._max_frames:
+            return self._finish()
+        return None
+
+    def _finish(self) -> SpeechEnded:
+        # Drop most of the trailing silence; keep 100 ms so the recognizer sees the word end.
+        keep = len(self._frames) - max(self._silent - 5, 0)
+        pcm = b"".join(self._frames[:keep])
+        self.in_speech, self._frames, self._silent = False, [], 0
+        return SpeechEnded(pcm, self._start_ms, self.last_voiced_ms)

@@ -1,0 +1,188 @@
+"""PipelineSession: endpointing -> STT -> LLM -> TTS, one worker per call, barge-in aware."""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from agents.audio import ULAW_RATE
+from agents.base import (
+    AgentError,
+    AgentEvent,
+    AgentFailure,
+    AgentProfile,
+    ResponseDone,
+    SpeechStarted,
+    SpeechStopped,
+)
+from agents.pipeline import metrics as turn_metrics
+from agents.pipeline.endpoint import Endpointer, SpeechBegan, SpeechEnded
+from agents.pipeline.stages import Responder, SpeechToText, TextToSpeech, Utterance
+from agents.pipeline.turn import Cancelled, Turn
+
+CALLER = "caller"
+
+
+class PipelineSession:
+    """The sidecar backend: OpenAI stages with an API key, offline stages without."""
+
+    backend = "pipeline"
+
+    def __init__(
+        self,
+        profile: AgentProfile,
+        settings: Mapping[str, Any],
+        *,
+        stt: SpeechToText | None = None,
+        responder: Responder | None = None,
+        tts: TextToSpeech | None = None,
+    ) -> None:
+        self.profile = profile
+        self.settings = dict(settings)
+        self.stt, self.responder, self.tts = stt, responder, tts
+        self.endpointer = Endpointer(silence_ms=int(self.settings.get("PIPELINE_SILENCE_MS", 500)))
+        self.history: list[dict] = [{"role": "system", "content": system_prompt(profile)}]
+        self.generation = 0
+        self.responding = False
+        self.tool_results: queue.Queue = queue.Queue()
+        self._events: queue.Queue = queue.Queue()
+        self._jobs: queue.Queue = queue.Queue()
+        self._worker: threading.Thread | None = None
+        self._closed = False
+        self._items = 0
+        self._heard: tuple[str, int] | None = None
+        self._last_spoken: tuple[str, int, int] | None = None  # item, history index, bytes
+
+    # -- stage construction -------------------------------------------------------------
+    def build_stages(self) -> None:
+        """Fill missing stages: OpenAI with a key, else the offline ones."""
+        if self.settings.get("OPENAI_API_KEY"):
+            from agents.pipeline.openai_stages import build
+
+            stt, responder, tts = build(self.profile, self.settings)
+        else:
+            from agents.local import offline_stages
+
+            stt, responder, tts = offline_stages(self.profile)
+        self.stt = self.stt or stt
+        self.responder = self.responder or responder
+        self.tts = self.tts or tts
+
+    # -- AgentSession -------------------------------------------------------------------
+    def connect(self) -> None:
+        """Build the stages and start the worker; AgentError when a stage cannot start."""
+        try:
+            self.build_stages()
+        except AgentError:
+            raise
+        except Exception as exc:  # a missing model or binary; the host falls back
+            raise AgentError("connect_failed", str(exc)) from exc
+        self._worker = threading.Thread(target=self._run, name="pipeline", daemon=True)
+        self._worker.start()
+        if self.profile.greeting:
+            self._jobs.put(("say", self.profile.greeting))
+
+    def send_audio(self, ulaw: bytes) -> None:
+        """Endpoint the caller's audio (cheap, inline); finished utterances go to the worker."""
+        if self._closed:
+            return
+        now = time.monotonic()
+        for event in self.endpointer.feed(ulaw):
+            if isinstance(event, SpeechBegan):
+                if self.responding:
+                    self.generation += 1  # barge-in: stop producing the current reply
+                self._emit(SpeechStarted(CALLER, event.ms))
+            elif isinstance(event, SpeechEnded):
+                self._emit(SpeechStopped(CALLER, event.end_ms))
+                # Audio arrives in real time, so the last voiced frame arrived this long ago.
+                lag = (self.endpointer.position_ms - event.end_ms) / 1000
+                utt = Utterance(event.pcm, event.start_ms, event.end_ms, ended_at=now - lag)
+                self._jobs.put(("utterance", utt))
+
+    def interrupt(self, heard_ms: int, item_id: str | None = None) -> None:
+        """Stop speaking; remember how much of `item_id` was heard for the history."""
+        self.generation += 1
+        if item_id is not None:
+            self._heard = (item_id, heard_ms)
+
+    def send_tool_result(self, call_id: str, output: dict) -> None:
+        """Hand a tool result to the waiting turn."""
+        self.tool_results.put((call_id, output))
+
+    def next_event(self, timeout: float | None = None) -> AgentEvent | None:
+        """The next event, or None on timeout or after close."""
+        if self._closed and self._events.empty():
+            return None
+        try:
+            return self._events.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def close(self) -> None:
+        """Stop the worker; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self.generation += 1
+        self._jobs.put(None)
+        self._events.put(None)  # wakes a reader blocked in next_event
+
+    # -- worker -------------------------------------------------------------------------
+    def _emit(self, event: Any) -> None:
+        if not self._closed:
+            self._events.put(event)
+
+    def emit(self, event: Any) -> None:
+        """Queue an event for the reader (used by Turn)."""
+        self._emit(event)
+
+    def new_item_id(self) -> str:
+        """A fresh response item id."""
+        self._items += 1
+        return f"{self.backend}_item_{self._items}"
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            kind, payload = job
+            self._apply_heard()
+            turn = Turn(self, self.generation)
+            self.responding = True
+            try:
+                if kind == "say":
+                    turn.say(payload)
+                else:
+                    turn.handle(payload)
+            except Cancelled:
+                turn.abandon()
+            except Exception as exc:  # a backend failure must never end the call
+                code = exc.code if isinstance(exc, AgentError) else "backend_error"
+                self._emit(AgentFailure(code, str(exc)[:300]))
+                self._emit(ResponseDone(turn.item_id, "failed"))
+            finally:
+                self.responding = False
+                if turn.spoken_index is not None:
+                    self._last_spoken = (turn.item_id, turn.spoken_index, turn.framer.sent_bytes)
+                if turn.metrics is not None:
+                    turn_metrics.observe(turn.metrics)
+                    self._emit(turn.metrics)
+
+    def _apply_heard(self) -> None:
+        from agents.pipeline.speaker import truncate_text
+
+        heard, last = self._heard, self._last_spoken
+        self._heard = None
+        if heard is None or last is None or heard[0] != last[0]:
+            return
+        message = self.history[last[1]]
+        generated_ms = last[2] * 1000 // ULAW_RATE
+        message["content"] = truncate_text(message["content"] or "", heard[1], generated_ms)
+
+
+def system_prompt(profile: AgentProfile) -> str:
+    """The profile's instructions plus its FAQ as reference material."""
+    if not profile.faq:
+        return profile.instructions
+    faq = "\n".join(f"Q: {q}\nA: {a}" for q, a in profile.faq)
+    return f"{profile.instructions}\n\nAnswer from this FAQ when it applies:\n{faq}"
