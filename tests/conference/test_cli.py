@@ -37,13 +37,11 @@ def test_rotate_key_revokes_old(app, runner):
         assert [k.revoked_at is not None for k in keys] == [True, False]
 
 
-def test_db_upgrade_creates_schema(tmp_path):
-    from conftest import make_test_config
-
+def test_db_upgrade_creates_schema(tmp_path, app_config):
     from app import create_app
 
     url = f"sqlite:///{tmp_path / 'fresh.sqlite'}"
-    fresh = create_app(make_test_config(url))
+    fresh = create_app({**app_config, "DATABASE_URL": url})
     result = fresh.test_cli_runner().invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output
     engine = sa.create_engine(url)

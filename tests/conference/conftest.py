@@ -1,0 +1,97 @@
+"""Fixtures for the orchestrator tests: a spec-checked fake Twilio, a tenant, signed webhooks."""
+from __future__ import annotations
+
+import pytest
+from twilio.request_validator import RequestValidator
+from twilio_fake import FakeTwilio
+
+from conference.twilio_gateway import TwilioGateway
+from models import Tenant, transaction
+
+PUBLIC = "https://forkline.test"
+
+
+@pytest.fixture
+def fake_twilio(app_config):
+    """A running fake Twilio; any request that violates the OpenAPI spec fails the test."""
+    fake = FakeTwilio(app_config["TWILIO_ACCOUNT_SID"], app_config["TWILIO_AUTH_TOKEN"]).start()
+    yield fake
+    fake.stop()
+    assert fake.violations == []
+
+
+@pytest.fixture
+def twilio_app(app, fake_twilio):
+    """The app with its gateway (the real SDK) pointed at the fake."""
+    app.extensions["twilio_gateway"] = TwilioGateway(
+        app.config["TWILIO_ACCOUNT_SID"], app.config["TWILIO_AUTH_TOKEN"], fake_twilio.url)
+    return app
+
+
+def make_tenant(app, name: str, max_ai_sessions: int = 5, phone_number: str | None = None):
+    """Create a tenant; returns (tenant id, plaintext API key)."""
+    with app.app_context(), transaction() as session:
+        tenant = Tenant(name=name, max_ai_sessions=max_ai_sessions, phone_number=phone_number)
+        _, key = tenant.issue_api_key()
+        session.add(tenant)
+    return tenant.id, key
+
+
+@pytest.fixture
+def tenant(app):
+    """(id, API key) of tenant `acme`, which owns the number +15550001000."""
+    return make_tenant(app, "acme", phone_number="+15550001000")
+
+
+class Api:
+    """The test client with a bearer key, speaking JSON."""
+
+    def __init__(self, client, key: str | None) -> None:
+        self.client, self.key = client, key
+
+    def _headers(self) -> dict:
+        return {"Authorization": f"Bearer {self.key}"} if self.key else {}
+
+    def get(self, path: str):
+        return self.client.get("/api" + path, headers=self._headers())
+
+    def post(self, path: str, body=None):
+        return self.client.post("/api" + path, json=body, headers=self._headers())
+
+    def put(self, path: str, body=None):
+        return self.client.put("/api" + path, json=body, headers=self._headers())
+
+    def patch(self, path: str, body=None):
+        return self.client.patch("/api" + path, json=body, headers=self._headers())
+
+    def delete(self, path: str):
+        return self.client.delete("/api" + path, headers=self._headers())
+
+
+@pytest.fixture
+def api(twilio_app, tenant):
+    """The admin API as tenant `acme`."""
+    return Api(twilio_app.test_client(), tenant[1])
+
+
+class Twilio:
+    """Posts signed webhooks the way Twilio does (signature by the real SDK's validator)."""
+
+    def __init__(self, client, auth_token: str) -> None:
+        self.client = client
+        self.validator = RequestValidator(auth_token)
+
+    def sign(self, url: str, params: dict) -> str:
+        """X-Twilio-Signature for a form POST of `params` to `url`."""
+        return self.validator.compute_signature(url, params)
+
+    def post(self, path: str, params: dict, base: str = PUBLIC, **kwargs):
+        headers = {"X-Twilio-Signature": self.sign(base + path, params),
+                   **kwargs.pop("headers", {})}
+        return self.client.post(path, data=params, headers=headers, **kwargs)
+
+
+@pytest.fixture
+def twilio(twilio_app):
+    """A webhook sender signing with the test auth token for PUBLIC_URL."""
+    return Twilio(twilio_app.test_client(), twilio_app.config["TWILIO_AUTH_TOKEN"])
