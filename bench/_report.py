@@ -1,6 +1,7 @@
 """Summaries of benchmark steps: percentiles, per-stream costs, the table and capacities."""
 from __future__ import annotations
 
+import math
 import os
 
 
@@ -9,7 +10,7 @@ def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
     return ordered[rank - 1]
 
 

@@ -1,0 +1,67 @@
+"""Keeps bench/media_bench.py from rotting: frame matching, and a 2-stream run on the bare relay."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench._loadgen import FRAME_BYTES, MAGIC, FrameScanner, encode_frame
+from bench._report import capacities, percentile
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_frame_ids_survive_rechunking_and_foreign_audio():
+    stream = b"\xff" * 37 + b"".join(encode_frame(i) for i in (0, 1, 2, 0xABCDE, 7))
+    scanner = FrameScanner()
+    found = []
+    for at in range(0, len(stream), 97):  # boundaries that never line up with frames
+        found += scanner.feed(stream[at : at + 97])
+    assert found == [0, 1, 2, 0xABCDE, 7]
+    assert scanner.garbage == 37
+
+
+def test_frame_is_one_20ms_mulaw_frame_with_a_single_marker():
+    frame = encode_frame(123456)
+    assert len(frame) == FRAME_BYTES
+    assert frame.count(MAGIC) == 1
+
+
+def test_incomplete_frame_waits_for_its_tail():
+    scanner = FrameScanner()
+    frame = encode_frame(5)
+    assert scanner.feed(frame[:100]) == []
+    assert scanner.feed(frame[100:]) == [5]
+
+
+def test_percentile_and_capacity():
+    assert percentile([], 99) is None
+    assert percentile(list(range(1, 101)), 50) == 50
+    assert percentile(list(range(1, 101)), 99) == 99
+    rows = [{"target": "bare", "streams": 10, "passed": True},
+            {"target": "bare", "streams": 20, "passed": False}]
+    assert capacities(rows, ["bare"]) == {"bare": {"capacity": 10, "capped": False}}
+
+
+@pytest.mark.slow
+def test_two_streams_against_the_bare_relay_produce_a_report(tmp_path):
+    out = tmp_path / "bench.json"
+    args = ["--targets", "bare", "--steps", "2", "--warmup", "0.5", "--duration", "1.5",
+            "--drain", "2", "--attempts", "1", "--json", str(out)]
+    run = subprocess.run([sys.executable, "-m", "bench.media_bench", *args], cwd=ROOT,
+                         capture_output=True, text=True, timeout=90)
+    assert run.returncode == 0, run.stderr
+    assert "capacity bare" in run.stdout
+    report = json.loads(out.read_text())
+    (step,) = report["steps"]
+    assert step["target"] == "bare" and step["streams"] == 2 and step["connected"] == 2
+    assert step["sent"] == 2 * 100  # (0.5 + 1.5) s at 50 frames/s, per stream
+    assert step["received"] + step["lost"] == step["sent"]
+    assert step["received"] > 0 and step["errors"] == []
+    assert isinstance(step["p50_ms"], float) and step["p99_ms"] >= step["p50_ms"]
+    assert step["ms_per_media_msg"] == 20.0  # the relay answers frame for frame
+    assert step["server_rss_mb"] > 0
+    assert "bare" in report["capacity"]
