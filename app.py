@@ -24,6 +24,10 @@ DEFAULTS: dict = {
     "AI_BACKEND": None,  # None -> "realtime" with an OpenAI key, else "local"
     "OPENAI_API_KEY": None,
     "OPENAI_BASE_URL": None,
+    "OPENAI_WEBSOCKET_BASE_URL": None,  # None -> derived from OPENAI_BASE_URL
+    "OPENAI_REALTIME_MODEL": None,  # None -> gpt-realtime
+    "AGENT_TRANSFER_NUMBER": None,  # human agent dialed by the transfer_to_human tool
+    "AGENT_LOOKUP_URL": None,  # tenant webhook POSTed by the lookup tool
     "SECRET_KEY": None,  # signs stream tokens; falls back to the Twilio auth token
     "STREAM_TOKEN_TTL_S": 120,
     "PLAYOUT_LEAD_MS": 300,
@@ -48,6 +52,10 @@ ENV_VARS: dict = {
     "AI_BACKEND": str,
     "OPENAI_API_KEY": str,
     "OPENAI_BASE_URL": str,
+    "OPENAI_WEBSOCKET_BASE_URL": str,
+    "OPENAI_REALTIME_MODEL": str,
+    "AGENT_TRANSFER_NUMBER": str,
+    "AGENT_LOOKUP_URL": str,
     "FORKLINE_SECRET_KEY": str,
     "PLAYOUT_LEAD_MS": int,
     "MARK_INTERVAL_MS": int,

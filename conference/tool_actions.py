@@ -1,0 +1,139 @@
+"""What each AI tool does to a live conference, through the orchestrator's service layer.
+
+Each action takes (app, call_context, checked arguments) inside an app context and returns the
+output for the model: {"ok": True, ...} or {"ok": False, "error": ...}. Mode changes the model
+must speak through (whisper briefings) are undone later by a timer, because the model only
+speaks after it gets the tool output.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+import sqlalchemy as sa
+
+from conference import service
+from conference.logs import get_logger
+from models import Conference, Participant, get_session
+
+log = get_logger("tools")
+HUMAN_AGENT_LABEL = "human-agent"
+POLL_S = 0.2
+SECONDS_PER_WORD = 0.4  # spoken pace used to guess when a briefing is over
+
+
+def end_call(app: Any, ctx: dict, args: dict) -> dict:
+    """End the conference if only customers remain with the AI, else take the AI out."""
+    grace = float(ctx.get("end_grace_s", 2.0))
+    if grace > 0:
+        time.sleep(grace)  # let the goodbye in the playout buffer reach the caller
+    conf = service.get_conference(ctx["tenant_id"], ctx["conference"])
+    staff = [p for p in conf.participants
+             if p.is_present and p.role in ("agent", "supervisor")]
+    if staff:
+        service.remove_ai(ctx["tenant_id"], ctx["conference"])
+        return {"ok": True, "ended": "ai"}
+    service.end_conference(ctx["tenant_id"], ctx["conference"])
+    return {"ok": True, "ended": "conference"}
+
+
+def transfer_to_human(app: Any, ctx: dict, args: dict) -> dict:
+    """Warm transfer: dial the human agent, wait for them, whisper a briefing, then listen."""
+    number = ctx.get("transfer_to") or app.config.get("AGENT_TRANSFER_NUMBER")
+    if not number:
+        return {"ok": False, "error": "no human agent is configured for transfers"}
+    tenant, name = ctx["tenant_id"], ctx["conference"]
+    service.add_participant(tenant, name, number, "agent", HUMAN_AGENT_LABEL)
+    if not _wait_joined(tenant, name, HUMAN_AGENT_LABEL, float(ctx.get("join_timeout_s", 30))):
+        service.remove_participant(tenant, name, HUMAN_AGENT_LABEL)
+        return {"ok": False, "error": "no human agent answered; apologise and keep helping"}
+    service.set_ai_mode(tenant, name, "whisper", coach_label=HUMAN_AGENT_LABEL)
+    briefing = f"Transfer from the AI assistant: {args['reason']}"
+    _later(app, float(ctx.get("briefing_s", _speech_s(briefing) + 2.0)),
+           service.set_ai_mode, tenant, name, "listen")
+    return {"ok": True, "agent": HUMAN_AGENT_LABEL,
+            "instructions": "Only the human agent hears you now. Brief them in one or two "
+                            f"sentences: {briefing}. Then stay silent; they take over."}
+
+
+def whisper_to_agent(app: Any, ctx: dict, args: dict) -> dict:
+    """Switch the AI to whisper to the coached agent, then back to its mode after the words."""
+    tenant, name = ctx["tenant_id"], ctx["conference"]
+    conf = service.get_conference(tenant, name)
+    coach = ctx.get("coach") or next(
+        (p.label for p in conf.participants if p.is_present and p.role == "agent"), None)
+    if coach is None:
+        return {"ok": False, "error": "there is no agent on the call to whisper to"}
+    ai = next((p for p in conf.participants if p.role == "ai" and p.is_present), None)
+    previous = (ai.mode if ai is not None else None) or "speak"
+    if previous != "whisper":
+        service.set_ai_mode(tenant, name, "whisper", coach_label=coach)
+        _later(app, float(ctx.get("briefing_s", _speech_s(args["text"]) + 1.0)),
+               service.set_ai_mode, tenant, name, previous)
+    return {"ok": True, "coached": coach,
+            "instructions": f"Only {coach} hears you now. Say exactly: {args['text']}"}
+
+
+def lookup(app: Any, ctx: dict, args: dict) -> dict:
+    """POST the query to the tenant's webhook (signed with HMAC-SHA256) and relay its JSON."""
+    url = ctx.get("lookup_url") or app.config.get("AGENT_LOOKUP_URL")
+    if not url:
+        return {"ok": False, "error": "no lookup service is configured"}
+    body = json.dumps({"tenant": ctx["tenant_id"], "conference": ctx["conference"],
+                       "query": args["query"]}).encode()
+    signature = hmac.new(str(app.config["SECRET_KEY"]).encode(), body, hashlib.sha256)
+    request = urllib.request.Request(url, data=body, method="POST", headers={
+        "Content-Type": "application/json", "X-Forkline-Signature": signature.hexdigest()})
+    try:
+        with urllib.request.urlopen(request, timeout=float(ctx.get("lookup_timeout_s", 3))) as r:
+            answer = json.loads(r.read(65536) or b"null")
+    except (urllib.error.URLError, TimeoutError, ValueError, OSError) as exc:
+        log.warning("lookup webhook failed: %s", type(exc).__name__, extra={"event": "tool"})
+        return {"ok": False, "error": "the lookup service did not answer"}
+    return {"ok": True, "result": answer}
+
+
+ACTIONS = {"end_call": end_call, "transfer_to_human": transfer_to_human,
+           "whisper_to_agent": whisper_to_agent, "lookup": lookup}
+
+
+def _speech_s(text: str) -> float:
+    return len(text.split()) * SECONDS_PER_WORD
+
+
+def _wait_joined(tenant_id: int, name: str, label: str, timeout: float) -> bool:
+    """Poll the participant row (callbacks update it) until it joined, left, or time is up."""
+    deadline = time.monotonic() + timeout
+    session = get_session()
+    while True:
+        status = session.scalar(
+            sa.select(Participant.status).join(Conference)
+            .where(Conference.tenant_id == tenant_id, Conference.name == name,
+                   Participant.label == label))
+        session.rollback()  # end the read so the next poll sees callbacks committed meanwhile
+        if status == "joined":
+            return True
+        if status in ("left", "failed") or time.monotonic() >= deadline:
+            return False
+        time.sleep(POLL_S)
+
+
+def _later(app: Any, delay: float, fn, *args, **kwargs) -> threading.Timer:
+    """Run `fn` after `delay` seconds in an app context; failures are logged, not raised."""
+    def run() -> None:
+        try:
+            with app.app_context():
+                fn(*args, **kwargs)
+        except Exception:
+            log.warning("deferred tool step failed", exc_info=True, extra={"event": "tool"})
+
+    timer = threading.Timer(max(0.0, delay), run)
+    timer.daemon = True
+    timer.start()
+    return timer
