@@ -254,12 +254,18 @@ class Simulator:
 
     def join_room(self, room: Room, part: Participant, settings: dict, on_leave) -> None:
         """Admit a participant; the first one sets the conference callback settings."""
-        conf = room.conf
-        if not conf.participants and not conf.status_callback and settings.get("status_callback"):
-            conf.status_callback = settings["status_callback"]
-            conf.status_callback_method = settings.get("status_callback_method", "POST")
-            conf.status_callback_events = list(settings.get("status_callback_events") or [])
+        self.configure(room.conf, settings)
         room.join(part, on_leave, self.now())
+
+    @staticmethod
+    def configure(conf: Conference, settings: dict) -> None:
+        """Conference callback settings come from the first participant; later ones are ignored."""
+        if conf.configured:
+            return
+        conf.configured = True
+        conf.status_callback = settings.get("status_callback")
+        conf.status_callback_method = settings.get("status_callback_method") or "POST"
+        conf.status_callback_events = list(settings.get("status_callback_events") or [])
 
     def leave_room_if_present(self, room: Room, call_sid: str, leg: Leg) -> None:
         """After a conference verb: leave if still a member (redirect or hang-up)."""
@@ -271,6 +277,7 @@ class Simulator:
                         settings: dict) -> None:
         """Participants create: dial the participant and put it in the room when answered."""
         room = self.room(conf)
+        self.configure(conf, settings)
         conf.participants.setdefault(call.sid, part)  # listed (queued) while it rings
         if call.to.startswith("app:"):
             app_sid, _, query = call.to[4:].partition("?")

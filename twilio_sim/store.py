@@ -116,6 +116,7 @@ class Conference:
     date_updated: str = field(default_factory=rfc2822)
     participants: dict = field(default_factory=dict)  # call_sid -> Participant, insertion-ordered
     callback_seq: int = 0
+    configured: bool = False  # callback settings are taken from the first participant only
 
 
 class Store:
