@@ -1,0 +1,206 @@
+"""Status callbacks: duplicates, reordering and late arrivals never move state wrongly;
+each human leg is forked exactly once."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from models import ConferenceEvent, Participant, Stream, get_session
+
+TS = "Wed, 25 Nov 2026 12:00:00 +0000"
+
+
+@pytest.fixture
+def room(api, fake_twilio, tenant):
+    """A conference with a customer and an agent dialed; returns its facts."""
+    r = api.post("/conferences", {"name": "room", "participants": [
+        {"to": "+15551110001", "role": "customer", "label": "customer"},
+        {"to": "+15551110002", "role": "agent", "label": "agent"}]})
+    assert r.status_code == 201, r.json
+    fake_twilio.take()
+    calls = {p["label"]: p["call_sid"] for p in r.json["participants"]}
+    return {"sid": r.json["twilio_sid"], "friendly": f"t{tenant[0]}-room", "calls": calls}
+
+
+def conf_event(twilio, room, event, seq, label=None, **extra):
+    params = {"ConferenceSid": room["sid"], "FriendlyName": room["friendly"],
+              "StatusCallbackEvent": event, "SequenceNumber": str(seq), "Timestamp": TS,
+              "AccountSid": "AC" + "0" * 32}
+    if label:
+        params.update(CallSid=room["calls"][label], ParticipantLabel=label)
+    params.update(extra)
+    return twilio.post("/twilio/conference-events", params)
+
+
+def participant(app, label) -> Participant:
+    with app.app_context():
+        return get_session().scalar(sa.select(Participant).where(Participant.label == label))
+
+
+def test_duplicate_join_forks_once(twilio_app, twilio, room, fake_twilio):
+    for _ in range(3):
+        assert conf_event(twilio, room, "participant-join", 1, "customer").status_code == 204
+    # A second join with another sequence number (a redelivery Twilio renumbered) does not fork.
+    assert conf_event(twilio, room, "participant-join", 7, "customer").status_code == 204
+    assert fake_twilio.ops() == ["CreateStream"]
+    with twilio_app.app_context():
+        events = get_session().scalars(sa.select(ConferenceEvent).where(
+            ConferenceEvent.source == "conference")).all()
+        assert [(e.event, e.sequence_number) for e in events] == [
+            ("participant-join", 1), ("participant-join", 7)]
+        assert events[0].payload["CallSid"] == room["calls"]["customer"]
+    assert participant(twilio_app, "customer").status == "joined"
+
+
+def test_concurrent_joins_fork_once(twilio_app, twilio, room, fake_twilio):
+    barrier = threading.Barrier(6)
+    statuses = []
+
+    def post(seq):
+        sender = type(twilio)(twilio_app.test_client(), twilio_app.config["TWILIO_AUTH_TOKEN"])
+        barrier.wait()
+        statuses.append(conf_event(sender, room, "participant-join", seq, "agent").status_code)
+
+    threads = [threading.Thread(target=post, args=(1 + i % 2,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [204] * 6
+    assert fake_twilio.ops() == ["CreateStream"]
+    assert participant(twilio_app, "agent").fork_started
+
+
+def test_late_join_after_leave_stays_left(twilio_app, twilio, room, fake_twilio):
+    assert conf_event(twilio, room, "participant-leave", 5, "customer").status_code == 204
+    assert conf_event(twilio, room, "participant-join", 3, "customer").status_code == 204
+    p = participant(twilio_app, "customer")
+    assert p.status == "left" and p.joined_at is None and p.left_at is not None
+    assert fake_twilio.ops() == []  # a leg that left is never forked
+
+
+def test_out_of_order_mute_keeps_newest(twilio_app, twilio, room):
+    conf_event(twilio, room, "participant-join", 1, "agent")
+    conf_event(twilio, room, "participant-mute", 4, "agent", Muted="true")
+    conf_event(twilio, room, "participant-unmute", 3, "agent", Muted="false")
+    assert participant(twilio_app, "agent").muted is True
+    conf_event(twilio, room, "participant-unmute", 6, "agent", Muted="false")
+    p = participant(twilio_app, "agent")
+    assert p.muted is False and p.last_sequence == 6
+
+
+def test_join_arriving_after_newer_event_still_joins(twilio_app, twilio, room, fake_twilio):
+    conf_event(twilio, room, "participant-hold", 4, "agent", Hold="true")
+    conf_event(twilio, room, "participant-join", 2, "agent", Hold="false")
+    p = participant(twilio_app, "agent")
+    assert (p.status, p.hold, p.last_sequence) == ("joined", True, 4)
+    assert fake_twilio.ops() == ["CreateStream"]
+
+
+def test_late_start_after_end_keeps_completed(twilio_app, twilio, room, api):
+    conf_event(twilio, room, "conference-end", 9, ReasonConferenceEnded="last-participant-left")
+    conf_event(twilio, room, "conference-start", 1)
+    conf = api.get("/conferences/room").json
+    assert conf["status"] == "completed" and conf["started_at"] is None
+    assert {p["status"] for p in conf["participants"]} == {"left"}
+
+
+def test_fork_failure_is_retried_on_next_join(twilio_app, twilio, room, fake_twilio):
+    fake_twilio.fail_next("CreateStream", 21220, "Call is not in-progress", 400)
+    assert conf_event(twilio, room, "participant-join", 1, "customer").status_code == 204
+    assert participant(twilio_app, "customer").fork_started is False
+    assert conf_event(twilio, room, "participant-join", 2, "customer").status_code == 204
+    assert fake_twilio.ops() == ["CreateStream", "CreateStream"]
+    assert participant(twilio_app, "customer").fork_started is True
+
+
+def call_event(twilio, call_sid, status, seq=None):
+    params = {"CallSid": call_sid, "CallStatus": status, "AccountSid": "AC" + "0" * 32}
+    if seq is not None:
+        params["SequenceNumber"] = str(seq)
+    return twilio.post("/twilio/call-events", params)
+
+
+def test_call_events_only_move_forward(twilio_app, twilio, room):
+    agent = room["calls"]["agent"]
+    assert call_event(twilio, agent, "in-progress", 2).status_code == 204
+    assert call_event(twilio, agent, "ringing", 1).status_code == 204
+    assert participant(twilio_app, "agent").status == "in-progress"
+    call_event(twilio, agent, "completed", 3)
+    call_event(twilio, agent, "in-progress", 2)  # duplicate
+    assert participant(twilio_app, "agent").status == "left"
+
+
+def test_all_legs_failing_fails_the_conference(twilio_app, twilio, room, api):
+    call_event(twilio, room["calls"]["customer"], "busy", 1)
+    assert api.get("/conferences/room").json["status"] == "pending"
+    call_event(twilio, room["calls"]["agent"], "no-answer", 1)
+    conf = api.get("/conferences/room").json
+    assert conf["status"] == "failed"
+    assert {p["status"] for p in conf["participants"]} == {"failed"}
+
+
+def stream_event(twilio, call_sid, stream_sid, event, **extra):
+    return twilio.post("/twilio/stream-events", {
+        "AccountSid": "AC" + "0" * 32, "CallSid": call_sid, "StreamSid": stream_sid,
+        "StreamEvent": event, "StreamName": "fork-customer",
+        "Timestamp": "2026-11-25T12:00:00Z", **extra})
+
+
+def test_stream_events_are_order_tolerant(twilio_app, twilio, room):
+    call, mz = room["calls"]["customer"], "MZ" + "a" * 32
+    assert stream_event(twilio, call, mz, "stream-stopped").status_code == 204
+    assert stream_event(twilio, call, mz, "stream-started").status_code == 204
+    assert stream_event(twilio, call, mz, "stream-started").status_code == 204
+    with twilio_app.app_context():
+        (s,) = get_session().scalars(sa.select(Stream)).all()
+        assert (s.status, s.kind, s.call_sid) == ("stopped", "fork", call)
+        assert s.stopped_at is not None
+
+
+def test_stream_error_marks_failed(twilio_app, twilio, room):
+    call, mz = room["calls"]["agent"], "MZ" + "b" * 32
+    stream_event(twilio, call, mz, "stream-started")
+    stream_event(twilio, call, mz, "stream-error", StreamError="31920 handshake")
+    with twilio_app.app_context():
+        assert get_session().scalar(sa.select(Stream.status)) == "failed"
+
+
+def test_unknown_conference_is_stored_and_acknowledged(twilio_app, twilio):
+    r = twilio.post("/twilio/conference-events", {
+        "ConferenceSid": "CF" + "9" * 32, "FriendlyName": "someone-else",
+        "StatusCallbackEvent": "conference-start", "SequenceNumber": "1"})
+    assert r.status_code == 204
+    with twilio_app.app_context():
+        (e,) = get_session().scalars(sa.select(ConferenceEvent)).all()
+        assert e.conference_id is None and e.event == "conference-start"
+
+
+@pytest.mark.parametrize(("path", "params", "reason"), [
+    ("/twilio/conference-events", {"StatusCallbackEvent": "conference-start",
+                                   "SequenceNumber": "1"}, "missing parameter ConferenceSid"),
+    ("/twilio/conference-events", {"ConferenceSid": "CF" + "1" * 32, "SequenceNumber": "x",
+                                   "StatusCallbackEvent": "conference-start"},
+     "invalid parameter SequenceNumber"),
+    ("/twilio/conference-events", {"ConferenceSid": "CF" + "1" * 32, "SequenceNumber": "2",
+                                   "StatusCallbackEvent": "participant-join"},
+     "missing parameter CallSid"),
+    ("/twilio/conference-events", {"ConferenceSid": "nope", "SequenceNumber": "2",
+                                   "StatusCallbackEvent": "conference-end"},
+     "invalid parameter ConferenceSid"),
+    ("/twilio/call-events", {"CallSid": "CA" + "1" * 32, "CallStatus": "exploded"},
+     "invalid parameter CallStatus"),
+    ("/twilio/call-events", {"CallStatus": "ringing"}, "missing parameter CallSid"),
+    ("/twilio/stream-events", {"CallSid": "CA" + "1" * 32, "StreamSid": "XX",
+                               "StreamEvent": "stream-started"}, "invalid parameter StreamSid"),
+    ("/twilio/stream-events", {"CallSid": "CA" + "1" * 32, "StreamSid": "MZ" + "1" * 32,
+                               "StreamEvent": "stream-exploded"}, "invalid parameter StreamEvent"),
+])
+def test_bad_callback_params_get_400_with_reason(twilio_app, twilio, path, params, reason):
+    r = twilio.post(path, params)
+    assert r.status_code == 400
+    assert reason in r.get_data(as_text=True)
+    with twilio_app.app_context():
+        assert get_session().scalar(sa.select(sa.func.count(ConferenceEvent.id))) == 0
