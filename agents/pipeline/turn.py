@@ -93,11 +93,11 @@ class Turn:
             text.append(delta)
             sentences, buffer = cut_sentences(buffer)
             for sentence in sentences:
+                spoken.append(sentence)  # before speaking: a cut-off sentence was partly heard
                 self._speak(sentence)
-                spoken.append(sentence)
         if buffer.strip():
-            self._speak(buffer.strip())
             spoken.append(buffer.strip())
+            self._speak(buffer.strip())
         message: dict = {"role": "assistant", "content": "".join(text) or None}
         if requests:
             message["tool_calls"] = [

@@ -1,0 +1,104 @@
+"""Session logic with scripted in-process stages: barge-in, interrupt truncation, failures."""
+from __future__ import annotations
+
+import threading
+
+from agents import audio
+from agents.base import AgentFailure, AgentProfile, AudioOut, ResponseDone, SpeechStarted
+from agents.pipeline import PipelineSession
+from tests.agents.pipeline.conftest import pull_until, speak
+
+CHUNK = b"\x10" * 800  # 100 ms of (non-silent) mu-law
+
+
+class ScriptedSTT:
+    def __init__(self, *texts: str) -> None:
+        self.texts = list(texts)
+
+    def transcribe(self, pcm):
+        yield self.texts.pop(0), True
+
+
+class EchoResponder:
+    def __init__(self) -> None:
+        self.seen: list[list[dict]] = []
+
+    def respond(self, messages):
+        self.seen.append([dict(m) for m in messages])
+        yield from ("one two three four five six seven eight nine ten.",)
+
+
+class GatedTTS:
+    """Produces one chunk, then waits for the test before each further chunk."""
+
+    def __init__(self, chunks: int = 10) -> None:
+        self.chunks = chunks
+        self.gate = threading.Semaphore(0)
+
+    def synthesize(self, text):
+        for _ in range(self.chunks):
+            yield CHUNK
+            self.gate.acquire(timeout=5)
+
+
+class BrokenTTS:
+    def synthesize(self, text):
+        raise RuntimeError("speaker on fire")
+        yield  # pragma: no cover
+
+
+def test_caller_speech_during_a_reply_cancels_it(question_ulaw):
+    tts, responder = GatedTTS(), EchoResponder()
+    session = PipelineSession(AgentProfile(), {}, stt=ScriptedSTT("hi", "stop"),
+                              responder=responder, tts=tts)
+    session.connect()
+    try:
+        speak(session, question_ulaw)
+        first = pull_until(session, AudioOut)[-1]
+        speak(session, question_ulaw[:8000])  # the caller talks over the AI
+        events = pull_until(session, SpeechStarted)
+        tts.gate.release()  # let the TTS loop notice the cancel
+        done = pull_until(session, ResponseDone)[-1]
+        assert (done.item_id, done.status) == (first.item_id, "cancelled")
+        session.interrupt(heard_ms=50, item_id=first.item_id)
+        speak(session, question_ulaw[8000:])
+        while not isinstance(event := session.next_event(timeout=10), AudioOut):
+            assert event is not None
+        assert event.item_id != first.item_id  # nothing more of the cancelled item
+        for _ in range(10):
+            tts.gate.release()
+        pull_until(session, ResponseDone)
+        # The cut-off reply stays in the history, shortened to the share the caller heard:
+        # 50 of the 100 ms generated -> half of its ten words.
+        history = responder.seen[-1]
+        assert history[-2] == {"role": "assistant", "content": "one two three four five..."}
+        assert history[-1] == {"role": "user", "content": "stop"}
+        assert any(isinstance(e, SpeechStarted) for e in events)
+    finally:
+        session.close()
+
+
+def test_a_stage_exception_is_a_failure_event_never_a_crash(question_ulaw):
+    session = PipelineSession(AgentProfile(), {}, stt=ScriptedSTT("hi", "again"),
+                              responder=EchoResponder(), tts=BrokenTTS())
+    session.connect()
+    try:
+        speak(session, question_ulaw)
+        failure = pull_until(session, AgentFailure)[-1]
+        assert failure.code == "backend_error" and "speaker on fire" in failure.message
+        assert pull_until(session, ResponseDone)[-1].status == "failed"
+        speak(session, question_ulaw)  # the worker survived and handles the next turn
+        assert isinstance(pull_until(session, AgentFailure)[-1], AgentFailure)
+    finally:
+        session.close()
+
+
+def test_send_audio_after_close_is_ignored(question_ulaw):
+    session = PipelineSession(AgentProfile(), {}, stt=ScriptedSTT(), responder=EchoResponder(),
+                              tts=GatedTTS())
+    session.connect()
+    session.close()
+    session.close()
+    speak(session, question_ulaw)
+    assert session.next_event(timeout=0.1) is None
+    assert audio.ulaw_ms(question_ulaw) > 1000
