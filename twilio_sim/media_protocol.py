@@ -78,6 +78,7 @@ class StreamSession:
         self._chunks = dict.fromkeys(self.tracks, 0)
         self.dropped = 0
         self.clears = 0
+        self.received_media = 0
         self.first_media_at: float | None = None  # when the app's first media arrived
         self._mark_arrivals: deque[float] = deque()
         self.mark_waits: deque[float] = deque(maxlen=10_000)  # app mark -> echo, seconds
@@ -167,6 +168,7 @@ class StreamSession:
             return self._drop("bad base64")
         if not self.playout.push_media(audio):
             return self._drop("31931 media discarded: over 10 minutes buffered")
+        self.received_media += 1
         return []
 
     def playout_tick(self, now: float = 0.0) -> tuple[bytes, list[dict]]:

@@ -1,0 +1,86 @@
+"""bench/sim_load.py drives real Media Streams clients under gevent against any server."""
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import AppServer
+from twilio.request_validator import RequestValidator
+from websockets.exceptions import ConnectionClosed
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+class EchoApp(AppServer):
+    """Echoes every inbound frame back and sends a mark after each fifth one."""
+
+    def __init__(self):
+        self.marks_sent = self.media_sent = 0
+        self._count_lock = threading.Lock()
+        super().__init__()
+
+    def _handler(self, ws) -> None:
+        with contextlib.suppress(ConnectionClosed):  # the client stopped mid-echo
+            self._echo(ws)
+
+    def _echo(self, ws) -> None:
+        sid, n = None, 0
+        for text in ws:
+            msg = json.loads(text)
+            self.messages.put((0, msg))
+            if msg["event"] == "start":
+                sid = msg["streamSid"]
+            elif msg["event"] == "media":
+                n += 1
+                ws.send(json.dumps({"event": "media", "streamSid": sid,
+                                    "media": {"payload": msg["media"]["payload"]}}))
+                with self._count_lock:
+                    self.media_sent += 1
+                if n % 5 == 0:
+                    ws.send(json.dumps({"event": "mark", "streamSid": sid,
+                                        "mark": {"name": f"m{n}"}}))
+                    with self._count_lock:
+                        self.marks_sent += 1
+
+
+@pytest.mark.slow
+def test_sim_load_runs_bidirectional_calls_under_gevent():
+    app = EchoApp()
+    try:
+        out = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "sim_load.py"), "--url", app.url("/ai"),
+             "--calls", "3", "--seconds", "1", "--auth-token", "tok", "--bidirectional",
+             "--audio", "tone", "--json"],
+            capture_output=True, text=True, timeout=60, cwd=ROOT)
+        assert out.returncode == 0, out.stderr
+        report = json.loads(out.stdout)
+    finally:
+        app.close()
+    assert report["connected"] == 3 and report["failures"] == {}
+    assert report["frames_sent"] == report["frames_expected"] == 150
+    # App frames and marks reached the client; those still in flight at `stop` (the last
+    # 20 ms frame of each call, and the mark behind it that never got to play) may not.
+    assert app.media_sent - 3 <= report["app_media"] <= app.media_sent
+    assert app.marks_sent - 3 <= report["marks_echoed"] <= app.marks_sent
+    assert report["marks_echoed"] >= 20
+    assert report["dropped_app_messages"] == 0
+    assert report["mark_wait_ms_p50"] is not None and report["cpu_s"] >= 0
+    msgs = []
+    while not app.messages.empty():
+        msgs.append(app.messages.get()[1])
+    starts = [m for m in msgs if m["event"] == "start"]
+    assert len(starts) == 3 and len({m["start"]["callSid"] for m in starts}) == 3
+    media = [m for m in msgs if m["event"] == "media"]
+    assert len(media) == 150
+    assert all(len(base64.b64decode(m["media"]["payload"])) == 160 for m in media)
+    assert sum(m["event"] == "stop" for m in msgs) == 3
+    for _ in range(3):
+        _, headers = app.upgrades.get_nowait()
+        assert RequestValidator("tok").validate(f"ws://127.0.0.1:{app.port}/ai", {},
+                                                headers["X-Twilio-Signature"])
