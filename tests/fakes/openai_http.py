@@ -223,9 +223,11 @@ def chat_chunks(model: str, reply: dict) -> list[dict]:
     for index, call in enumerate(reply.get("tool_calls", [])):
         arguments = call.get("arguments", "{}")
         half = len(arguments) // 2
-        chunks.append(chunk({"tool_calls": [{"index": index, "id": call["id"], "type": "function",
-                                             "function": {"name": call["name"], "arguments": ""}}]}))
+        head = {"index": index, "id": call["id"], "type": "function",
+                "function": {"name": call["name"], "arguments": ""}}
+        chunks.append(chunk({"tool_calls": [head]}))
         for part in (arguments[:half], arguments[half:]):
-            chunks.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": part}}]}))
+            tail = {"index": index, "function": {"arguments": part}}
+            chunks.append(chunk({"tool_calls": [tail]}))
     chunks.append(chunk({}, "tool_calls" if reply.get("tool_calls") else "stop"))
     return chunks

@@ -155,5 +155,6 @@ def test_fake_rejects_unknown_parameters_like_openai(openai_fake):
                                        "content": "hi"}], extra_body={"bogus": 1})
     assert info.value.code == "unknown_parameter" and info.value.param == "bogus"
     with pytest.raises(openai.AuthenticationError):
-        openai.OpenAI(api_key="sk-wrong", base_url=openai_fake.url, max_retries=0).audio.speech.create(
-            model="gpt-4o-mini-tts", voice="alloy", input="hi", response_format="pcm")
+        wrong = openai.OpenAI(api_key="sk-wrong", base_url=openai_fake.url, max_retries=0)
+        wrong.audio.speech.create(model="gpt-4o-mini-tts", voice="alloy", input="hi",
+                                  response_format="pcm")
