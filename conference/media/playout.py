@@ -55,7 +55,7 @@ class PlayoutTracker:
         self.items: dict[str, Item] = {}
         self.pending: deque[tuple[Item, bytes]] = deque()
         self.segments: deque[tuple[int, bytes, float, Item]] = deque()  # sent, not yet acked
-        self.marks: deque[tuple[int, int]] = deque()  # (seq, position) outstanding this gen
+        self.marks: deque[tuple[int, int, float]] = deque()  # (seq, position, sent at)
         self.anchor = (0, float("-inf"))  # (position, time) known to be playing
         self.stale_marks = 0
         self.dropped_bytes = 0
@@ -84,7 +84,7 @@ class PlayoutTracker:
         while pending and self.sent - self.acked < self.lead:
             item, data = pending[0]
             if item is not self.last_item and self.unmarked:
-                out.append(("mark", self._mark()))  # item boundary: ack items separately
+                out.append(("mark", self._mark(now_ms)))  # item boundary: ack items separately
             room = max(FRAME, (self.lead - (self.sent - self.acked)) // FRAME * FRAME)
             take = min(self.chunk, room, len(data))
             if take < len(data):
@@ -101,16 +101,16 @@ class PlayoutTracker:
             self.last_item = item
             out.append(("media", data))
             if self.unmarked >= self.mark_every:
-                out.append(("mark", self._mark()))
+                out.append(("mark", self._mark(now_ms)))
         if self.mark_tail and not pending:
             self.mark_tail = False
             if self.unmarked:
-                out.append(("mark", self._mark()))
+                out.append(("mark", self._mark(now_ms)))
         return out
 
-    def _mark(self) -> str:
+    def _mark(self, now_ms: float) -> str:
         self.seq += 1
-        self.marks.append((self.seq, self.sent))
+        self.marks.append((self.seq, self.sent, now_ms))
         self.unmarked = 0
         return f"g{self.gen}-s{self.seq}"
 
@@ -212,6 +212,10 @@ class PlayoutTracker:
     def outstanding_marks(self) -> int:
         """Marks sent in this generation and not yet echoed."""
         return len(self.marks)
+
+    def oldest_mark_age(self, now_ms: float) -> float:
+        """How long the oldest unechoed mark has waited (0 when none is outstanding)."""
+        return now_ms - self.marks[0][2] if self.marks else 0.0
 
     def _prune(self) -> None:
         # Bound memory on long calls: forget settled items beyond the most recent few.

@@ -1,0 +1,59 @@
+"""Echo backend: speaks back exactly what it hears, for tests and benchmarks."""
+from __future__ import annotations
+
+import queue
+from collections.abc import Mapping
+from typing import Any
+
+from agents.base import AgentEvent, AgentProfile, AudioOut, ResponseDone
+
+_CLOSED = object()
+
+
+class EchoSession:
+    """Every chunk heard comes back as AudioOut of item `echo-<n>`; interrupt starts a new item."""
+
+    def __init__(self, profile: AgentProfile, settings: Mapping[str, Any]) -> None:
+        self.profile = profile
+        self.settings = settings
+        self._events: queue.SimpleQueue = queue.SimpleQueue()
+        self._item = 1
+        self._open = False
+        self.interrupts: list[tuple[int, str | None]] = []
+        self.heard_bytes = 0
+
+    def connect(self) -> None:
+        """Nothing to open."""
+        self._open = True
+
+    def send_audio(self, ulaw: bytes) -> None:
+        """Queue the audio to be spoken back."""
+        if self._open:
+            self.heard_bytes += len(ulaw)
+            self._events.put(AudioOut(f"echo-{self._item}", ulaw))
+
+    def interrupt(self, heard_ms: int, item_id: str | None = None) -> None:
+        """Finish the current item; later audio belongs to a new one."""
+        self.interrupts.append((heard_ms, item_id))
+        self._events.put(ResponseDone(f"echo-{self._item}", "cancelled"))
+        self._item += 1
+
+    def send_tool_result(self, call_id: str, output: dict) -> None:
+        """Echo has no tools."""
+
+    def next_event(self, timeout: float | None = None) -> AgentEvent | None:
+        """The next echoed chunk, or None on timeout or after close."""
+        try:
+            event = self._events.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if event is _CLOSED:
+            self._events.put(_CLOSED)  # keep later callers from blocking
+            return None
+        return event
+
+    def close(self) -> None:
+        """Stop echoing; wakes a blocked next_event()."""
+        if self._open:
+            self._open = False
+            self._events.put(_CLOSED)

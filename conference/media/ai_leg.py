@@ -1,0 +1,179 @@
+"""Socket side of the AI leg: inbound audio to the backend, one sender greenlet for all output."""
+from __future__ import annotations
+
+import contextlib
+import threading
+
+from conference import urls
+from conference.logs import get_logger, monotonic_ms
+from conference.media import metrics, statesink
+from conference.media.bridge import LiveCall
+from conference.media.codec import Encoder, Media, Start
+from conference.media.registry import MediaPlane
+
+log = get_logger("media.ai_leg")
+DROP_AFTER_MS = 5000.0  # marks outstanding this long at a stop / socket loss mean a drop
+
+
+class AiLeg:
+    """One `/twilio/ai-stream` socket; the newest socket of a call wins, older ones are fenced."""
+
+    def __init__(self, ws, plane: MediaPlane, start: Start, info: dict) -> None:
+        self.ws, self.plane, self.start = ws, plane, start
+        self.info = dict(info, kind="ai", call_sid=start.call_sid, stream_sid=start.stream_sid,
+                         track="inbound_track", label=info.get("label") or "ai")
+        self.key = (start.call_sid, "ai")
+        self.enc = Encoder(start.stream_sid)
+        self.wake = threading.Event()
+        self.open = True
+        self.fenced = False
+        self.clear_signal: float | None = None
+        self.frames_in = self.messages_out = self.bytes_out = 0
+        self.live: LiveCall | None = None
+        self.mix_key = "mix:" + (info.get("conference") or "")
+        self.out_key = "out:" + start.call_sid
+        self._sender = threading.Thread(target=self._send_loop, name="ai-sender", daemon=True)
+
+    def attach(self, now_ms: float) -> None:
+        """Claim the call, resume or create its LiveCall, start the sender."""
+        plane = self.plane
+        older = plane.table.claim(self.key, self)
+        if older is not None:
+            metrics.DUPLICATES.inc()
+            older.fence()
+        live = plane.calls.get(self.start.call_sid)
+        if live is None or live.closed:
+            live = plane.calls[self.start.call_sid] = LiveCall(plane, self.start.call_sid,
+                                                               self.info)
+            live.leg = self
+            live.start()
+        else:
+            live.parked_at = None
+            requeued = live.tracker.rewind(now_ms)
+            live.out_index.clear()
+            if requeued:
+                metrics.REPLAYED.labels(direction="outbound").inc(requeued // 160)
+            live.leg = self
+        self.live = live
+        plane.sink.submit(statesink.stream_started, self.info, self._on_recording)
+        metrics.STREAMS.labels(kind="ai").inc()
+        self._sender.start()
+        self.wake.set()
+
+    def _on_recording(self, enabled: bool) -> None:
+        if enabled:
+            conf = self.info.get("conference") or "_"
+            self.plane.recordings.start(self.mix_key, conf, "mix")
+            self.plane.recordings.start(self.out_key, conf, "ai")
+
+    def on_media(self, msg: Media) -> None:
+        """Hot path: ring, taps, backend. No logging, no database."""
+        live, data = self.live, msg.payload
+        replay = live.replay
+        index = self.plane.replay.add_inbound(replay, data)
+        self.plane.taps.publish(self.mix_key, data)
+        self.frames_in += 1
+        if live.ready:
+            try:
+                live.session.send_audio(data)
+                replay.fed = index + 1
+            except Exception as exc:
+                live.failed("send_audio", exc)
+
+    def on_mark(self, name: str, now_ms: float) -> None:
+        """An echoed mark: advance acknowledged playout, let more audio out."""
+        live = self.live
+        if live.tracker.on_mark(name, now_ms):
+            live.on_acked()
+            self.wake.set()
+
+    def send_clear(self, signal_ms: float) -> None:
+        """Ask the sender to send `clear` before anything else."""
+        self.clear_signal = signal_ms
+        self.wake.set()
+
+    def _send_loop(self) -> None:
+        ws, enc, live, wake = self.ws, self.enc, self.live, self.wake
+        tracker, store, taps = live.tracker, self.plane.replay, self.plane.taps
+        try:
+            while self.open:
+                wake.wait()
+                wake.clear()
+                if not self.open:
+                    break
+                if self.clear_signal is not None:
+                    signal, self.clear_signal = self.clear_signal, None
+                    ws.send(enc.clear_text)
+                    metrics.CLEARS.inc()
+                    metrics.BARGE_REACTION.observe((monotonic_ms() - signal) / 1000.0)
+                for kind, payload in tracker.pull(monotonic_ms()):
+                    if kind == "media":
+                        ws.send(enc.media(payload))
+                        index = store.add_outbound(live.replay, payload)
+                        live.out_index.append((index, tracker.sent))
+                        taps.publish(self.out_key, payload)
+                        self.messages_out += 1
+                        self.bytes_out += len(payload)
+                    else:
+                        ws.send(enc.mark(payload))
+        except Exception:
+            self.open = False  # the socket is gone; the read loop notices and closes
+
+    def fence(self) -> None:
+        """A newer socket took the call: stop sending and close this one."""
+        self.fenced = True
+        self.open = False
+        self.wake.set()
+        with contextlib.suppress(Exception):
+            self.ws.close(reason=1000, message="superseded")
+
+    def close(self, stopped: bool, now_ms: float) -> None:
+        """The read loop ended (stop or socket loss): park the call, or record a drop."""
+        self.open = False
+        self.wake.set()
+        self._flush_counters()
+        metrics.STREAMS.labels(kind="ai").dec()
+        plane, live = self.plane, self.live
+        if live is None:
+            return
+        if live.leg is self:
+            live.leg = None
+        if self.fenced:
+            plane.sink.submit(statesink.stream_ended, self.start.stream_sid, "stopped")
+            return
+        plane.table.release(self.key, self)
+        plane.recordings.stop(self.mix_key)
+        plane.recordings.stop(self.out_key)
+        metrics.MARKS_OUT.set(live.tracker.outstanding_marks())
+        if live.tracker.oldest_mark_age(now_ms) > DROP_AFTER_MS:
+            self._dropped(live)
+        else:
+            plane.sink.submit(statesink.stream_ended, self.start.stream_sid,
+                              "stopped" if stopped else "failed")
+        live.parked_at = now_ms
+
+    def _dropped(self, live: LiveCall) -> None:
+        metrics.DROPS.inc()
+        self.plane.sink.submit(statesink.stream_ended, self.start.stream_sid, "dropped")
+        live.record("stream-dropped", {"stream_sid": self.start.stream_sid,
+                                       "marks_outstanding": live.tracker.outstanding_marks()})
+        threading.Thread(target=self._reestablish, daemon=True).start()
+
+    def _reestablish(self) -> None:
+        """Re-run the AI TwiML on the call so Twilio opens a fresh stream."""
+        app = self.plane.app
+        try:
+            with app.app_context():
+                from conference.twilio_gateway import get_gateway
+
+                url = urls.http_url("/twilio/ai/voice")
+                get_gateway().update_call(self.start.call_sid, url=url)
+        except Exception:
+            log.warning("could not re-establish the AI leg", exc_info=True,
+                        extra={"call_sid": self.start.call_sid, "event": "reestablish"})
+
+    def _flush_counters(self) -> None:
+        metrics.FRAMES_IN.labels(kind="ai").inc(self.frames_in)
+        metrics.FRAMES_OUT.inc(self.messages_out)
+        metrics.BYTES_OUT.inc(self.bytes_out)
+        self.frames_in = self.messages_out = self.bytes_out = 0

@@ -1,0 +1,123 @@
+"""Per-worker registry of the media plane: live AI calls, socket owners, forks per conference."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from flask import Flask
+
+from conference.logs import get_logger
+from conference.media.replay import RedisReplayStore, ReplayStore
+from conference.media.stream_state import StreamTable
+from conference.media.taps import Recordings, TapHub
+
+if TYPE_CHECKING:
+    from conference.media.bridge import LiveCall
+    from conference.media.fork import ForkLeg
+
+log = get_logger("media.registry")
+
+
+class MediaPlane:
+    """Everything the media sockets of one worker share; lives in app.extensions["media"]."""
+
+    def __init__(self, app: Flask) -> None:
+        from conference.media.statesink import StateSink
+
+        cfg = app.config
+        self.app = app
+        self.config = cfg
+        self.table = StreamTable()
+        self.calls: dict[str, LiveCall] = {}  # AI callSid -> live call (socket or parked)
+        self.forks: dict[str, dict[str, ForkLeg]] = {}  # conference key -> label -> fork
+        self.taps = TapHub()
+        rec_dir = cfg.get("RECORDINGS_DIR") or os.path.join(app.instance_path, "recordings")
+        self.recordings = Recordings(self.taps, rec_dir)
+        self.sink = StateSink(app)
+        self.replay = self._replay_store(cfg)
+        self.window_s = float(cfg["RECONNECT_WINDOW_S"])
+        self._apology: bytes | None = None
+        self._maint: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _replay_store(cfg) -> ReplayStore:
+        inbound_s, outbound_s = float(cfg["REPLAY_INBOUND_S"]), float(cfg["REPLAY_OUTBOUND_S"])
+        if cfg.get("REDIS_URL"):
+            import redis
+
+            client = redis.Redis.from_url(cfg["REDIS_URL"], socket_timeout=2)
+            ttl = int(max(60.0, float(cfg["RECONNECT_WINDOW_S"]) * 4))
+            return RedisReplayStore(client, inbound_s, outbound_s, ttl)
+        return ReplayStore(inbound_s, outbound_s)
+
+    def ensure_maintenance(self) -> None:
+        """Start the background loop (Redis mirroring, parked-call expiry) once per worker."""
+        with self._lock:
+            if self._maint is None:
+                self._maint = threading.Thread(target=self._maintain, name="media-maint",
+                                               daemon=True)
+                self._maint.start()
+
+    def _maintain(self) -> None:
+        while True:
+            time.sleep(0.1)
+            try:
+                self.replay.flush()
+            except Exception:
+                log.warning("replay mirror failed", exc_info=True, extra={"event": "replay"})
+            self.expire_parked(time.monotonic() * 1000.0)
+
+    def expire_parked(self, now_ms: float) -> None:
+        """Close AI sessions whose stream did not come back within the reconnect window."""
+        for call_sid, live in list(self.calls.items()):
+            if live.parked_at is not None and now_ms - live.parked_at > self.window_s * 1000:
+                self.calls.pop(call_sid, None)
+                live.shutdown()
+                self.replay.forget(call_sid)
+
+    def add_fork(self, conf_key: str, label: str, fork: ForkLeg) -> ForkLeg | None:
+        """Register a human fork; returns the older fork of the same label, if any."""
+        forks = self.forks.setdefault(conf_key, {})
+        older = forks.get(label)
+        forks[label] = fork
+        return older if older is not fork else None
+
+    def remove_fork(self, conf_key: str, label: str, fork: ForkLeg) -> None:
+        """Forget a fork if it is still the registered one."""
+        forks = self.forks.get(conf_key, {})
+        if forks.get(label) is fork:
+            del forks[label]
+        if not forks:
+            self.forks.pop(conf_key, None)
+
+    def ai_calls_in(self, conf_key: str) -> list[LiveCall]:
+        """The live AI calls of a conference in this worker."""
+        return [live for live in self.calls.values() if live.conf_key == conf_key]
+
+    def apology(self) -> bytes:
+        """A short spoken apology (mu-law) from local TTS, or b"" when none is available."""
+        if self._apology is None:
+            try:
+                from agents import speech
+
+                self._apology = speech.apology_ulaw() if speech.available() else b""
+            except Exception:
+                log.warning("no apology audio", exc_info=True, extra={"event": "apology"})
+                self._apology = b""
+        return self._apology
+
+
+def conf_key(tenant: str | None, conference: str | None) -> str:
+    """The registry key of a conference (names are unique per tenant)."""
+    return f"{tenant or ''}:{conference or ''}"
+
+
+def get_plane(app: Flask) -> MediaPlane:
+    """The media plane of `app`, created on first use."""
+    plane = app.extensions.get("media")
+    if plane is None:
+        plane = app.extensions["media"] = MediaPlane(app)
+    return plane

@@ -1,0 +1,145 @@
+"""Media Stream sockets: signed upgrades only, one read loop per socket, legs do the rest."""
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+
+from flask import Blueprint, Flask, current_app
+from flask_sock import Sock
+from simple_websocket import ConnectionClosed
+
+from conference.logs import Sampler, get_logger, monotonic_ms
+from conference.media import metrics
+from conference.media.ai_leg import AiLeg
+from conference.media.codec import Malformed, Mark, Media, Start, Stop, parse
+from conference.media.forkleg import ForkLeg
+from conference.media.registry import MediaPlane, get_plane
+from conference.media.stream_state import Rejected, StreamState
+from conference.security import check_twilio_signature, read_stream_token
+
+bp = Blueprint("media_sockets", __name__, url_prefix="/twilio")
+sock = Sock()
+log = get_logger("media.sockets")
+sampler = Sampler(200)
+LEGS = {"fork": ForkLeg, "ai": AiLeg}
+POLICY_VIOLATION = 1008
+
+
+@bp.before_request
+def _signed_upgrade_only() -> None:
+    # Refuse before the 101: an unsigned upgrade gets a plain 403, never a socket.
+    check_twilio_signature()
+
+
+@sock.route("/fork", bp=bp)
+def fork_socket(ws) -> None:
+    """Unidirectional forks of human legs."""
+    serve(ws, "fork")
+
+
+@sock.route("/ai-stream", bp=bp)
+def ai_socket(ws) -> None:
+    """The AI leg's bidirectional stream."""
+    serve(ws, "ai")
+
+
+def serve(ws, kind: str) -> None:
+    """Read loop: parse, check state, dispatch; bad messages are counted and skipped."""
+    plane = get_plane(current_app._get_current_object())
+    plane.ensure_maintenance()
+    state, leg, stopped = StreamState(), None, False
+    tcp = _dup(ws)
+    try:
+        while True:
+            msg = state.receive(parse(ws.receive()))
+            cls = type(msg)
+            if cls is Media:
+                leg.on_media(msg)
+            elif cls is Mark:
+                leg.on_mark(msg.name, monotonic_ms())
+            elif cls is Start:
+                leg = _open_leg(ws, plane, msg, kind)
+                if leg is None:
+                    return
+            elif cls is Stop:
+                stopped = True
+                return
+            elif cls is Malformed or cls is Rejected:
+                _skipped(msg, state)
+    except ConnectionClosed:
+        pass
+    finally:
+        if leg is not None:
+            metrics.GAPS.inc(state.gaps)
+            leg.close(stopped, monotonic_ms())
+        hang_up(ws)
+        if tcp is not None:
+            # gevent's WSGI server keeps its own descriptor open: end the TCP connection.
+            with contextlib.suppress(OSError):
+                tcp.shutdown(socket.SHUT_RDWR)
+            tcp.close()
+
+
+def _dup(ws):
+    with contextlib.suppress(OSError, AttributeError):
+        return ws.sock.dup()
+    return None
+
+
+def hang_up(ws, reason: int | None = None, message: str | None = None) -> None:
+    """Send a close frame (if still open) and wait briefly for the peer's reply."""
+    with contextlib.suppress(Exception):
+        ws.close(reason=reason, message=message)
+    thread = getattr(ws, "thread", None)
+    if thread is not None and thread is not threading.current_thread():
+        thread.join(timeout=2)
+
+
+def _skipped(msg: Malformed | Rejected, state: StreamState) -> None:
+    if msg.reason == "late_sequence":
+        metrics.LATE.inc()
+    metrics.MALFORMED.labels(reason=msg.reason).inc()
+    if sampler.should_log(msg.reason):
+        log.warning("media message skipped: %s", msg.reason,
+                    extra={"event": msg.reason, "stream_sid": state.stream_sid})
+
+
+def stream_info(plane: MediaPlane, start: Start, kind: str) -> dict | None:
+    """Verified context of a stream from its signed token, or None to refuse it."""
+    cfg, params = plane.config, start.params
+    token = params.get("token", "")
+    claims = read_stream_token(cfg["SECRET_KEY"], token, cfg["STREAM_TOKEN_TTL_S"])
+    if claims is None and start.call_sid in plane.calls:
+        # A reconnect of a live call re-sends the original (possibly expired) token.
+        claims = read_stream_token(cfg["SECRET_KEY"], token, 86400)
+    if not isinstance(claims, dict) or claims.get("kind") != kind:
+        return None
+    if params.get("conference", claims.get("conference")) != claims.get("conference"):
+        return None
+    info = {key: params.get(key) for key in ("agent", "mode", "coach", "role")}
+    info.update(conference=claims.get("conference"), tenant=str(claims.get("tenant")),
+                label=claims.get("label"))
+    return info
+
+
+def _open_leg(ws, plane: MediaPlane, start: Start, kind: str):
+    info = stream_info(plane, start, kind)
+    if info is None:
+        metrics.MALFORMED.labels(reason="bad_token").inc()
+        log.warning("stream refused: bad token", extra={
+            "event": "bad_token", "call_sid": start.call_sid, "stream_sid": start.stream_sid})
+        hang_up(ws, POLICY_VIOLATION, "invalid stream token")
+        return None
+    leg = LEGS[kind](ws, plane, start, info)
+    leg.attach(monotonic_ms())
+    return leg
+
+
+def init_app(app: Flask) -> None:
+    """Register the socket routes, /metrics and the per-worker media plane."""
+    # Twilio frames are small; the codec caps them at 16 KB, this only bounds memory.
+    app.config.setdefault("SOCK_SERVER_OPTIONS", {"max_message_size": 1 << 20})
+    app.register_blueprint(bp)
+    app.register_blueprint(metrics.bp)
+    get_plane(app)

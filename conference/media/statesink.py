@@ -1,0 +1,104 @@
+"""Media-plane state writes, queued off the audio path and done by one background writer."""
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+
+from conference.logs import get_logger
+from models import Conference, ConferenceEvent, Participant, Stream, Tenant, transaction
+from models.times import utcnow
+
+log = get_logger("media.statesink")
+_STOP = object()
+
+
+class StateSink:
+    """A queue plus one writer (a greenlet under gevent) that runs jobs in an app context."""
+
+    def __init__(self, app: Flask, maxsize: int = 10000) -> None:
+        self.app = app
+        self._queue: queue.Queue = queue.Queue(maxsize)
+        self._thread: threading.Thread | None = None
+        self.dropped = 0
+        self.done = 0
+
+    def submit(self, job: Callable[..., Any], *args: Any) -> None:
+        """Queue `job(*args)`; never blocks (a full queue drops the write and counts it)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="media-statesink", daemon=True)
+            self._thread.start()
+        try:
+            self._queue.put_nowait((job, args))
+        except queue.Full:
+            self.dropped += 1
+
+    def join(self) -> None:
+        """Wait until everything queued so far is written (tests, shutdown)."""
+        self._queue.join()
+
+    def _run(self) -> None:
+        while True:
+            job, args = self._queue.get()
+            try:
+                with self.app.app_context():
+                    job(*args)
+            except Exception:
+                log.exception("media state write failed", extra={"event": job.__name__})
+            finally:
+                self.done += 1
+                self._queue.task_done()
+
+
+def _conference(session, tenant: str | None, name: str | None) -> Conference | None:
+    if not name or not tenant or not str(tenant).isdigit():
+        return None
+    return session.scalar(sa.select(Conference).where(
+        Conference.tenant_id == int(tenant), Conference.name == name))
+
+
+def stream_started(info: dict, on_recording: Callable[[bool], None] | None = None) -> None:
+    """Insert (or revive) the Stream row; report the tenant's recording opt-in."""
+    with transaction() as session:
+        conf = _conference(session, info.get("tenant"), info.get("conference"))
+        participant = None
+        if conf is not None and info.get("label"):
+            participant = session.scalar(sa.select(Participant).where(
+                Participant.conference_id == conf.id, Participant.label == info["label"]))
+        row = session.scalar(sa.select(Stream).where(Stream.stream_sid == info["stream_sid"]))
+        if row is None:
+            row = Stream(stream_sid=info["stream_sid"])
+            session.add(row)
+        row.call_sid, row.kind = info["call_sid"], info["kind"]
+        row.track, row.name = info.get("track", "inbound_track"), info.get("label")
+        row.status = "started"
+        row.conference_id = conf.id if conf else None
+        row.participant_id = participant.id if participant else None
+        tenant = session.get(Tenant, conf.tenant_id) if conf is not None else None
+        recording = bool(tenant is not None and tenant.recording_enabled)
+    if on_recording is not None:
+        on_recording(recording)
+
+
+def stream_ended(stream_sid: str, status: str) -> None:
+    """Mark a Stream stopped, failed or dropped."""
+    with transaction() as session:
+        row = session.scalar(sa.select(Stream).where(Stream.stream_sid == stream_sid))
+        if row is not None and row.status != "dropped":
+            row.status, row.stopped_at = status, utcnow()
+
+
+def media_event(info: dict, event: str, dedup_key: str, payload: dict) -> None:
+    """Record a ConferenceEvent(source="media"); a repeated dedup_key is a no-op."""
+    with transaction() as session:
+        if session.scalar(sa.select(ConferenceEvent.id).where(
+                ConferenceEvent.dedup_key == dedup_key)):
+            return
+        conf = _conference(session, info.get("tenant"), info.get("conference"))
+        session.add(ConferenceEvent(
+            conference_id=conf.id if conf else None, source="media", event=event,
+            call_sid=info.get("call_sid"), payload=payload, dedup_key=dedup_key[:128]))

@@ -1,0 +1,67 @@
+"""Sockets end to end: the real app on gevent, driven by the simulated Twilio media client."""
+from __future__ import annotations
+
+import pytest
+from conftest import wait_for
+from media_harness import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, Ticker, ai_client
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from twilio_sim.media_client import MediaStreamClient, StreamConnectError
+
+pytestmark = pytest.mark.slow
+CALL = "CA" + "1" * 32
+
+
+def tone(tick: int) -> bytes:
+    """A frame whose bytes identify its tick (never 0xFF, which is silence)."""
+    return bytes([tick % 250, (tick // 250) % 250]) * 80
+
+
+def test_unsigned_upgrade_is_refused_with_403(media_server):
+    server = media_server()
+    for path in ("/twilio/ai-stream", "/twilio/fork"):
+        with pytest.raises(InvalidStatus) as info:
+            connect(server.ws(path), open_timeout=5)
+        assert info.value.response.status_code == 403
+        with pytest.raises(InvalidStatus) as info:
+            connect(server.ws(path), additional_headers={"X-Twilio-Signature": "bm9wZQ=="},
+                    open_timeout=5)
+        assert info.value.response.status_code == 403
+
+
+def test_bad_token_closes_with_policy_violation(media_server):
+    server = media_server()
+    client = MediaStreamClient(server.ws("/twilio/ai-stream"), auth_token=TEST_AUTH_TOKEN,
+                               account_sid=TEST_ACCOUNT_SID, call_sid=CALL,
+                               custom_parameters={"token": "forged"}, bidirectional=True)
+    client.connect()
+    assert client.closed.wait(5)
+    assert client.closed_by_app
+    assert server.metric("forkline_media_malformed_total", reason="bad_token") == 1
+
+
+def test_wrong_signature_key_is_a_connect_error(media_server):
+    server = media_server()
+    client = MediaStreamClient(server.ws("/twilio/fork"), auth_token="wrong-token",
+                               account_sid=TEST_ACCOUNT_SID, call_sid=CALL)
+    with pytest.raises(StreamConnectError) as info:
+        client.connect()
+    assert info.value.code == 31920
+
+
+def test_echo_round_trip_with_marks(media_server):
+    server = media_server()
+    client = ai_client(server, CALL)
+    client.connect()
+    ticker = Ticker()
+    ticker.run(100, [(client, tone)])
+    ticker.run(30, [(client, lambda t: None)])
+    played = [frame for _, frame in ticker.played(client) if frame != b"\xff" * 160]
+    assert played == [tone(t) for t in range(len(played))]
+    assert len(played) >= 90  # nearly all 100 frames came back within the 30 trailing ticks
+    assert client.marks_echoed > 0
+    client.stop()
+    assert wait_for(lambda: "stopped" in server.streams().values())
+    assert server.metric("forkline_media_frames_in_total", kind="ai") == 130
+    assert server.alive()
