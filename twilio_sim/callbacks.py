@@ -72,7 +72,7 @@ def call_event(call: Call, account_sid: str, when: datetime,
                    "SequenceNumber": str(call.callback_seq)})
     call.callback_seq += 1
     if duration_s is not None:
-        params["CallDuration"] = str(int(duration_s))
+        params["CallDuration"] = str(round(duration_s))
         params["Duration"] = str(int(duration_s + 59) // 60)
     return params
 

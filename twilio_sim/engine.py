@@ -156,7 +156,7 @@ class Simulator:
         if not call.live:
             call.end_time = rfc2822(self.now())
             duration = self.clock.now() - call.started_at if call.started_at else 0.0
-            call.duration = str(int(duration))
+            call.duration = str(round(duration))
         if notify:
             self.sender.post(call.status_callback, call.status_callback_method,
                              callbacks.call_event(call, self.account_sid, self.now(), duration))
