@@ -111,9 +111,10 @@ def _new_participant(conf: Conference, **fields) -> Participant:
 
 def _reuse(p: Participant, **fields) -> Participant:
     """Reset a participant that left so its label can be dialed again."""
-    for key, value in dict(call_sid=None, status="queued", fork_started=False, last_sequence=-1,
-                           joined_at=None, left_at=None, muted=False, hold=False,
-                           coaching=False, coach_label=None, mode=None, **fields).items():
+    reset = dict(call_sid=None, status="queued", fork_started=False, last_sequence=-1,
+                 joined_at=None, left_at=None, muted=False, hold=False, coaching=False,
+                 coach_label=None, mode=None)
+    for key, value in {**reset, **fields}.items():
         setattr(p, key, value)
     return p
 

@@ -89,6 +89,12 @@ class FakeTwilio:
         """Make the next `operation_id` request fail with Twilio error `code`."""
         self._failures.setdefault(operation_id, []).append(TwilioError(code, message, status))
 
+    def fail_nth(self, operation_id: str, n: int, code: int, message: str, status: int = 400):
+        """Let n-1 `operation_id` requests through, then fail the n-th with `code`."""
+        queue = self._failures.setdefault(operation_id, [])
+        queue.extend([None] * (n - 1 - len(queue)))
+        queue.append(TwilioError(code, message, status))
+
     def add_call(self, call_sid: str, to: str = "+15551230000") -> None:
         """Register a live call that did not start through the REST API (an inbound call)."""
         self.calls[call_sid] = {"sid": call_sid, "to": to, "from": "+15550001111",
@@ -134,7 +140,9 @@ class FakeTwilio:
             return _error(TwilioError(21000, "; ".join(rec.violations) or "unknown path"))
         queued = self._failures.get(op.operation_id)
         if queued:
-            return _error(queued.pop(0))
+            failure = queued.pop(0)  # None lets this request through (see fail_nth)
+            if failure is not None:
+                return _error(failure)
         handler = getattr(self, "_op_" + op.operation_id, None)
         if handler is None:
             rec.violations.append(f"fake does not implement {op.operation_id}")

@@ -95,3 +95,16 @@ class Twilio:
 def twilio(twilio_app):
     """A webhook sender signing with the test auth token for PUBLIC_URL."""
     return Twilio(twilio_app.test_client(), twilio_app.config["TWILIO_AUTH_TOKEN"])
+
+
+@pytest.fixture
+def other_tenant_api(twilio_app):
+    """The admin API as a second tenant, `globex`."""
+    _, key = make_tenant(twilio_app, "globex")
+    return Api(twilio_app.test_client(), key)
+
+
+@pytest.fixture
+def api_as(twilio_app):
+    """Build an Api for any bearer key (or none)."""
+    return lambda key: Api(twilio_app.test_client(), key)
