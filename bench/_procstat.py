@@ -27,6 +27,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
+def runqueue_wait_seconds(pid: int) -> float:
+    """Seconds `pid` spent runnable but waiting for a CPU (contention from other processes)."""
+    try:
+        with open(f"/proc/{pid}/schedstat", "rb") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def rss_bytes(pid: int) -> int:
     """Resident set size of `pid` in bytes (0 when it is gone)."""
     try:
@@ -67,6 +76,7 @@ class Sample:
 
     wall: float
     cpu: dict[int, float]
+    wait: dict[int, float]
     machine_busy: float
     machine_total: float
 
@@ -74,13 +84,20 @@ class Sample:
 def sample(pids: list[int]) -> Sample:
     """Read the CPU seconds of `pids` and of the whole machine now."""
     busy, total = machine_busy_seconds()
-    return Sample(time.monotonic(), {p: cpu_seconds(p) for p in pids}, busy, total)
+    return Sample(time.monotonic(), {p: cpu_seconds(p) for p in pids},
+                  {p: runqueue_wait_seconds(p) for p in pids}, busy, total)
 
 
 def cpu_percent(a: Sample, b: Sample, pids: list[int]) -> float:
     """CPU used by `pids` between samples a and b, in % of one core."""
     used = sum(b.cpu.get(p, 0.0) - a.cpu.get(p, 0.0) for p in pids)
     return 100.0 * used / max(b.wall - a.wall, 1e-9)
+
+
+def wait_percent(a: Sample, b: Sample, pids: list[int]) -> float:
+    """Time `pids` waited for a CPU between a and b, in % of the interval (summed)."""
+    waited = sum(b.wait.get(p, 0.0) - a.wait.get(p, 0.0) for p in pids)
+    return 100.0 * waited / max(b.wall - a.wall, 1e-9)
 
 
 def machine_percent(a: Sample, b: Sample) -> float:

@@ -16,7 +16,7 @@ def percentile(values: list[float], q: float) -> float | None:
 
 def step_summary(name: str, n: int, connected: int, streams: list[dict], *, server_cpu: float,
                  gen_cpu: float, machine_cpu: float, rss: int, rss_base: int,
-                 limit_ms: float) -> dict:
+                 limit_ms: float, server_wait: float = 0.0, gen_wait: float = 0.0) -> dict:
     """Merge the per-stream results of one step into one row."""
     rtts = [r for s in streams for r in s["rtt_ms"]]
     total = {k: sum(s[k] for s in streams) for k in (
@@ -33,6 +33,9 @@ def step_summary(name: str, n: int, connected: int, streams: list[dict], *, serv
         "rss_kb_per_stream": round(max(rss - rss_base, 0) / n / 1024, 1),
         "generator_cpu_pct": round(gen_cpu, 1), "machine_cpu_pct": round(machine_cpu, 1),
         "other_cpu_pct": round(max(machine_cpu - server_cpu - gen_cpu, 0.0), 1),
+        # Runnable-but-not-running time: how much other processes on the box got in the way.
+        "server_runq_wait_pct": round(server_wait, 1),
+        "generator_runq_wait_pct": round(gen_wait, 1),
         "ms_per_media_msg": round(total["media_bytes"] / 8 / total["media_msgs"], 1)
         if total["media_msgs"] else None,
         "errors": errors[:3], "passed": passed,
@@ -45,10 +48,11 @@ _COLUMNS = (
     ("lost", "lost", "{}"), ("late", "late", "{}"), ("srvCPU%", "server_cpu_pct", "{:.0f}"),
     ("CPU%/st", "cpu_pct_per_stream", "{:.2f}"), ("RSS MB", "server_rss_mb", "{:.0f}"),
     ("KB/st", "rss_kb_per_stream", "{:.0f}"), ("genCPU%", "generator_cpu_pct", "{:.0f}"),
-    ("other%", "other_cpu_pct", "{:.0f}"), ("ms/msg", "ms_per_media_msg", "{:.0f}"),
+    ("other%", "other_cpu_pct", "{:.0f}"), ("srvWt%", "server_runq_wait_pct", "{:.0f}"),
+    ("genWt%", "generator_runq_wait_pct", "{:.0f}"), ("ms/msg", "ms_per_media_msg", "{:.0f}"),
     ("ok", "passed", "{}"),
 )
-_WIDTHS = (9, 5, 5, 6, 6, 6, 6, 5, 8, 8, 7, 6, 8, 7, 7, 5)
+_WIDTHS = (9, 5, 5, 6, 6, 6, 6, 5, 8, 8, 7, 6, 8, 7, 7, 7, 7, 5)
 _header_printed = False
 
 

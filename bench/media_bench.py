@@ -46,15 +46,20 @@ def run_step(target, n: int, args) -> dict:
         first += share
     connected = sum(int(gen.stdout.readline().split()[1]) for gen in gens)
     server_pids, gen_pids = target.pids(), [g.pid for g in gens]
+    for pid in server_pids + gen_pids if args.nice else ():
+        os.setpriority(os.PRIO_PROCESS, pid, args.nice)
     start = time.time() + 0.2
     for gen in gens:
         gen.stdin.write(f"GO {start}\n")
         gen.stdin.flush()
     # The CPU window is the measured part of the run, after the warm-up frames.
     time.sleep(max(0.0, start + args.warmup - time.time()))
+    spy = start_py_spy(target, n, args)
     before = _procstat.sample(server_pids + gen_pids)
     time.sleep(args.duration)
     after = _procstat.sample(server_pids + gen_pids)
+    if spy is not None:
+        spy.wait()
     rss = sum(_procstat.rss_bytes(p) for p in server_pids)
     streams = []
     for gen in gens:
@@ -65,8 +70,24 @@ def run_step(target, n: int, args) -> dict:
         server_cpu=_procstat.cpu_percent(before, after, server_pids),
         gen_cpu=_procstat.cpu_percent(before, after, gen_pids),
         machine_cpu=_procstat.machine_percent(before, after),
+        server_wait=_procstat.wait_percent(before, after, server_pids),
+        gen_wait=_procstat.wait_percent(before, after, gen_pids),
         rss=rss, rss_base=target.rss_base, limit_ms=args.p99_limit,
     )
+
+
+def start_py_spy(target, n: int, args) -> subprocess.Popen | None:
+    """With --py-spy DIR: sample the busiest server process during the measured window."""
+    if not args.py_spy or n < 2:
+        return None
+    pids = target.pids()
+    pid = max(pids, key=_procstat.cpu_seconds)
+    out = Path(args.py_spy) / f"{target.name}-{n}.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    spy = Path(sys.executable).parent / "py-spy"
+    cmd = [str(spy), "record", "--pid", str(pid), "--duration", str(int(args.duration)),
+           "--rate", "250", "--nonblocking", "--format", "raw", "--output", str(out)]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def settle(target, timeout_s: float = 5.0) -> None:
@@ -154,8 +175,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="gunicorn workers (the Procfile's WEB_CONCURRENCY, default 1)")
     p.add_argument("--p99-limit", type=float, default=40.0, help="ms")
     p.add_argument("--attempts", type=int, default=2, help="tries per step before it fails")
+    p.add_argument("--nice", type=int, default=0,
+                   help="run servers and generator at this nice level (e.g. -10 on a shared box)")
     p.add_argument("--no-refine", dest="refine", action="store_false")
     p.add_argument("--max-seconds", type=float, default=600, help="stop stepping after this")
+    p.add_argument("--py-spy", metavar="DIR",
+                   help="profile the server during each step into DIR/<target>-<N>.txt (raw)")
     p.add_argument("--json", help="also write the results as JSON to this path ('-' = stdout)")
     args = p.parse_args(argv)
     names = [n for n in args.targets.split(",") if n]
