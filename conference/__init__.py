@@ -13,5 +13,6 @@ def init_app(app: Flask) -> None:
     import_module("conference.twilio_gateway").init_app(app)  # app.extensions["twilio_gateway"]
     import_module("conference.webhooks").init_app(app)  # /twilio/* webhooks
     import_module("conference.api").init_app(app)  # /api admin API
+    import_module("conference.agents_api").init_app(app)  # /api/agents, transcripts
     import_module("conference.ops").init_app(app)  # /healthz, /readyz
     import_module("conference.media.sockets").init_app(app)  # media sockets, /metrics
