@@ -77,6 +77,18 @@ def call_event(call: Call, account_sid: str, when: datetime,
     return params
 
 
+def initiated_event(call: Call, account_sid: str, when: datetime) -> dict | None:
+    """Params of the 'initiated' call progress callback, or None if unwanted."""
+    if not call.status_callback or "initiated" not in call.status_callback_events:
+        return None
+    params = voice_params(call, account_sid)
+    params.update({"CallStatus": "initiated", "Timestamp": rfc2822(when),
+                   "CallbackSource": "call-progress-events",
+                   "SequenceNumber": str(call.callback_seq)})
+    call.callback_seq += 1
+    return params
+
+
 def stream_event(stream: Stream, event: str, when: datetime, error: str | None = None) -> dict:
     """Params of a stream status callback (Timestamp in ISO 8601, unlike the others)."""
     params = {"AccountSid": stream.account_sid, "CallSid": stream.call_sid,

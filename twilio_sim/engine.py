@@ -7,11 +7,11 @@ from urllib.parse import parse_qsl
 
 import gevent
 
-from . import callbacks
+from . import callbacks, fetch
 from .callbacks import Sender
 from .clock import Ticker
 from .conference import Room
-from .interpreter import ConferenceParty, FetchError, Leg, PhoneParty, Redirect
+from .interpreter import ConferenceParty, Leg, PhoneParty, Redirect
 from .phone import Phone, speech_or_tone
 from .store import Call, Conference, Participant, Store, Stream, rfc2822
 from .streams import StreamPort
@@ -78,31 +78,12 @@ class Simulator:
         return self.phones[number]
 
     def fetch(self, url: str, method: str, params: dict) -> str:
-        """A signed TwiML request; FetchError unless it answers 2xx."""
-        import requests
-
-        try:
-            resp = requests.request(timeout=10, **callbacks.signed_request(
-                url, method, params, self.auth_token))
-        except requests.RequestException as exc:
-            raise FetchError(f"{url.split('?')[0]}: {type(exc).__name__}") from None
-        if not 200 <= resp.status_code < 300:
-            raise FetchError(f"{url.split('?')[0]} answered HTTP {resp.status_code}")
-        return resp.text
+        """A signed TwiML request (FetchError unless it answers 2xx)."""
+        return fetch.twiml(url, method, params, self.auth_token)
 
     def fetch_audio(self, url: str) -> bytes:
-        """<Play> audio: a WAV file, or raw 8 kHz μ-law."""
-        import requests
-
-        from .audio import read_wav_ulaw
-
-        try:
-            resp = requests.get(url, timeout=10)
-            resp.raise_for_status()
-        except requests.RequestException as exc:
-            raise FetchError(f"{url.split('?')[0]}: {type(exc).__name__}") from None
-        body = resp.content
-        return read_wav_ulaw(body) if body[:4] == b"RIFF" else body
+        """<Play> audio as 8 kHz μ-law."""
+        return fetch.audio(url)
 
     def speech(self, text: str) -> bytes:
         """<Say> audio (espeak-ng, or a tone without it)."""
@@ -115,19 +96,9 @@ class Simulator:
         self.legs[call.sid] = leg
         self.set_call_status(call, "queued", notify=False)
         self.sender.post(call.status_callback, call.status_callback_method,
-                         self._initiated(call))
+                         callbacks.initiated_event(call, self.account_sid, self.now()))
         leg.greenlet = gevent.spawn(leg.run)
         return leg
-
-    def _initiated(self, call: Call) -> dict | None:
-        if "initiated" not in call.status_callback_events:
-            return None
-        params = callbacks.voice_params(call, self.account_sid)
-        params.update({"CallStatus": "initiated", "Timestamp": rfc2822(self.now()),
-                       "CallbackSource": "call-progress-events",
-                       "SequenceNumber": str(call.callback_seq)})
-        call.callback_seq += 1
-        return params
 
     def place_call(self, call: Call) -> None:
         """Calls create: dial a simulated phone and run Url/Twiml/ApplicationSid TwiML on it."""

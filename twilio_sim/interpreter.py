@@ -11,6 +11,7 @@ from gevent.event import Event
 from . import callbacks, twiml
 from .activities import Activity, ConferenceActivity, PauseActivity, PlayActivity, StreamActivity
 from .audio import SILENCE
+from .fetch import FetchError
 from .store import Call, Conference, Participant
 
 log = logging.getLogger("twilio_sim.interpreter")
@@ -239,7 +240,3 @@ class Leg:
             raise twiml.TwimlError(f"cannot resolve stream url {spec.url[:80]}")
         return twiml.StreamSpec(absolute, spec.name, spec.track, spec.status_callback,
                                 spec.status_callback_method, spec.parameters)
-
-
-class FetchError(RuntimeError):
-    """A TwiML or audio URL could not be fetched (Twilio error 11200)."""
