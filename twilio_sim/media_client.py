@@ -111,14 +111,22 @@ class MediaStreamClient:
         """Open the signed upgrade, send connected + start; StreamConnectError on failure."""
         link = self._link
         try:
-            link.ws = self._open()
+            ws = self._open()
         except StreamConnectError as exc:
             link.closing = True
             link.closed.set()
             self._status("stream-error", str(exc))
             raise
-        self._enqueue(link, link.session.connected())
-        self._enqueue(link, link.session.start())
+        with self._lock:
+            # Frames offered before this point were skipped, so `start` is always "1".
+            if not link.closing:
+                link.ws = ws
+                self._put(link, link.session.connected())
+                self._put(link, link.session.start())
+        if link.ws is None:  # stop() or drop() came while the upgrade was in flight
+            self._close_quietly(ws)
+            link.closed.set()
+            return
         link.threads = [self._spawn(self._send_loop, link), self._spawn(self._recv_loop, link)]
         self._status("stream-started")
 
@@ -153,6 +161,7 @@ class MediaStreamClient:
         link = self._link
         with self._lock:
             if link.closing or link.ws is None:
+                link.closing = True  # also cancels a connect still in flight
                 return
             link.queue.put((self._due(link), json.dumps(link.session.stop())))
             link.closing = True
@@ -165,6 +174,7 @@ class MediaStreamClient:
         link = self._link
         with self._lock:
             if link.closing or link.ws is None:
+                link.closing = True  # also cancels a connect still in flight
                 return
             link.closing = True
         # Cut the socket before waking the sender, so no close frame can slip out.
@@ -194,7 +204,7 @@ class MediaStreamClient:
     def send_tick(self, inbound: bytes | None = None, outbound: bytes | None = None) -> None:
         """Send this 20 ms tick's frame on each track (None = silence)."""
         link = self._link
-        if link.closing:
+        if link.closing or link.ws is None:
             return
         frames = {"inbound": inbound, "outbound": outbound}
         with self._lock:
@@ -206,7 +216,7 @@ class MediaStreamClient:
     def playout_frame(self) -> bytes:
         """Bidirectional: the app audio that plays into the call this tick (silence if none)."""
         link = self._link
-        if link.session.playout is None or link.closed.is_set():
+        if link.session.playout is None or link.ws is None or link.closed.is_set():
             return SILENCE
         with self._lock:
             frame, echoes = link.session.playout_tick(self.clock.now())
@@ -230,13 +240,9 @@ class MediaStreamClient:
         return link.last_due
 
     def _put(self, link: _Link, msg: dict) -> None:
-        """Queue a message (caller holds the lock)."""
-        if not link.closing:
+        """Queue a message (caller holds the lock); nothing before connect or after close."""
+        if link.ws is not None and not link.closing:
             link.queue.put((self._due(link), json.dumps(msg, separators=(",", ":"))))
-
-    def _enqueue(self, link: _Link, msg: dict) -> None:
-        with self._lock:
-            self._put(link, msg)
 
     def _send_loop(self, link: _Link) -> None:
         try:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import subprocess
 import sys
@@ -26,10 +25,6 @@ class EchoApp(AppServer):
         super().__init__()
 
     def _handler(self, ws) -> None:
-        with contextlib.suppress(ConnectionClosed):  # the client stopped mid-echo
-            self._echo(ws)
-
-    def _echo(self, ws) -> None:
         sid, n = None, 0
         for text in ws:
             msg = json.loads(text)
@@ -38,15 +33,22 @@ class EchoApp(AppServer):
                 sid = msg["streamSid"]
             elif msg["event"] == "media":
                 n += 1
-                ws.send(json.dumps({"event": "media", "streamSid": sid,
-                                    "media": {"payload": msg["media"]["payload"]}}))
-                with self._count_lock:
-                    self.media_sent += 1
-                if n % 5 == 0:
-                    ws.send(json.dumps({"event": "mark", "streamSid": sid,
-                                        "mark": {"name": f"m{n}"}}))
-                    with self._count_lock:
-                        self.marks_sent += 1
+                echo = {"event": "media", "streamSid": sid,
+                        "media": {"payload": msg["media"]["payload"]}}
+                if self._send(ws, "media_sent", echo) and n % 5 == 0:
+                    self._send(ws, "marks_sent", {"event": "mark", "streamSid": sid,
+                                                  "mark": {"name": f"m{n}"}})
+        self.closes.put((0, ws.close_code))
+
+    def _send(self, ws, counter: str, msg: dict) -> bool:
+        """Send and count; False once the client has closed (keep reading what it sent)."""
+        try:
+            ws.send(json.dumps(msg))
+        except ConnectionClosed:
+            return False
+        with self._count_lock:
+            setattr(self, counter, getattr(self, counter) + 1)
+        return True
 
 
 @pytest.mark.slow
@@ -60,6 +62,8 @@ def test_sim_load_runs_bidirectional_calls_under_gevent():
             capture_output=True, text=True, timeout=60, cwd=ROOT)
         assert out.returncode == 0, out.stderr
         report = json.loads(out.stdout)
+        for _ in range(3):  # every connection handler has read all it was sent
+            app.closes.get(timeout=10)
     finally:
         app.close()
     assert report["connected"] == 3 and report["failures"] == {}

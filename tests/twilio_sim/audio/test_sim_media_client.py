@@ -246,3 +246,26 @@ def _wait_for(condition, timeout: float = 5.0) -> None:
             return
         done.wait(0.01)
     raise AssertionError("condition not met")
+
+
+def test_frames_before_connect_are_skipped_so_start_is_first(app_server):
+    client = make_client(app_server.url())
+    client.send_tick(b"\x01" * 160)  # the conference ticks while the upgrade is in flight
+    client.connect()
+    client.send_tick(b"\x02" * 160)
+    assert app_server.next_message()["event"] == "connected"
+    assert app_server.next_message()["sequenceNumber"] == "1"
+    media = app_server.next_message()
+    assert media["sequenceNumber"] == "2" and media["media"]["timestamp"] == "0"
+    assert base64.b64decode(media["media"]["payload"]) == b"\x02" * 160
+    client.stop()
+
+
+def test_stop_before_connect_finishes_cancels_the_stream(app_server):
+    status = StatusLog()
+    client = make_client(app_server.url(), on_status=status)
+    client.stop()  # e.g. the call ended while the upgrade was still in flight
+    client.connect()
+    assert client.closed.is_set()
+    assert app_server.closes.get(timeout=5)[0] == 0
+    assert app_server.messages.empty() and status.events.empty()
