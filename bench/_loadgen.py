@@ -154,12 +154,20 @@ class StreamClient:
         except Exception as exc:  # noqa: BLE001 - a dropped socket is a result, not a crash
             self.error = self.error or f"send: {type(exc).__name__}: {exc}"[:300]
         finally:
+            for handle, _ in self.pending_marks:
+                handle.cancel()
+            self.pending_marks.clear()
             await self.ws.close()
             if self.reader is not None:
                 await asyncio.gather(self.reader, return_exceptions=True)
 
     async def _send(self, text: str) -> None:
         await self.ws.send(text)
+
+    async def _send_quietly(self, text: str) -> None:
+        # A mark echo racing the close is harmless; the reader reports real socket errors.
+        with contextlib.suppress(Exception):
+            await self.ws.send(text)
 
     async def _read(self) -> None:
         loop = asyncio.get_running_loop()
@@ -209,7 +217,7 @@ class StreamClient:
         self.seq += 1
         text = orjson.dumps({"event": "mark", "sequenceNumber": str(self.seq),
                              "streamSid": self.stream_sid, "mark": {"name": name}}).decode()
-        task = asyncio.create_task(self._send(text))
+        task = asyncio.create_task(self._send_quietly(text))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
