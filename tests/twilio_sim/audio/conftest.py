@@ -12,20 +12,21 @@ from websockets.sync.server import serve
 class AppServer:
     """Plays the app's side: records upgrades and messages; tests script its replies."""
 
-    def __init__(self, reject_status: int | None = None) -> None:
+    def __init__(self, reject_status: int | None = None, ssl_context=None) -> None:
         self.reject_status = reject_status
+        self.scheme = "wss" if ssl_context else "ws"
         self.upgrades: queue.Queue = queue.Queue()  # (path, headers) per connection
         self.messages: queue.Queue = queue.Queue()  # (connection number, message dict)
         self.closes: queue.Queue = queue.Queue()  # (connection number, close code or None)
         self.sockets: list = []
         self._server = serve(self._handler, "127.0.0.1", 0, process_request=self._check,
-                             compression=None)
+                             compression=None, ssl=ssl_context)
         self.port = self._server.socket.getsockname()[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
     def url(self, path: str = "/media") -> str:
-        return f"ws://127.0.0.1:{self.port}{path}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
 
     def _check(self, conn, request):
         self.upgrades.put((request.path, request.headers))

@@ -269,3 +269,34 @@ def test_stop_before_connect_finishes_cancels_the_stream(app_server):
     assert client.closed.is_set()
     assert app_server.closes.get(timeout=5)[0] == 0
     assert app_server.messages.empty() and status.events.empty()
+
+
+def test_wss_upgrade_is_signed_with_the_wss_url(tmp_path):
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert, key)
+    server = AppServer(ssl_context=server_ctx)
+    try:
+        client_ctx = ssl.create_default_context(cafile=str(cert))
+        client = make_client(server.url("/secure"), ssl_context=client_ctx)
+        client.connect()
+        _, headers = server.upgrades.get(timeout=5)
+        assert RequestValidator(TOKEN).validate(f"wss://127.0.0.1:{server.port}/secure", {},
+                                                headers["X-Twilio-Signature"])
+        assert server.next_event("start")["streamSid"] == client.stream_sid
+        client.stop()
+        # A client that does not trust the certificate fails with Twilio's TLS error.
+        with pytest.raises(StreamConnectError) as info:
+            make_client(server.url("/secure")).connect()
+        assert info.value.code == 31910
+    finally:
+        server.close()
