@@ -1,7 +1,7 @@
 """The OpenAPI 3.1 document of the admin API, served at /api/openapi.json."""
 from __future__ import annotations
 
-from flask import jsonify
+from flask import current_app, jsonify
 
 from conference.api import bp
 from conference.validation import AI_MODES, HUMAN_ROLES, SUPERVISOR_MODES
@@ -110,11 +110,13 @@ def document() -> dict:
         f"{conf}/end": {"post": _op("End the conference", _ok("200", "Conference", "Ended"),
                                     "404", "502")},
     }
+    # Other components document their own /api routes here (path -> operations).
+    paths.update(current_app.extensions.get("openapi_paths", {}))
     for path, ops in paths.items():
         params = [_NAME] + ([_LABEL] if "{label}" in path else []) if "{name}" in path else []
         for op in ops.values():
             if params:
-                op["parameters"] = params
+                op.setdefault("parameters", params)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Forkline admin API", "version": "1.0.0"},
