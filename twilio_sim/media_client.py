@@ -1,9 +1,8 @@
 """Media Streams client (I/O shell): the simulator's side of `<Start>`/`<Connect><Stream>`.
 
-Threads (greenlets under gevent's monkey patching): the caller's conference tick calls
-`send_tick()` and, on bidirectional streams, `playout_frame()` every 20 ms; a receiver
-thread feeds app messages into the sans-I/O `StreamSession`; one sender thread is the only
-writer on the socket, draining a queue whose entries carry a due time (delay/jitter faults).
+The conference tick calls `send_tick()` (and `playout_frame()`) every 20 ms; a receiver
+thread (a greenlet under gevent) feeds app messages to the sans-I/O `StreamSession`; one
+sender thread is the socket's only writer, draining a queue of (due time, message).
 """
 from __future__ import annotations
 
@@ -23,19 +22,18 @@ from websockets.sync.client import ClientConnection, connect
 
 from twilio_sim.audio import SILENCE
 from twilio_sim.clock import Clock, RealClock
-from twilio_sim.media_protocol import Dropped, StreamSession, new_stream_sid, signed_upgrade
+from twilio_sim.media_protocol import (
+    Dropped,
+    StreamConnectError,
+    StreamSession,
+    new_stream_sid,
+    signed_upgrade,
+)
 
+__all__ = ["MediaStreamClient", "StreamConnectError", "new_stream_sid", "signed_upgrade"]
 log = logging.getLogger("twilio_sim.media")
 StatusHook = Callable[["MediaStreamClient", str, "str | None"], None]
 _STOP = object()  # sender sentinel: close the socket after what is queued
-
-
-class StreamConnectError(Exception):
-    """The upgrade failed; `code` is Twilio's stream error code (31901, 31902, 31920...)."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(f"{code} {message}")
-        self.code = code
 
 
 class _Link:
@@ -50,7 +48,6 @@ class _Link:
         self.closed_by_app = False
         self.tick = 0
         self.last_due = 0.0
-        self.threads: list[threading.Thread] = []
 
 
 class MediaStreamClient:
@@ -92,11 +89,6 @@ class MediaStreamClient:
         return self._link.session.stream_sid
 
     @property
-    def call_sid(self) -> str:
-        """The call this stream belongs to."""
-        return self._link.session.call_sid
-
-    @property
     def closed(self) -> threading.Event:
         """Set once the current socket is gone."""
         return self._link.closed
@@ -127,7 +119,8 @@ class MediaStreamClient:
             self._close_quietly(ws)
             link.closed.set()
             return
-        link.threads = [self._spawn(self._send_loop, link), self._spawn(self._recv_loop, link)]
+        self._spawn(self._send_loop, link)
+        self._spawn(self._recv_loop, link)
         self._status("stream-started")
 
     def _open(self) -> ClientConnection:
@@ -141,6 +134,7 @@ class MediaStreamClient:
             return connect(self.url, additional_headers={"X-Twilio-Signature": signature},
                            open_timeout=self.open_timeout, compression=None, proxy=None,
                            user_agent_header="Twilio.TmeWs/1.0", max_size=2**24,
+                           ping_interval=None, close_timeout=2.0,
                            ssl=self.ssl_context if parts.scheme == "wss" else None)
         except InvalidStatus as exc:
             status = exc.response.status_code
@@ -288,16 +282,15 @@ class MediaStreamClient:
             log.warning("dropped app message on %s: %s (%d dropped so far)",
                         link.session.stream_sid, reason, link.session.dropped)
         self._warned += 1
+
     @staticmethod
     def _close_quietly(ws: ClientConnection) -> None:
         with contextlib.suppress(Exception):  # the socket may already be gone
             ws.close()
 
-    def _spawn(self, target, *args) -> threading.Thread:
-        thread = threading.Thread(target=target, args=args, daemon=True,
-                                  name=f"{target.__name__}-{self.stream_sid[:10]}")
-        thread.start()
-        return thread
+    def _spawn(self, target, *args) -> None:
+        threading.Thread(target=target, args=args, daemon=True,
+                         name=f"{target.__name__}-{self.stream_sid[:10]}").start()
 
     def _status(self, event: str, error: str | None = None) -> None:
         if self.on_status is None:

@@ -51,6 +51,14 @@ def signed_upgrade(url: str, auth_token: str) -> tuple[str, str]:
     return base, RequestValidator(auth_token).compute_signature(base, params)
 
 
+class StreamConnectError(Exception):
+    """The upgrade failed; `code` is Twilio's stream error code (31901, 31902, 31920...)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(f"{code} {message}")
+        self.code = code
+
+
 @dataclass
 class Dropped:
     """An app message Twilio ignores, and why."""
