@@ -89,6 +89,7 @@ class Room:
             "moderator_ended_conference"
         for sid in list(self.members):
             self.leave(sid, now, why)
+        self.conf.participants.clear()  # still-ringing ones are refused when they answer
         if was_started:
             self._event("conference-end", now, ReasonConferenceEnded=reason,
                         CallSidEndingConference=call_sid,

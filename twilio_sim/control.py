@@ -220,6 +220,17 @@ def stream_fault(sid, fault):
     raise ControlError(404, f"unknown fault {fault!r}")
 
 
+@bp.get("/stats")
+def stats():
+    """Tick-loop health: ticks run, late ticks, skipped ticks, worst lag (simulated s)."""
+    ticker, s = sim().ticker, sim()
+    return jsonify({"clock_rate": s.clock.rate, "ticks": s.ticks,
+                    "late_ticks": ticker.late_ticks if ticker else 0,
+                    "skipped_ticks": ticker.skipped_ticks if ticker else 0,
+                    "max_lag_s": ticker.max_lag if ticker else 0.0,
+                    "live_calls": len(s.legs), "live_conferences": len(s.rooms)})
+
+
 @bp.get("/callbacks")
 def sent_callbacks():
     """The last 1000 status callbacks the simulator sent (URL and params)."""

@@ -148,10 +148,9 @@ class Simulator:
 
     def on_answer(self, leg: Leg) -> None:
         """Answered: an app: participant joins its room before its TwiML runs."""
-        join = getattr(leg, "join_on_answer", None)
-        if join is not None:
-            room, part, settings = join
-            self.join_room(room, part, settings, lambda reason: self.hangup_call(leg.call))
+        if leg.join_on_answer is not None:
+            room, part, settings = leg.join_on_answer
+            self.join_room(room, part, settings, leg.left_conference)
 
     def finish_call(self, leg: Leg, status: str) -> None:
         """Greenlet epilogue: leave rooms, stop streams, final status."""
@@ -160,7 +159,9 @@ class Simulator:
             if call.sid in room.members:
                 room.leave(call.sid, self.now(), "participant_hung_up")
         for conf in self.store.conferences.values():
-            conf.participants.pop(call.sid, None)  # dialed but never joined
+            if conf.participants.pop(call.sid, None) and not conf.participants \
+                    and conf.status == "init":  # its only participant never joined
+                self.end_conference(conf, "last-participant-left")
         for stream in list(call.streams):
             self.stop_stream(stream)
         self.legs.pop(call.sid, None)
@@ -225,6 +226,9 @@ class Simulator:
 
     def join_room(self, room: Room, part: Participant, settings: dict, on_leave) -> None:
         """Admit a participant; the first one sets the conference callback settings."""
+        if room.conf.status == "completed":  # it ended while this leg was ringing
+            on_leave("conference_ended_via_api")
+            return
         self.configure(room.conf, settings)
         room.join(part, on_leave, self.now())
 

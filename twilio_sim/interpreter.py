@@ -72,6 +72,7 @@ class Leg:
         self.conference_sid: str | None = None
         self.greenlet = None
         self.implicit = None  # (room, participant, settings) for a REST-dialed phone participant
+        self.join_on_answer = None  # the same, for an app: participant (joins, then runs TwiML)
 
     # ---- audio -------------------------------------------------------------------------------
     def tick(self) -> None:
@@ -88,6 +89,10 @@ class Leg:
             gevent.spawn(self.sim.hangup_call, self.call, "completed")
 
     # ---- control -----------------------------------------------------------------------------
+    def left_conference(self, reason: str) -> None:
+        """An app: leg out of its conference (kicked, or the conference ended) hangs up."""
+        self.sim.hangup_call(self.call)
+
     def interrupt(self, redirect: Redirect | None) -> None:
         """Stop the current verb; then run `redirect` or hang up (None)."""
         if redirect is None:
@@ -168,6 +173,7 @@ class Leg:
             port = self.sim.start_stream_spec(self, self.stream_spec(verb.stream),
                                               bidirectional=True)
             self.play(StreamActivity(port))
+            self.sim.stop_stream(port.stream)  # redirected or hung up: the app gets `stop`
         elif isinstance(verb, twiml.DialConference):
             return self.dial_conference(verb)
         return None

@@ -157,3 +157,40 @@ def test_stream_faults_restart_drop_delay(sim_server, webhooks, media_server):
     wait_call_status(sim_server, call["sid"], "completed")
     assert not events(second, "stop")
     assert client.calls(call["sid"]).fetch().status == "completed"
+
+
+def test_redirecting_the_ai_leg_restarts_its_stream(sim_server, webhooks, media_server):
+    client = sdk_client(sim_server.base_url, sim_server.account_sid, sim_server.auth_token)
+    webhooks.routes["/ai"] = (f'<Response><Connect><Stream url="{media_server.url("/ai-1")}"/>'
+                              "</Connect></Response>")
+    app = client.applications.create(voice_url=webhooks.url("/ai"))
+    room = client.conferences("redirect-room").participants
+    human = room.create(from_="+15550300000", to="+15550300010")
+    ai = client.conferences(human.conference_sid).participants.create(
+        from_="+15550300000", to=f"app:{app.sid}", label="ai")
+    first = media_server.connections.wait_for(lambda c: c["path"] == "/ai-1")
+    first["messages"].wait_for(lambda m: m["event"] == "start")
+    client.calls(ai.call_sid).update(
+        twiml=f'<Response><Connect><Stream url="{media_server.url("/ai-2")}"/></Connect>'
+              "</Response>")
+    first["messages"].wait_for(lambda m: m["event"] == "stop")
+    second = media_server.connections.wait_for(lambda c: c["path"] == "/ai-2")
+    start = second["messages"].wait_for(lambda m: m["event"] == "start")
+    assert start["start"]["callSid"] == ai.call_sid
+    labels = [p.label for p in client.conferences(human.conference_sid).participants.list()]
+    assert "ai" in labels, "the app: leg stays in its conference across a redirect"
+    client.conferences(human.conference_sid).update(status="completed")
+    second["messages"].wait_for(lambda m: m["event"] == "stop")
+    wait_call_status(sim_server, ai.call_sid, "completed")
+
+
+def test_conference_ended_while_a_participant_rings(sim_server):
+    client = sdk_client(sim_server.base_url, sim_server.account_sid, sim_server.auth_token)
+    first = client.conferences("short-room").participants.create(from_="+15550300000",
+                                                                 to="+15550300011")
+    late = client.conferences(first.conference_sid).participants.create(
+        from_="+15550300000", to="+15550300012")
+    client.conferences(first.conference_sid).update(status="completed")
+    assert client.conferences(first.conference_sid).participants.list() == []
+    for sid in (first.call_sid, late.call_sid):
+        wait_for(lambda s=sid: client.calls(s).fetch().status in ("completed", "canceled"), 10)
