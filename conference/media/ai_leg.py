@@ -73,6 +73,8 @@ class AiLeg:
         index = self.plane.replay.add_inbound(replay, data)
         self.plane.taps.publish(self.mix_key, data)
         self.frames_in += 1
+        if self.frames_in >= 250:  # counters in batches: no metric locks per frame
+            self._flush_counters()
         if live.ready:
             try:
                 live.session.send_audio(data)

@@ -103,7 +103,9 @@ class MediaPlane:
             try:
                 from agents import speech
 
-                self._apology = speech.apology_ulaw() if speech.available() else b""
+                audio = speech.apology_ulaw() if speech.available() else b""
+                # Whole 20 ms frames, so audio queued after it stays frame-aligned.
+                self._apology = audio + b"\xff" * (-len(audio) % 160)
             except Exception:
                 log.warning("no apology audio", exc_info=True, extra={"event": "apology"})
                 self._apology = b""

@@ -1,6 +1,7 @@
 """Test-only AI backends (registered inside the app-under-test process)."""
 from __future__ import annotations
 
+from agents.base import AudioOut, SpeechStarted
 from agents.echo import EchoSession
 from agents.registry import register
 
@@ -26,7 +27,36 @@ class BrokenEcho(EchoSession):
         raise RuntimeError("backend exploded (test)")
 
 
+SILENT = b"\xff" * 160
+
+
+def talk_frame(i: int) -> bytes:
+    """Frame `i` of the talker's utterance: unique, never silence."""
+    return bytes([i % 250, 7]) * 80
+
+
+class Talker(EchoSession):
+    """Says a 3 s utterance at once (faster than real time, like TTS), then listens.
+
+    Raises SpeechStarted the first time it hears a non-silent frame (its own "VAD").
+    """
+
+    def connect(self) -> None:
+        super().connect()
+        self._heard_voice = False
+        self._events.put(AudioOut("talk-1", b"".join(talk_frame(i) for i in range(150))))
+
+    def send_audio(self, ulaw: bytes) -> None:
+        if ulaw != SILENT and not self._heard_voice:
+            self._heard_voice = True
+            self._events.put(SpeechStarted(speaker=None))
+
+    def interrupt(self, heard_ms: int, item_id: str | None = None) -> None:
+        self.interrupts.append((heard_ms, item_id))
+
+
 def register_all() -> None:
     """Make the fakes available by name."""
     register("flaky", FlakyEcho)
     register("broken", BrokenEcho)
+    register("talker", Talker)

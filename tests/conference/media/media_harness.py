@@ -61,3 +61,20 @@ class Ticker:
     def played(self, client: MediaStreamClient) -> list[tuple[int, bytes]]:
         """(tick, frame) of everything `client`'s caller heard."""
         return self.recordings.get(id(client), [])
+
+
+def voice(tick: int) -> bytes:
+    """A voiced 20 ms frame (harmonics of 200 Hz) that webrtcvad hears as speech."""
+    import math
+    import struct
+
+    from agents.audio import pcm16_to_ulaw
+
+    start = tick * 160
+    pcm = b"".join(struct.pack("<h", int(6000 * (
+        math.sin(2 * math.pi * 200 * n / 8000) + 0.5 * math.sin(2 * math.pi * 400 * n / 8000)
+        + 0.3 * math.sin(2 * math.pi * 800 * n / 8000)))) for n in range(start, start + 160))
+    return pcm16_to_ulaw(pcm)
+
+
+SILENCE = b"\xff" * 160

@@ -1,0 +1,110 @@
+"""Reconnects: a restarted stream loses no inbound audio; duplicates are fenced; outages replay."""
+from __future__ import annotations
+
+import pytest
+from conftest import wait_for
+from media_harness import SILENCE, Ticker, ai_client, fork_client
+
+from agents import speech
+
+pytestmark = pytest.mark.slow
+CALL = "CA" + "d" * 32
+
+
+def tone(tick: int) -> bytes:
+    return bytes([tick % 250, 3 + (tick // 250)]) * 80
+
+
+TONES = {tone(t): t for t in range(500)}
+
+
+def heard(played) -> list[int]:
+    return [TONES[frame] for _, frame in played if frame in TONES]
+
+
+@pytest.mark.parametrize("graceful", [True, False], ids=["stop-start", "socket-loss"])
+def test_restart_mid_utterance_loses_no_inbound_audio(media_server, graceful):
+    server = media_server()
+    client = ai_client(server, CALL)
+    client.connect()
+    ticker = Ticker()
+    ticker.run(60, [(client, tone)])
+    first_sid = client.stream_sid
+    client.restart(graceful=graceful)  # mid-utterance; Twilio comes back with a new streamSid
+    assert client.stream_sid != first_sid
+    ticker.run(60, [(client, tone)])
+    ticker.run(30, [(client, lambda t: None)])
+    got = heard(ticker.played(client))
+    client.stop()
+    streams = wait_for(lambda: len(server.streams()) == 2 and server.streams())
+    assert streams[first_sid] == ("stopped" if graceful else "failed")  # marks answered: no drop
+    assert streams[client.stream_sid] == "stopped"
+    received = wait_for(lambda: server.metric("forkline_media_frames_in_total", kind="ai"))
+    # Every frame that reached Forkline came back through the AI, in order. A socket loss
+    # can swallow what Twilio had in flight; a stop/start loses nothing at all.
+    assert received == 150 if graceful else received >= 148
+    unique = list(dict.fromkeys(got))
+    assert unique == sorted(unique) and len(unique) == received - 30
+    if graceful:
+        assert unique == list(range(120))
+    # Audio in Twilio's buffer at the restart was re-sent: repeats stay within the unacked tail.
+    assert len(got) - len(unique) <= 10
+    assert server.metric("forkline_media_replayed_frames_total", direction="outbound") >= 1
+
+
+def test_backend_outage_replays_missed_inbound(media_server):
+    server = media_server(AI_BACKEND="flaky", AI_FLAKY_FAILS=2)
+    client = ai_client(server, CALL)
+    client.connect()
+    ticker = Ticker()
+    ticker.run(100, [(client, tone)])
+    for _ in range(40):  # the apology (several seconds of local TTS) plays first
+        ticker.run(10, [(client, lambda t: None)])
+        if len(heard(ticker.played(client))) >= 100:
+            break
+    got = heard(ticker.played(client))
+    replayed = server.metric("forkline_media_replayed_frames_total", direction="inbound")
+    assert replayed >= 10  # the frames heard while the backend was down (>= 0.75 s of backoff)
+    assert got == list(range(100))  # nothing lost, nothing twice
+    assert server.metric("forkline_media_backend_failures_total", code="connect") == 2
+    if speech.available():  # the caller heard an apology (local TTS) before the echo
+        first_tone = next(i for i, (_, f) in enumerate(ticker.played(client)) if f in TONES)
+        assert any(f != SILENCE for _, f in ticker.played(client)[:first_tone])
+
+
+def test_broken_backend_never_kills_the_call(media_server):
+    server = media_server(AI_BACKEND="broken")
+    client = ai_client(server, CALL)
+    client.connect()
+    Ticker().run(50, [(client, tone)])
+    assert not client.closed.is_set()
+    assert server.metric("forkline_media_backend_failures_total", code="send_audio") >= 1
+    client.stop()
+    assert server.alive()
+
+
+def test_duplicate_ai_socket_newer_wins(media_server):
+    server = media_server()
+    old, new = ai_client(server, CALL), ai_client(server, CALL)
+    old.connect()
+    ticker = Ticker()
+    ticker.run(20, [(old, tone)])
+    new.connect()
+    assert old.closed.wait(5) and old.closed_by_app  # the older socket is fenced
+    ticker.run(40, [(new, tone)])
+    ticker.run(20, [(new, lambda t: None)])
+    got = heard(ticker.played(new))
+    assert set(range(20, 60)) <= set(got)  # the newer socket carries the call
+    assert server.metric("forkline_media_duplicate_sockets_total") == 1
+
+
+def test_duplicate_fork_socket_newer_wins(media_server):
+    server = media_server()
+    old, new = fork_client(server, CALL, "alice"), fork_client(server, CALL, "alice")
+    old.connect()
+    Ticker().run(5, [(old, tone)])
+    new.connect()
+    assert old.closed.wait(5) and old.closed_by_app
+    Ticker().run(5, [(new, tone)])
+    assert not new.closed.is_set()
+    assert server.metric("forkline_media_duplicate_sockets_total") == 1
