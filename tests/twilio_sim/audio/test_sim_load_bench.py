@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import AppServer
+from sim_ws_app_server import AppServer
 from twilio.request_validator import RequestValidator
 from websockets.exceptions import ConnectionClosed
 

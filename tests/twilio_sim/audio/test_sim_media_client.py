@@ -6,7 +6,7 @@ import queue
 import socket
 
 import pytest
-from conftest import AppServer
+from sim_ws_app_server import AppServer
 from twilio.request_validator import RequestValidator
 
 from twilio_sim.audio import SILENCE, tone_ulaw
