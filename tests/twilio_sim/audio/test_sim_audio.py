@@ -91,3 +91,17 @@ def test_wav_at_other_rate_and_stereo_is_resampled(tmp_path):
 def test_bad_wav_raises_value_error(data):
     with pytest.raises(ValueError):
         audio.read_wav_ulaw(data)
+
+
+def test_8bit_unsigned_pcm_wav_is_read(tmp_path):
+    pcm16 = audio.tone_pcm(500, 200, -6.0)
+    unsigned8 = audio.audioop.bias(audio.audioop.lin2lin(pcm16, 2, 1), 1, 128)
+    path = tmp_path / "u8.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(1)
+        w.setframerate(8000)
+        w.writeframes(unsigned8)
+    ulaw = audio.read_wav_ulaw(str(path))
+    assert len(ulaw) == 1600
+    assert audio.tone_level_dbfs(audio.ulaw_to_pcm(ulaw), 500) == pytest.approx(-6.0, abs=1.0)

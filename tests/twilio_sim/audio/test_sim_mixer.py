@@ -99,3 +99,13 @@ def test_every_leg_gets_a_160_byte_frame(n):
     ids = [f"L{i}" for i in range(n)]
     out = mix({i: audio.tone_ulaw(500, 20) for i in ids}, {i: MixLeg(i) for i in ids})
     assert set(out) == set(ids) and all(len(f) == 160 for f in out.values())
+
+
+def test_coach_of_an_absent_call_is_heard_by_nobody():
+    out = mix(voices("a", "b", "c"), legs(c={"coach_target": "CAgone"}))
+    assert hearing(out) == {"a": {"b"}, "b": {"a"}, "c": {"a", "b"}}
+
+
+def test_coach_target_hears_the_coach_even_when_muted_itself():
+    out = mix(voices("a", "b", "c"), legs(b={"muted": True}, c={"coach_target": "b"}))
+    assert hearing(out) == {"a": set(), "b": {"a", "c"}, "c": {"a"}}

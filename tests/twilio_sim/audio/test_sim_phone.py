@@ -95,3 +95,14 @@ def test_recording_keeps_only_what_is_heard_while_on():
         assert w.getframerate() == 8000 and w.getnframes() == 26 * 160
         pcm = w.readframes(w.getnframes())
     assert audio.tone_level_dbfs(pcm[: 25 * 320], 1000) == pytest.approx(-6, abs=1)
+
+
+def test_speech_falls_back_to_a_tone_without_espeak(monkeypatch):
+    from twilio_sim import phone as phone_mod
+
+    monkeypatch.setattr(phone_mod.shutil, "which", lambda name: None)
+    text = "no synthesizer available for this sentence"
+    with pytest.raises(phone_mod.SpeechUnavailable):
+        phone_mod.synthesize(text)
+    ulaw = phone_mod.speech_or_tone(text)
+    assert audio.tone_level_dbfs(audio.ulaw_to_pcm(ulaw), 440) > -20
