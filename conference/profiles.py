@@ -74,6 +74,13 @@ def load_profile(tenant_id: int, name: str) -> AgentProfile | None:
     return None if record is None else to_profile(record)
 
 
+def runtime_profile(tenant: str | int | None, name: str | None) -> AgentProfile:
+    """The profile a live AI call runs with: `name`, else the tenant's default."""
+    tenant_id = int(tenant) if str(tenant or "").isdigit() else 0
+    return (load_profile(tenant_id, name or DEFAULT_NAME)
+            or load_profile(tenant_id, DEFAULT_NAME) or AgentProfile())
+
+
 def profile_json(record: AgentProfileRecord) -> dict:
     """A profile as the admin API shows it."""
     return {

@@ -84,6 +84,10 @@ class Endpointer:
             return self._finish()
         return None
 
+    def flush(self) -> SpeechEnded | None:
+        """End an utterance still in progress (the stream stopped mid-speech)."""
+        return self._finish() if self.in_speech else None
+
     def _finish(self) -> SpeechEnded:
         # Drop most of the trailing silence; keep 100 ms so the recognizer sees the word end.
         keep = len(self._frames) - max(self._silent - 5, 0)

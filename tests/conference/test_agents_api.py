@@ -128,3 +128,22 @@ def test_transcript_is_ordered_and_labelled(api, other_tenant_api, twilio_app, t
     assert response.json["summary"] == {"text": "Hours asked.", "method": "extractive"}
     assert other_tenant_api.get("/conferences/call-1/transcript").status_code == 404
     assert api.get("/conferences/nope/transcript").status_code == 404
+
+
+def test_ai_lines_recorded_as_media_events_join_the_transcript(api, twilio_app, tenant):
+    from models import ConferenceEvent
+
+    t0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    with twilio_app.app_context(), transaction() as session:
+        conf = Conference(tenant_id=tenant[0], name="call-2", status="completed")
+        session.add(conf)
+        session.flush()
+        session.add(TranscriptEntry(conference_id=conf.id, speaker="alice", role="customer",
+                                    text="Hours?", started_at=t0, source="fork"))
+        for i, (speaker, text) in enumerate([("caller", "hours"), ("ai", "Nine to five.")]):
+            session.add(ConferenceEvent(
+                conference_id=conf.id, source="media", event="transcript", dedup_key=f"k{i}",
+                payload={"speaker": speaker, "text": text}, received_at=t0 + timedelta(seconds=2)))
+    entries = api.get("/conferences/call-2/transcript").json["entries"]
+    assert [(e["speaker"], e["text"]) for e in entries] == [
+        ("alice", "Hours?"), ("ai", "Nine to five.")]

@@ -187,7 +187,15 @@ def _handler_for(fake: FakeOpenAI):
 
         def _completions(self, body: dict) -> None:
             reply = fake.take(fake.replies, {"text": ""})
-            self._sse(chat_chunks(body["model"], reply), done=True)
+            if body.get("stream"):
+                self._sse(chat_chunks(body["model"], reply), done=True)
+                return
+            message = {"role": "assistant", "content": reply.get("text"), "refusal": None}
+            completion = {"id": "chatcmpl-fake", "object": "chat.completion",
+                          "created": int(time.time()), "model": body["model"],
+                          "choices": [{"index": 0, "message": message, "finish_reason": "stop",
+                                       "logprobs": None}]}
+            self._send(200, "application/json", json.dumps(completion).encode())
 
         def _transcriptions(self, body: dict) -> None:
             text = fake.take(fake.transcripts, "")
