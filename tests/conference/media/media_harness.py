@@ -44,8 +44,12 @@ class Ticker:
         self.t0 = time.monotonic()
         self.recordings: dict[int, list[tuple[int, bytes]]] = {}
 
-    def run(self, ticks: int, legs: list[tuple[MediaStreamClient, object]]) -> None:
-        """For `ticks` ticks: send each leg's frame (source(tick) -> bytes|None), play out."""
+    def run(self, ticks: int, legs: list[tuple[MediaStreamClient, object]],
+            play: bool = True) -> None:
+        """For `ticks` ticks: send each leg's frame (source(tick) -> bytes|None), play out.
+
+        `play=False` models a stalled Twilio playout: nothing plays and no mark is echoed.
+        """
         for _ in range(ticks):
             due = self.t0 + self.tick * 0.02
             delay = due - time.monotonic()
@@ -53,7 +57,7 @@ class Ticker:
                 time.sleep(delay)
             for client, source in legs:
                 client.send_tick(inbound=source(self.tick))
-                if client.bidirectional:
+                if client.bidirectional and play:
                     rec = self.recordings.setdefault(id(client), [])
                     rec.append((self.tick, client.playout_frame()))
             self.tick += 1

@@ -1,4 +1,4 @@
-"""Barge-in end to end: clear reaches the caller within 100 ms; truncation matches what was heard."""
+"""Barge-in end to end: clear reaches the caller within 100 ms; truncation matches the ear."""
 from __future__ import annotations
 
 import pytest

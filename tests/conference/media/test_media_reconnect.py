@@ -3,7 +3,15 @@ from __future__ import annotations
 
 import pytest
 from conftest import wait_for
-from media_harness import SILENCE, Ticker, ai_client, fork_client
+from media_harness import (
+    SILENCE,
+    TEST_ACCOUNT_SID,
+    TEST_AUTH_TOKEN,
+    Ticker,
+    ai_client,
+    fork_client,
+)
+from twilio_fake import FakeTwilio
 
 from agents import speech
 
@@ -108,3 +116,34 @@ def test_duplicate_fork_socket_newer_wins(media_server):
     Ticker().run(5, [(new, tone)])
     assert not new.closed.is_set()
     assert server.metric("forkline_media_duplicate_sockets_total") == 1
+
+
+def test_loss_with_marks_outstanding_is_a_drop_and_reestablishes_the_ai_leg(media_server):
+    fake = FakeTwilio(TEST_ACCOUNT_SID, TEST_AUTH_TOKEN).start()
+    try:
+        fake.add_call(CALL)
+        server = media_server(AI_BACKEND="talker", TWILIO_API_URL=fake.url)
+        client = ai_client(server, CALL)
+        client.connect()
+        Ticker().run(265, [(client, lambda t: None)], play=False)  # 5.3 s: no mark echoed
+        client.drop()
+        assert wait_for(lambda: "dropped" in server.streams().values())
+        dropped = wait_for(lambda: server.events("stream-dropped"))
+        assert dropped[0]["marks_outstanding"] >= 1
+        assert server.metric("forkline_media_dropped_streams_total") == 1
+        update = wait_for(lambda: [r for r in fake.requests if r.operation_id == "UpdateCall"])
+        assert update[0].form["Url"].endswith("/twilio/ai/voice")
+        assert CALL in update[0].path
+        assert fake.violations == []
+    finally:
+        fake.stop()
+
+
+def test_loss_with_marks_answered_is_not_a_drop(media_server):
+    server = media_server(AI_BACKEND="talker")
+    client = ai_client(server, CALL)
+    client.connect()
+    Ticker().run(30, [(client, lambda t: None)])
+    client.drop()
+    assert wait_for(lambda: "failed" in server.streams().values())
+    assert server.metric("forkline_media_dropped_streams_total") == 0
