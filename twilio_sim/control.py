@@ -140,6 +140,19 @@ def phone_hangup(number):
     return jsonify(phone_json(number) if number in sim().phones else {"number": number})
 
 
+@bp.post("/phones/<path:number>/answer")
+def phone_answer(number):
+    """How the phone answers new calls: {"mode": answer|busy|no-answer|failed, "ring_seconds"}."""
+    data = body()
+    mode = field(data, "mode", str, "answer")
+    ring = field(data, "ring_seconds", (int, float), 0.1)
+    if mode not in ("answer", "busy", "no-answer", "failed") or not 0 <= ring <= 600:
+        raise ControlError(400, "mode: answer|busy|no-answer|failed, ring_seconds 0..600")
+    sim().phone(number)
+    sim().answer_modes[number] = (mode, float(ring))
+    return jsonify({"number": number, "mode": mode, "ring_seconds": ring})
+
+
 @bp.post("/phones/<path:number>/recording/<action>")
 def phone_recording(number, action):
     """Start or stop recording what the phone hears."""

@@ -32,7 +32,7 @@ class Simulator:
         self.ticks = 0
         self.ticker: Ticker | None = None
         self._loop = None
-        self.stream_faults: dict = {}  # defaults applied to new streams (delay, jitter)
+        self.answer_modes: dict[str, tuple[str, float]] = {}  # number -> (mode, ring seconds)
 
     # ---- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -76,6 +76,11 @@ class Simulator:
         if number not in self.phones:
             self.phones[number] = Phone(number)
         return self.phones[number]
+
+    def answer_mode(self, party) -> tuple[str, float]:
+        """(answer | busy | no-answer | failed, ring seconds) for the phone a leg dials."""
+        number = getattr(getattr(party, "phone", None), "number", None)
+        return self.answer_modes.get(number, ("answer", 0.1))
 
     def fetch(self, url: str, method: str, params: dict) -> str:
         """A signed TwiML request (FetchError unless it answers 2xx)."""

@@ -71,6 +71,7 @@ class Leg:
         self.error: str | None = None
         self.conference_sid: str | None = None
         self.greenlet = None
+        self.doc_url: str | None = None  # base for relative URLs in the current document
         self.implicit = None  # (room, participant, settings) for a REST-dialed phone participant
         self.join_on_answer = None  # the same, for an app: participant (joins, then runs TwiML)
 
@@ -86,7 +87,7 @@ class Leg:
         self.party.hear(down)
         phone = getattr(self.party, "phone", None)
         if phone is not None and phone.hangup_due and not self.hung_up.is_set():
-            gevent.spawn(self.sim.hangup_call, self.call, "completed")
+            self.sim.hangup_call(self.call, "completed")
 
     # ---- control -----------------------------------------------------------------------------
     def left_conference(self, reason: str) -> None:
@@ -104,17 +105,19 @@ class Leg:
             activity.cancel()
 
     def run(self) -> None:
-        """Greenlet body: answer, then execute TwiML documents until the call ends."""
+        """Greenlet body: ring, answer, then execute TwiML documents until the call ends."""
         try:
-            self.sim.set_call_status(self.call, "ringing")
-            self.sim.clock.sleep(0.1)
-            if self.hung_up.is_set():
+            if not self.ring():
                 return
-            self.sim.set_call_status(self.call, "in-progress")
-            self.sim.on_answer(self)
             source, documents = self.first, 0
-            if self.implicit is not None:
-                source = self.stay_in_conference(*self.implicit)
+            if self.call.direction == "inbound":  # Twilio fetches the first TwiML while ringing
+                documents, verbs = 1, self.load(source)
+                self.answer()
+                source = self.execute(verbs)
+            else:
+                self.answer()
+                if self.implicit is not None:
+                    source = self.stay_in_conference(*self.implicit)
             while source is not None and not self.hung_up.is_set():
                 documents += 1
                 if documents > MAX_DOCUMENTS:
@@ -130,6 +133,24 @@ class Leg:
             self.error = "internal simulator error"
         finally:
             self.sim.finish_call(self, self.final_status)
+
+    def ring(self) -> bool:
+        """Ring the far end; False if it is busy, does not answer, fails or is hung up on."""
+        self.sim.set_call_status(self.call, "ringing")
+        if self.call.direction == "inbound":
+            return True
+        mode, ring_s = self.sim.answer_mode(self.party)
+        rate = self.sim.clock.rate
+        self.hung_up.wait(ring_s / rate if rate != float("inf") else 0)
+        if mode != "answer" and not self.hung_up.is_set():
+            self.final_status = mode
+            return False
+        return not self.hung_up.is_set()
+
+    def answer(self) -> None:
+        """The far end picked up."""
+        self.sim.set_call_status(self.call, "in-progress")
+        self.sim.on_answer(self)
 
     def load(self, source: Redirect) -> list:
         """The verbs of a TwiML document given inline or by URL."""
@@ -233,8 +254,7 @@ class Leg:
 
     def resolve(self, url: str) -> str:
         """A URL relative to the current TwiML document."""
-        base = getattr(self, "doc_url", None)
-        return urljoin(base, url) if base else url
+        return urljoin(self.doc_url, url) if self.doc_url else url
 
     def stream_spec(self, spec: twiml.StreamSpec) -> twiml.StreamSpec:
         """The spec with a relative url made absolute (http(s) -> ws(s))."""

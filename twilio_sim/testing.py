@@ -96,6 +96,11 @@ class SimControl:
         """Hang a phone up now or after `after` simulated seconds."""
         return self._call("POST", f"/phones/{number}/hangup", after=after)
 
+    def answer_mode(self, number: str, mode: str = "answer", ring_seconds: float = 0.1) -> dict:
+        """How a phone answers: answer | busy | no-answer | failed, after ring_seconds."""
+        return self._call("POST", f"/phones/{number}/answer", mode=mode,
+                          ring_seconds=ring_seconds)
+
     def record(self, number: str, action: str = "start") -> dict:
         """Start or stop recording what a phone hears."""
         return self._call("POST", f"/phones/{number}/recording/{action}")

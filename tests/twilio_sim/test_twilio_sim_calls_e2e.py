@@ -33,6 +33,7 @@ def test_inbound_call_runs_fork_say_stop_redirect_hangup(sim_server, webhooks, m
     call = sim_server.control.inbound_call("+15550300001", "+15550300000", webhooks.url("/voice"))
     first = webhooks.requests.wait_for(lambda r: r["path"] == "/voice")
     assert first["valid"] and first["form"]["Direction"] == "inbound"
+    assert first["form"]["CallStatus"] == "ringing"
     assert first["form"]["From"] == "+15550300001" and first["form"]["CallSid"] == call["sid"]
     conn = media_server.connections.wait_for(lambda c: c["path"] == "/fork")
     start = conn["messages"].wait_for(lambda m: m["event"] == "start")
@@ -194,3 +195,21 @@ def test_conference_ended_while_a_participant_rings(sim_server):
     assert client.conferences(first.conference_sid).participants.list() == []
     for sid in (first.call_sid, late.call_sid):
         wait_for(lambda s=sid: client.calls(s).fetch().status in ("completed", "canceled"), 10)
+
+
+def test_busy_and_unanswered_phones(sim_server, webhooks):
+    client = sdk_client(sim_server.base_url, sim_server.account_sid, sim_server.auth_token)
+    sim_server.control.answer_mode("+15550300020", "busy")
+    sim_server.control.answer_mode("+15550300021", "no-answer", ring_seconds=0.5)
+    call = client.calls.create(to="+15550300020", from_="+15550300000", twiml="<Response/>",
+                               status_callback=webhooks.url("/busy"))
+    hook = webhooks.requests.wait_for(lambda r: r["path"] == "/busy")
+    assert hook["form"]["CallStatus"] == "busy" and hook["form"]["CallSid"] == call.sid
+    assert client.calls(call.sid).fetch().status == "busy"
+    part = client.conferences("unanswered").participants.create(from_="+15550300000",
+                                                                to="+15550300021")
+    assert [p.call_sid for p in client.conferences(part.conference_sid).participants.list()] \
+        == [part.call_sid], "listed while it rings"
+    wait_for(lambda: client.calls(part.call_sid).fetch().status == "no-answer", 10)
+    assert client.conferences(part.conference_sid).participants.list() == []
+    assert client.conferences(part.conference_sid).fetch().status == "completed"
