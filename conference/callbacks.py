@@ -98,7 +98,7 @@ def _find_participant(session: so.Session, conf: Conference | None, call_sid: st
 
 
 def handle_conference_event(session: so.Session, form: Mapping) -> str:
-    """Apply one conference status callback; returns what happened (for logs and tests)."""
+    """Store and apply one conference status callback; returns what happened."""
     sid = _field(form, "ConferenceSid", CF_RE)
     event = _field(form, "StatusCallbackEvent")
     seq = _sequence(form, required=True)
@@ -108,8 +108,14 @@ def handle_conference_event(session: so.Session, form: Mapping) -> str:
     if not store_event(session, "conference", event, form, identity,
                        conf.id if conf else None, seq, call_sid):
         return "duplicate"
+    return apply_conference_event(session, conf, form)
+
+
+def apply_conference_event(session: so.Session, conf: Conference | None, form: Mapping) -> str:
+    """Apply a (validated) conference callback to `conf`; safe to repeat."""
     if conf is None:
         return "unknown-conference"
+    event, seq = form["StatusCallbackEvent"], int(form["SequenceNumber"])
     if event == "conference-start":
         if conf.status == "pending":
             conf.status, conf.started_at = "in-progress", conf.started_at or utcnow()
@@ -118,7 +124,7 @@ def handle_conference_event(session: so.Session, form: Mapping) -> str:
         if conf.is_active:
             mark_conference_ended(conf)
         return "applied"
-    p = _find_participant(session, conf, call_sid, form.get("ParticipantLabel"))
+    p = _find_participant(session, conf, form.get("CallSid"), form.get("ParticipantLabel"))
     if p is None:
         return "unknown-participant"
     return _apply_participant_event(session, conf, p, event, seq, form)
@@ -158,6 +164,11 @@ def handle_call_event(session: so.Session, form: Mapping) -> str:
     if not store_event(session, "call", status, form, identity,
                        p.conference_id if p else None, seq, call_sid):
         return "duplicate"
+    return apply_call_event(p, status)
+
+
+def apply_call_event(p: Participant | None, status: str) -> str:
+    """Move `p` up the status ladder for a call status; safe to repeat."""
     if p is None:
         return "unknown-participant"
     target = _call_target(p, status)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 import sqlalchemy.exc as sa_exc
 
-from conference.errors import Conflict, UpstreamError
+from conference import orphans
+from conference.errors import Conflict, ServiceError, UpstreamError
 from conference.service_base import (
     TWILIO_NOT_FOUND,
     _active,
@@ -69,12 +70,13 @@ def create_conference(
                 _attach_ai(session, conf, ai["agent"], ai["mode"], ai.get("coach"))
             record_api_event(session, conf, "conference-created",
                              labels=[p.label for p in conf.participants])
-    except UpstreamError:
+    except ServiceError:  # Twilio refused, or a later check failed after someone was dialed
         _hang_up_quietly(dialed)
         raise
     except sa_exc.IntegrityError as exc:
         _hang_up_quietly(dialed)
         raise Conflict(f"conference {name!r} already exists", code="duplicate_name") from exc
+    orphans.adopt(conf.id, dialed + [p.call_sid for p in conf.participants if p.role == "ai"])
     return conf
 
 
@@ -92,6 +94,7 @@ def add_participant(tenant: Tenant | int, conference_name: str, to: str, role: s
         session.flush()
         _dial(conf, p)
         record_api_event(session, conf, "participant-added", label=label, role=role)
+    orphans.adopt(conf.id, [p.call_sid])
     return p
 
 

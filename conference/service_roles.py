@@ -7,6 +7,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import current_app
 
+from conference import orphans
 from conference.errors import Conflict, NotFound, TooManyAISessions, UpstreamError
 from conference.service_base import (
     _active,
@@ -100,6 +101,7 @@ def add_ai(tenant: Tenant | int, conference_name: str, agent: str, mode: str,
             return p, False
         p = _attach_ai(session, conf, agent, mode, coach_label)
         record_api_event(session, conf, "ai-added", agent=agent, mode=mode, coach=coach_label)
+    orphans.adopt(p.conference_id, [p.call_sid])
     return p, True
 
 
@@ -161,6 +163,7 @@ def add_supervisor(tenant: Tenant | int, conference_name: str, to: str, mode: st
         session.flush()
         _dial(conf, p, beep=False)
         record_api_event(session, conf, "supervisor-added", label=p.label, mode=mode)
+    orphans.adopt(p.conference_id, [p.call_sid])
     return p
 
 

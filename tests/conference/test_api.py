@@ -199,3 +199,21 @@ def test_openapi_document_covers_every_route(twilio_app):
         path = rule.rule[len("/api"):].replace("<", "{").replace(">", "}")
         methods = {m.lower() for m in rule.methods - {"HEAD", "OPTIONS"}}
         assert methods <= set(doc["paths"][path]), path
+
+
+def test_end_refused_by_twilio_keeps_conference_live(api, fake_twilio):
+    api.post("/conferences", {"name": "room", "participants": TWO})
+    fake_twilio.fail_next("UpdateConference", 20500, "Internal error", 500)
+    r = api.post("/conferences/room/end")
+    assert r.status_code == 502 and r.json["error"]["twilio"]["code"] == 20500
+    conf = api.get("/conferences/room").json
+    assert conf["status"] == "pending" and {p["status"] for p in conf["participants"]} == {"queued"}
+
+
+def test_remove_refused_by_twilio_keeps_participant(api, fake_twilio):
+    api.post("/conferences", {"name": "room", "participants": TWO})
+    fake_twilio.fail_next("DeleteParticipant", 20003, "Permission denied", 401)
+    assert api.delete("/conferences/room/participants/agent").status_code == 502
+    agent = [p for p in api.get("/conferences/room").json["participants"]
+             if p["label"] == "agent"][0]
+    assert agent["status"] == "queued"

@@ -204,3 +204,30 @@ def test_bad_callback_params_get_400_with_reason(twilio_app, twilio, path, param
     assert reason in r.get_data(as_text=True)
     with twilio_app.app_context():
         assert get_session().scalar(sa.select(sa.func.count(ConferenceEvent.id))) == 0
+
+
+def test_callbacks_that_beat_the_commit_are_adopted(twilio_app, twilio, api, fake_twilio, tenant):
+    # The fake numbers sids in order: this conference will be CF…1, its first leg CA…2.
+    conf_sid, call_sid = fake_twilio.new_sid("CF"), fake_twilio.new_sid("CA")
+    fake_twilio._ids = iter(range(1, 100))  # rewind so the API call gets exactly those sids
+    early = {"ConferenceSid": conf_sid, "FriendlyName": f"t{tenant[0]}-early", "Timestamp": TS}
+    twilio.post("/twilio/call-events", {"CallSid": call_sid, "CallStatus": "ringing",
+                                        "SequenceNumber": "1"})
+    twilio.post("/twilio/conference-events", {**early, "StatusCallbackEvent": "conference-start",
+                                              "SequenceNumber": "1"})
+    twilio.post("/twilio/conference-events", {
+        **early, "StatusCallbackEvent": "participant-join", "SequenceNumber": "2",
+        "CallSid": call_sid, "ParticipantLabel": "customer"})
+    r = api.post("/conferences", {"name": "early", "participants": [
+        {"to": "+15551110001", "role": "customer", "label": "customer"}]})
+    assert r.status_code == 201
+    assert r.json["participants"][0]["call_sid"] == call_sid
+    assert fake_twilio.ops() == ["CreateParticipant", "CreateStream"]
+    conf = api.get("/conferences/early").json
+    assert conf["status"] == "in-progress" and conf["twilio_sid"] == conf_sid
+    assert conf["participants"][0]["status"] == "joined"
+    assert conf["participants"][0]["forked"] is True
+    with twilio_app.app_context():
+        homeless = get_session().scalar(sa.select(sa.func.count(ConferenceEvent.id)).where(
+            ConferenceEvent.conference_id.is_(None)))
+        assert homeless == 0
