@@ -89,6 +89,7 @@ def _status_callback(handler):
         "event": request.form.get("StatusCallbackEvent") or request.form.get("CallStatus")
         or request.form.get("StreamEvent"),
         "call_sid": request.form.get("CallSid"), "stream_sid": request.form.get("StreamSid"),
+        "conference": request.form.get("FriendlyName"),
     })
     return "", 204
 
