@@ -10,6 +10,7 @@ they see the same machine load. Targets: bare (asyncio websockets relay, the bas
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -38,16 +39,18 @@ def run_step(target, n: int, args) -> dict:
             "first_index": first, "streams": share, "total_streams": n,
             "warmup_s": args.warmup, "duration_s": args.duration, "drain_s": args.drain,
         }
+        # Own session = own scheduler autogroup, so --nice can raise it (see set_nice).
         gen = subprocess.Popen([sys.executable, "-m", "bench._loadgen"], cwd=ROOT, text=True,
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               start_new_session=True)
         gen.stdin.write(orjson.dumps(spec).decode() + "\n")
         gen.stdin.flush()
         gens.append(gen)
         first += share
     connected = sum(int(gen.stdout.readline().split()[1]) for gen in gens)
     server_pids, gen_pids = target.pids(), [g.pid for g in gens]
-    for pid in server_pids + gen_pids if args.nice else ():
-        os.setpriority(os.PRIO_PROCESS, pid, args.nice)
+    if args.nice:
+        set_nice(server_pids + gen_pids, args.nice)
     start = time.time() + 0.2
     for gen in gens:
         gen.stdin.write(f"GO {start}\n")
@@ -74,6 +77,16 @@ def run_step(target, n: int, args) -> dict:
         gen_wait=_procstat.wait_percent(before, after, gen_pids),
         rss=rss, rss_base=target.rss_base, limit_ms=args.p99_limit,
     )
+
+
+def set_nice(pids: list[int], nice: int) -> None:
+    """Renice our processes and their autogroups: with sched_autogroup on, a process's nice
+    only ranks it within its session, and sessions compete by their autogroup's nice."""
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, pid, nice)
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/autogroup", "w") as f:
+            f.write(str(nice))
 
 
 def start_py_spy(target, n: int, args) -> subprocess.Popen | None:
