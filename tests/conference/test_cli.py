@@ -48,3 +48,29 @@ def test_db_upgrade_creates_schema(tmp_path, app_config):
     assert {"tenant", "conference", "participant"} <= set(sa.inspect(engine).get_table_names())
     engine.dispose()
     fresh.extensions["db_engine"].dispose()
+
+
+def test_real_flask_cli_upgrade_then_create(tmp_path):
+    """The exact commands of the README and Procfile, run as a user would."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    flask = [sys.executable, "-m", "flask", "--app", "app"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "OPENAI_"))}
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'cli.sqlite'}", LOG_LEVEL="WARNING")
+    up = subprocess.run([*flask, "db", "upgrade"], cwd=root, env=env, capture_output=True,
+                        text=True, timeout=120)
+    assert up.returncode == 0, up.stderr
+    made = subprocess.run([*flask, "tenants", "create", "acme"], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.rstrip("\n").splitlines()[-1]
+    assert key.startswith("fk_") and key == key.strip()
+    engine = sa.create_engine(env["DATABASE_URL"])
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT key_hash FROM api_key")).scalar_one()
+    engine.dispose()
+    assert stored == hash_api_key(key)
