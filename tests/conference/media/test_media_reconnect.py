@@ -1,6 +1,9 @@
 """Reconnects: a restarted stream loses no inbound audio; duplicates are fenced; outages replay."""
 from __future__ import annotations
 
+import os
+import uuid
+
 import pytest
 from conftest import wait_for
 from media_harness import (
@@ -147,3 +150,24 @@ def test_loss_with_marks_answered_is_not_a_drop(media_server):
     client.drop()
     assert wait_for(lambda: "failed" in server.streams().values())
     assert server.metric("forkline_media_dropped_streams_total") == 0
+
+
+def test_another_worker_resumes_the_call_from_redis(media_server):
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    call = "CA" + uuid.uuid4().hex
+    worker_a = media_server(REDIS_URL=redis_url)
+    worker_b = media_server(REDIS_URL=redis_url)
+    client = ai_client(worker_a, call)
+    client.connect()
+    ticker = Ticker()
+    ticker.run(40, [(client, tone)])
+    client.stop()
+    assert wait_for(lambda: "stopped" in worker_a.streams().values())
+    ticker.run(10, [])  # > 100 ms: worker A's mirror flushes to Redis
+    moved = ai_client(worker_b, call)  # Twilio reconnects, and lands on another worker
+    moved.connect()
+    ticker.run(90, [(moved, lambda t: None)])
+    replayed = worker_b.metric("forkline_media_replayed_frames_total", direction="inbound")
+    assert replayed == 40  # the new session heard the last seconds of the call
+    assert set(range(40)) <= set(heard(ticker.played(moved)))
+    moved.stop()
