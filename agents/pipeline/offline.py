@@ -5,6 +5,7 @@ import functools
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterator
 
 from agents import speech
@@ -24,6 +25,7 @@ yes please
 no thank you
 can you repeat that
 """
+DECODE_CHUNK = 1600  # 50 ms at 16 kHz
 _WORD = re.compile(r"[a-z']+")
 
 
@@ -86,10 +88,16 @@ class SphinxSTT:
             self._decoder = Decoder(samprate=16000, loglevel="FATAL", lm=lm_path, dict=dict_path)
 
     def transcribe(self, pcm: bytes) -> Iterator[tuple[str, bool]]:
-        """Decode one 8 kHz PCM16 utterance (upsampled for the 16 kHz model); yields the final."""
+        """Decode one 8 kHz PCM16 utterance (upsampled for the 16 kHz model); yields the final.
+
+        The decoder holds the GIL while it works, so audio is fed in 50 ms pieces with a yield
+        between them: other greenlets (and threads) keep running during a long decode.
+        """
         wide = Resampler(8000, 16000).process(pcm)
         self._decoder.start_utt()
-        self._decoder.process_raw(wide, full_utt=True)
+        for start in range(0, len(wide), DECODE_CHUNK):
+            self._decoder.process_raw(wide[start : start + DECODE_CHUNK], False, False)
+            time.sleep(0)
         self._decoder.end_utt()
         hyp = self._decoder.hyp()
         yield (hyp.hypstr if hyp else ""), True

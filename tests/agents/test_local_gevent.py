@@ -1,0 +1,59 @@
+"""LocalSession under gevent monkey patching, as gunicorn's gevent worker runs it."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agents import speech
+
+ROOT = Path(__file__).resolve().parents[2]
+
+DRIVER = r"""
+from gevent import monkey; monkey.patch_all()
+import json, time, gevent
+from agents import audio
+from agents.base import AgentProfile, AudioOut, ResponseDone, Transcript
+from agents.local import DEFAULT_FAQ, LocalSession
+from twilio_sim.audio import read_wav_ulaw
+from twilio_sim.fixtures import fixture_path
+
+ticks = []
+def ticker():  # shows whether the hub kept running while the session worked
+    while True:
+        ticks.append(time.monotonic()); gevent.sleep(0.01)
+gevent.spawn(ticker)
+session = LocalSession(AgentProfile(faq=DEFAULT_FAQ), {})
+session.connect()
+ulaw = read_wav_ulaw(str(fixture_path("opening_hours"))) + audio.ULAW_SILENCE * 8000
+for frame in audio.split_frames(ulaw):
+    session.send_audio(frame); gevent.sleep(0.002)
+got, status, texts = 0, None, []
+while status is None:
+    event = session.next_event(timeout=20)
+    if event is None: break
+    if isinstance(event, AudioOut): got += len(event.ulaw)
+    if isinstance(event, Transcript): texts.append(event.text)
+    if isinstance(event, ResponseDone): status = event.status
+session.close()
+gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+print(json.dumps({"audio_ms": got // 8, "status": status, "texts": texts,
+                  "max_gap_ms": round(max(gaps) * 1000), "ticks": len(ticks)}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not speech.available(), reason="espeak-ng not installed")
+def test_local_session_hears_and_speaks_under_gevent():
+    result = subprocess.run([sys.executable, "-c", DRIVER], cwd=ROOT, capture_output=True,
+                            text=True, timeout=90)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    print(report)  # max_gap_ms: the longest the hub was held (decoder and espeak work)
+    assert report["status"] == "completed"
+    assert "what are your opening hours" in report["texts"][0]
+    assert report["texts"][-1] == "We are open from nine to five, Monday to Friday."
+    assert report["audio_ms"] > 1500 and report["ticks"] > 5
