@@ -79,7 +79,7 @@ class WavRecorder:
 
 
 def _safe(part: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", part)[:64] or "_"
+    return re.sub(r"[^A-Za-z0-9_-]", "_", part)[:64] or "_"  # no dots: no ".." components
 
 
 class Recordings:

@@ -1,12 +1,16 @@
 """Sockets end to end: the real app on gevent, driven by the simulated Twilio media client."""
 from __future__ import annotations
 
+import wave
+
 import pytest
+import sqlalchemy as sa
 from conftest import wait_for
-from media_harness import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, Ticker, ai_client
+from media_harness import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, Ticker, ai_client, fork_client
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from agents.audio import ulaw_to_pcm16
 from twilio_sim.media_client import MediaStreamClient, StreamConnectError
 
 pytestmark = pytest.mark.slow
@@ -65,3 +69,40 @@ def test_echo_round_trip_with_marks(media_server):
     assert wait_for(lambda: "stopped" in server.streams().values())
     assert server.metric("forkline_media_frames_in_total", kind="ai") == 130
     assert server.alive()
+
+
+def test_recording_opt_in_writes_a_wav_per_leg_and_the_mix(media_server, tmp_path):
+    server = media_server()
+    with server.engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO tenant (id, name, recording_enabled, max_ai_sessions,"
+                             " created_at) VALUES (1, 'acme', 1, 5, CURRENT_TIMESTAMP)"))
+        conn.execute(sa.text("INSERT INTO conference (id, tenant_id, name, status, created_at)"
+                             " VALUES (1, 1, 'room', 'in-progress', CURRENT_TIMESTAMP)"))
+    ai, alice = ai_client(server, CALL), fork_client(server, "CA" + "2" * 32, "alice")
+    ai.connect()
+    alice.connect()
+    ticker = Ticker()
+    ticker.run(50, [(ai, tone), (alice, lambda t: bytes([t % 250, 9]) * 80)])
+    ai.stop()
+    alice.stop()
+    assert wait_for(lambda: sorted(server.streams().values()) == ["stopped", "stopped"])
+    folder = tmp_path / "recordings" / "room"
+    for name, expected in (("mix", tone), ("alice", lambda t: bytes([t % 250, 9]) * 80)):
+        with wave.open(str(folder / f"{name}.wav"), "rb") as wav:
+            pcm = wav.readframes(wav.getnframes())
+        # Recording starts once the tenant's opt-in is read (off the audio path): the tail
+        # of the leg is in the file, exactly.
+        assert len(pcm) >= 40 * 320
+        assert pcm[-320:] == ulaw_to_pcm16(expected(49))
+    with wave.open(str(folder / "ai.wav"), "rb") as wav:
+        assert wav.getnframes() > 0
+
+
+def test_no_recording_without_opt_in(media_server, tmp_path):
+    server = media_server()
+    ai = ai_client(server, CALL)
+    ai.connect()
+    Ticker().run(10, [(ai, tone)])
+    ai.stop()
+    assert wait_for(lambda: "stopped" in server.streams().values())
+    assert not (tmp_path / "recordings").exists()
