@@ -278,10 +278,15 @@ class RealtimeFake:
 
 
 def main() -> None:
-    """Serve a fake until stdin closes; prints the HTTP base URL on the first line."""
+    """Serve a fake until stdin closes; prints the HTTP base URL on the first line.
+
+    Each line `turns` read from stdin is answered with the JSON list of `fake.turns`.
+    """
     with RealtimeFake() as fake:
         print(fake.http_base_url, flush=True)
-        sys.stdin.read()
+        for line in sys.stdin:
+            if line.strip() == "turns":
+                print(json.dumps(fake.turns), flush=True)
 
 
 if __name__ == "__main__":
