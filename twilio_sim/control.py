@@ -235,13 +235,19 @@ def stream_fault(sid, fault):
 
 @bp.get("/stats")
 def stats():
-    """Tick-loop health: ticks run, late ticks, skipped ticks, worst lag (simulated s)."""
+    """Tick-loop health: ticks run, late ticks, skipped ticks, worst lag (simulated s).
+
+    `?reset=1` restarts the worst-lag measurement after reading it.
+    """
     ticker, s = sim().ticker, sim()
-    return jsonify({"clock_rate": s.clock.rate, "ticks": s.ticks,
+    out = jsonify({"clock_rate": s.clock.rate, "ticks": s.ticks,
                     "late_ticks": ticker.late_ticks if ticker else 0,
                     "skipped_ticks": ticker.skipped_ticks if ticker else 0,
                     "max_lag_s": ticker.max_lag if ticker else 0.0,
                     "live_calls": len(s.legs), "live_conferences": len(s.rooms)})
+    if ticker is not None and request.args.get("reset"):
+        ticker.max_lag = 0.0
+    return out
 
 
 @bp.get("/callbacks")
