@@ -214,9 +214,7 @@ class MediaStreamClient:
             return SILENCE
         with self._lock:
             frame, echoes = link.session.playout_tick(self.clock.now())
-            for msg in echoes:
-                self._put(link, msg)
-        self.marks_echoed += len(echoes)
+            self._put_echoes(link, echoes)
         return frame
 
     def send_dtmf(self, digit: str) -> None:
@@ -233,10 +231,16 @@ class MediaStreamClient:
         link.last_due = max(link.last_due, due)  # TCP keeps order: never overtake
         return link.last_due
 
-    def _put(self, link: _Link, msg: dict) -> None:
+    def _put(self, link: _Link, msg: dict) -> bool:
         """Queue a message (caller holds the lock); nothing before connect or after close."""
-        if link.ws is not None and not link.closing:
-            link.queue.put((self._due(link), json.dumps(msg, separators=(",", ":"))))
+        if link.ws is None or link.closing:
+            return False
+        link.queue.put((self._due(link), json.dumps(msg, separators=(",", ":"))))
+        return True
+
+    def _put_echoes(self, link: _Link, echoes: list[dict]) -> None:
+        """Queue mark echoes (caller holds the lock), counting those that will really go out."""
+        self.marks_echoed += sum(self._put(link, msg) for msg in echoes)
 
     def _send_loop(self, link: _Link) -> None:
         try:
@@ -259,12 +263,9 @@ class MediaStreamClient:
                 with self._lock:
                     result = link.session.receive(text, self.clock.now())
                     if not isinstance(result, Dropped):
-                        for msg in result:
-                            self._put(link, msg)
+                        self._put_echoes(link, result)
                 if isinstance(result, Dropped):
                     self._warn_dropped(link, result.reason)
-                else:
-                    self.marks_echoed += len(result)
         except (ConnectionClosed, OSError):
             pass
         with self._lock:
