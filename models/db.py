@@ -1,8 +1,9 @@
 """Engine and session lifecycle for the app; the only place sessions are created."""
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -23,10 +24,14 @@ class Base(so.DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
 
+SQLITE_LOCK_TIMEOUT_S = 30
+
+
 def make_engine(url: str) -> sa.Engine:
     """Create an engine; SQLite gets settings that suit greenlets and foreign keys."""
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False,
+                                                "timeout": SQLITE_LOCK_TIMEOUT_S})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
@@ -45,6 +50,11 @@ def init_app(app: Flask) -> None:
     factory = so.sessionmaker(bind=engine, expire_on_commit=False)
     app.extensions["db_engine"] = engine
     app.extensions["db_session"] = so.scoped_session(factory)
+    if engine.dialect.name == "sqlite":
+        # SQLite's busy wait sleeps in C: under gevent a writer waiting for the file lock would
+        # freeze the whole worker, including the greenlet that holds the lock (e.g. across a
+        # Twilio request whose callbacks write). Writers queue on a cooperative lock instead.
+        app.extensions["db_write_lock"] = threading.RLock()
     app.teardown_appcontext(_remove_session)
 
 
@@ -66,9 +76,21 @@ def get_engine() -> sa.Engine:
 def transaction() -> Iterator[so.Session]:
     """Run a block in one transaction: commit on success, roll back on any error."""
     session = get_session()
+    lock = current_app.extensions.get("db_write_lock")
+    # After the SQLite busy timeout, fall through to SQLite's own locking (and its error).
+    held = lock is not None and lock.acquire(timeout=SQLITE_LOCK_TIMEOUT_S)
+    with _release_after(lock) if held else nullcontext():
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+@contextmanager
+def _release_after(lock) -> Iterator[None]:
     try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        yield
+    finally:
+        lock.release()
