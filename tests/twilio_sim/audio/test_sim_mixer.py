@@ -109,3 +109,27 @@ def test_coach_of_an_absent_call_is_heard_by_nobody():
 def test_coach_target_hears_the_coach_even_when_muted_itself():
     out = mix(voices("a", "b", "c"), legs(b={"muted": True}, c={"coach_target": "b"}))
     assert hearing(out) == {"a": set(), "b": {"a", "c"}, "c": {"a"}}
+
+
+def test_whisper_tone_reaches_only_the_coached_agent_over_a_call():
+    from twilio_sim.phone import Phone
+
+    phones = {"customer": Phone(), "agent": Phone(), "ai": Phone()}
+    spec = {"customer": MixLeg("customer"), "agent": MixLeg("agent"),
+            "ai": MixLeg("ai", coach_target="agent")}
+    phones["customer"].say_text("What are your opening hours?")
+    phones["agent"].say_text("We open at nine.")
+    # 3.1 kHz: espeak speech has little energy there, so "not heard" can be asserted at -50.
+    phones["ai"].play_tone(3100, 1000, -12.0)
+    for p in phones.values():
+        p.start_recording()
+    for _ in range(100):  # two seconds of ticks
+        heard = mix({name: p.next_frame() for name, p in phones.items()}, spec)
+        for name, p in phones.items():
+            p.hear(heard[name])
+    level = {name: audio.tone_level_dbfs(audio.ulaw_to_pcm(p.recording_ulaw()), 3100,
+                                         window_ms=200) for name, p in phones.items()}
+    assert level["agent"] == pytest.approx(-12.0, abs=1.5)
+    assert level["customer"] < -50
+    assert audio.ulaw_dbfs(phones["customer"].recording_ulaw()) > -35  # hears the agent
+    assert audio.ulaw_dbfs(phones["agent"].recording_ulaw()) > -35  # and the agent hears it
