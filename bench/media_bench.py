@@ -159,7 +159,7 @@ def start_targets(names: list[str], workdir: Path, args) -> tuple[dict, dict]:
     """Start each target and warm it with one short stream; return (targets, start errors)."""
     started, errors = {}, {}
     for name in names:
-        target = TARGETS[name](workdir, workers=args.workers)
+        target = TARGETS[name](workdir, workers=args.workers, cprofile=args.cprofile)
         try:
             target.start()
             warm = argparse.Namespace(**{**vars(args), "warmup": 0.2, "duration": 1.0})
@@ -194,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-seconds", type=float, default=600, help="stop stepping after this")
     p.add_argument("--py-spy", metavar="DIR",
                    help="profile the server during each step into DIR/<target>-<N>.txt (raw)")
+    p.add_argument("--cprofile", metavar="DIR",
+                   help="cProfile each gunicorn worker for the whole run into DIR/<target>/")
     p.add_argument("--json", help="also write the results as JSON to this path ('-' = stdout)")
     args = p.parse_args(argv)
     names = [n for n in args.targets.split(",") if n]
