@@ -50,14 +50,18 @@ class RealtimeSession:
         self._stop = threading.Event()
         self._events: queue.Queue = queue.Queue()
         self._threads: list[threading.Thread] = []
+        self._connect_lock = threading.Lock()
         self.reconnects = 0
 
     # -- AgentSession ------------------------------------------------------------------------
 
     def connect(self) -> None:
         """Open the socket (handshake only) and start the reader and writer; idempotent."""
-        if self._threads:
-            return
+        with self._connect_lock:  # a pre-warm connect may still be in flight
+            if not self._threads:
+                self._start()
+
+    def _start(self) -> None:
         if not self._settings.get("OPENAI_API_KEY"):
             raise AgentError("no_api_key", "OPENAI_API_KEY is not configured")
         self._client = OpenAI(

@@ -102,6 +102,11 @@ class RealtimeFake:
         """HTTP base for `base_url`; the SDK derives the same WebSocket URL from it."""
         return f"http://127.0.0.1:{self.port}/v1"
 
+    @property
+    def active_connections(self) -> int:
+        """Sockets currently open."""
+        return len(self._live)
+
     # -- test controls -----------------------------------------------------------------------
 
     def kill_active(self, code: int = 1011) -> int:
@@ -192,7 +197,9 @@ class RealtimeFake:
         except ConnectionClosed:
             pass
         finally:
-            self._live.discard(conn)
+            with self._cond:
+                self._live.discard(conn)
+                self._cond.notify_all()
             conn.cancel_reason = conn.cancel_reason or "client_cancelled"
 
     async def _responder(self, conn: FakeConnection, rid: str, speech_end_at) -> None:
