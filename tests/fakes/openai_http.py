@@ -6,6 +6,7 @@ codes, stalls) can be injected per endpoint. Threaded, port 0, HTTP/1.1 with chu
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -135,6 +136,11 @@ def _handler_for(fake: FakeOpenAI):
 
         def log_message(self, *args) -> None:  # keep test output clean
             pass
+
+        def handle(self) -> None:
+            # A client dropping its keep-alive connection is normal, not a server error.
+            with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+                super().handle()
 
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
