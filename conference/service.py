@@ -25,6 +25,7 @@ from conference.service_base import (
     list_conferences,
     mark_conference_ended,
     record_api_event,
+    write_transaction,
 )
 from conference.service_roles import (
     AI_LABEL,
@@ -84,7 +85,7 @@ def add_participant(tenant: Tenant | int, conference_name: str, to: str, role: s
     """Dial a customer or agent into a live conference."""
     _require({"to": check_to(to), "role": check_choice(role, HUMAN_ROLES),
               "label": check_label(label)})
-    with transaction() as session:
+    with write_transaction("duplicate_label") as session:
         conf = _active(get_conference(tenant, conference_name, session))
         existing = next((p for p in conf.participants if p.label == label), None)
         if existing is not None and existing.is_present:

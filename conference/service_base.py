@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import sqlalchemy as sa
+import sqlalchemy.exc as sa_exc
 import sqlalchemy.orm as so
 from flask import current_app
 
@@ -12,12 +14,23 @@ from conference import urls
 from conference.errors import Conflict, Invalid, NotFound, UpstreamError
 from conference.logs import get_logger
 from conference.twilio_gateway import GatewayError, get_gateway
-from models import Conference, ConferenceEvent, Participant, Tenant, get_session
+from models import Conference, ConferenceEvent, Participant, Tenant, get_session, transaction
 from models.times import utcnow
 
 log = get_logger("service")
 AI_LABEL = "ai"
 TWILIO_NOT_FOUND = 20404
+
+
+@contextmanager
+def write_transaction(conflict: str = "conflict") -> Iterator[so.Session]:
+    """transaction(), but a unique-constraint race (e.g. two requests taking the same label)
+    becomes a 409 Conflict instead of an IntegrityError."""
+    try:
+        with transaction() as session:
+            yield session
+    except sa_exc.IntegrityError as exc:
+        raise Conflict("a concurrent request took the same name or label", code=conflict) from exc
 
 
 def _tid(tenant: Tenant | int) -> int:

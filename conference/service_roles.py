@@ -19,6 +19,7 @@ from conference.service_base import (
     find_participant,
     get_conference,
     record_api_event,
+    write_transaction,
 )
 from conference.stream_params import stream_token
 from conference.twilio_gateway import GatewayError, get_gateway
@@ -57,7 +58,11 @@ def _live_ai(conf: Conference) -> Participant | None:
 
 
 def _enforce_ai_cap(session: so.Session, tenant_id: int) -> None:
-    # Lock the tenant row so two concurrent PUT /ai cannot both squeeze under the cap.
+    """Refuse when the tenant's live AI sessions, counting the one just flushed, exceed its cap.
+
+    The tenant row lock serializes concurrent PUT /ai on PostgreSQL; on SQLite the flushed
+    insert already holds the write lock, so the count sees every committed session.
+    """
     tenant = session.get(Tenant, tenant_id, with_for_update=True)
     live = session.scalar(
         sa.select(sa.func.count(Participant.id))
@@ -66,23 +71,25 @@ def _enforce_ai_cap(session: so.Session, tenant_id: int) -> None:
                Participant.status.not_in(("left", "failed")),
                Conference.status.in_(("pending", "in-progress")))
     )
-    if live >= tenant.max_ai_sessions:
+    if live > tenant.max_ai_sessions:
         raise TooManyAISessions(
-            f"tenant already runs {live} AI session(s); the limit is {tenant.max_ai_sessions}")
+            f"tenant already runs {live - 1} AI session(s); the limit is "
+            f"{tenant.max_ai_sessions}")
 
 
 def _attach_ai(session: so.Session, conf: Conference, agent: str, mode: str,
                coach_label: str | None) -> Participant:
-    """Insert (or reuse) the AI row and dial it through the TwiML App."""
-    _enforce_ai_cap(session, conf.tenant_id)
+    """Insert (or reuse) the AI row, check the cap, and dial it through the TwiML App."""
     muted, coaching = mode_flags(mode)
     fields = dict(role="ai", agent=agent, mode=mode, muted=muted, coaching=coaching,
                   coach_label=coach_label if coaching else None,
                   to=ai_dial_address(conf, agent, mode, coach_label))
     existing = next((p for p in conf.participants if p.label == AI_LABEL), None)
+    session.get(Tenant, conf.tenant_id, with_for_update=True)  # lock before inserting (PG)
     p = _reuse(existing, **fields) if existing else _new_participant(conf, label=AI_LABEL,
                                                                      **fields)
     session.flush()
+    _enforce_ai_cap(session, conf.tenant_id)
     _dial(conf, p, beep=False, jitter="small")
     return p
 
@@ -91,7 +98,7 @@ def add_ai(tenant: Tenant | int, conference_name: str, agent: str, mode: str,
            coach_label: str | None = None) -> tuple[Participant, bool]:
     """Bring the AI in (True) or, if it is already there, switch its mode (False)."""
     _require({"agent": check_agent(agent), "mode": check_choice(mode, AI_MODES)})
-    with transaction() as session:
+    with write_transaction("duplicate_label") as session:
         conf = _active(get_conference(tenant, conference_name, session))
         _require(_check_coach(mode, coach_label))
         p = _live_ai(conf)
@@ -153,7 +160,7 @@ def add_supervisor(tenant: Tenant | int, conference_name: str, to: str, mode: st
                    coach_label: str | None = None) -> Participant:
     """Dial a supervisor in: listen (muted), whisper (coaching `coach_label`) or barge."""
     _require({"to": check_to(to), "mode": check_choice(mode, SUPERVISOR_MODES)})
-    with transaction() as session:
+    with write_transaction("duplicate_label") as session:
         conf = _active(get_conference(tenant, conference_name, session))
         _require(_check_coach(mode, coach_label))
         muted, coaching = mode_flags(mode)
