@@ -130,3 +130,26 @@ def test_conference_and_participants(twilio_client, webhooks, media_server):
     assert twilio_client.conferences(cf).participants.list() == []
     assert events(conn, "stop"), "the AI stream gets stop when its leg is kicked"
     assert assert_spec_conformant(twilio_client) >= 18
+
+
+def test_participants_client_sip_and_flags(twilio_client, webhooks):
+    room = twilio_client.conferences("flags-room").participants
+    client_leg = room.create(from_="+15550100000", to="client:alice",
+                             start_conference_on_enter=False,
+                             status_callback=webhooks.url("/leg"),
+                             status_callback_event=["answered", "completed"])
+    assert client_leg.start_conference_on_enter is False
+    cf = client_leg.conference_sid
+    sip_leg = twilio_client.conferences(cf).participants.create(
+        from_="alice", to="sip:bob@example.com", muted=True, end_conference_on_exit=True)
+    answered = webhooks.requests.wait_for(lambda r: r["path"] == "/leg")
+    assert answered["form"]["CallStatus"] == "in-progress"
+    assert answered["form"]["To"] == "client:alice" and answered["valid"]
+    wait_for(lambda: twilio_client.conferences(cf).fetch().status == "in-progress", 10)
+    assert twilio_client.calls(sip_leg.call_sid).fetch().to == "sip:bob@example.com"
+    twilio_client.calls(sip_leg.call_sid).update(status="completed")
+    wait_for(lambda: twilio_client.conferences(cf).fetch().status == "completed", 10)
+    ended = twilio_client.conferences(cf).fetch()
+    assert ended.reason_conference_ended == "participant-with-end-conference-on-exit-left"
+    assert ended.call_sid_ending_conference == sip_leg.call_sid
+    assert assert_spec_conformant(twilio_client) >= 6

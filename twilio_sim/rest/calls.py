@@ -12,11 +12,14 @@ PHONE = re.compile(r"^\+?[0-9]{3,15}$")
 TRACKS = ("inbound_track", "outbound_track", "both_tracks")
 
 
-def check_address(value: str | None, code: int, what: str, allow_app: bool = False) -> str:
-    """Validate a To/From: E.164 number, client:, sip: (and app:AP… for participants)."""
+def check_address(value: str | None, code: int, what: str, allow_app: bool = False,
+                  allow_username: bool = False) -> str:
+    """Validate a To/From: E.164 number, client:, sip: (app:AP… for participants; a bare SIP
+    username as From when To is a SIP address)."""
     if not value:
         raise TwilioError(400, code, f"No '{what}' number is specified")
     ok = (PHONE.match(value) or re.match(r"^client:[^\s]+$", value)
+          or (allow_username and re.match(r"^[^\s:@]+$", value))
           or re.match(r"^sip:[^\s@]+@[^\s]+$", value)
           or (allow_app and re.match(r"^app:AP[0-9a-fA-F]{32}(\?.*)?$", value)))
     if not ok:
@@ -48,7 +51,7 @@ def create_call():
     """CreateCall → 201."""
     form = request.form
     to = check_address(form.get("To"), 21201, "To")
-    from_ = check_address(form.get("From"), 21213, "From")
+    from_ = check_address(form.get("From"), 21213, "From", allow_username=to.startswith("sip:"))
     url, twiml = twiml_source()
     app_sid = form.get("ApplicationSid")
     if url is None and twiml is None and app_sid is None:

@@ -92,7 +92,8 @@ def create_participant(conf_key):
     if conf is None and re.match(r"^CF[0-9a-fA-F]{32}$", conf_key):
         raise not_found()
     to = check_address(request.form.get("To"), 21201, "To", allow_app=True)
-    from_ = check_address(request.form.get("From"), 21213, "From")
+    from_ = check_address(request.form.get("From"), 21213, "From",
+                          allow_username=to.startswith("sip:"))
     if to.startswith("app:") and to[4:38] not in store.applications:
         raise TwilioError(400, 21218, f"Invalid ApplicationSid: {to[4:38]}")
     options = participant_options(conf)
