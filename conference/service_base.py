@@ -56,7 +56,8 @@ def get_conference(tenant: Tenant | int, name: str, session: so.Session | None =
 
 def list_conferences(tenant: Tenant | int, status: str | None = None) -> list[Conference]:
     """The tenant's conferences, newest first."""
-    query = sa.select(Conference).where(Conference.tenant_id == _tid(tenant))
+    query = (sa.select(Conference).where(Conference.tenant_id == _tid(tenant))
+             .options(so.selectinload(Conference.participants)))
     if status:
         query = query.where(Conference.status == status)
     return list(get_session().scalars(query.order_by(Conference.id.desc())))

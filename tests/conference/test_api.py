@@ -269,3 +269,12 @@ def test_concurrent_duplicate_names_one_wins(twilio_app, api, fake_twilio):
     # Legs dialed by the losers were hung up again.
     live = [c for c in fake_twilio.calls.values() if c["status"] != "completed"]
     assert len(live) == 1
+
+
+def test_whisper_needs_a_live_coach(api, fake_twilio):
+    api.post("/conferences", {"name": "room", "participants": TWO})
+    fake_twilio.take()
+    r = api.put("/conferences/room/ai", {"agent": "echo", "mode": "whisper", "coach": "nobody"})
+    assert r.status_code == 422 and r.json["error"]["fields"] == {
+        "coach": "no such live participant"}
+    assert fake_twilio.take() == [] and api.get("/conferences/room").json["ai"] is None

@@ -147,3 +147,18 @@ def test_ai_voice_rejects_forged_token(twilio_app, twilio, api, fake_twilio, ten
     r = twilio.post("/twilio/ai/voice", {"CallSid": "CA" + "e" * 32, "conference": "room",
                                          "tenant": str(tenant[0]), "token": "forged"})
     assert r.status_code == 400 and "unknown AI leg" in r.get_data(as_text=True)
+
+
+def test_unexpected_failure_is_never_a_500(twilio_app, twilio, tenant, monkeypatch):
+    from conference import callbacks, inbound
+
+    def boom(*_args, **_kwargs):
+        raise RuntimeError("database fell over")
+
+    monkeypatch.setattr(inbound, "admit_caller", boom)
+    monkeypatch.setattr(callbacks, "handle_call_event", boom)
+    r = twilio.post("/twilio/voice", CALLER)
+    assert r.status_code == 200
+    assert [el.tag for el in ElementTree.fromstring(r.data)] == ["Say", "Hangup"]
+    r = twilio.post("/twilio/call-events", {"CallSid": CALLER["CallSid"], "CallStatus": "ringing"})
+    assert r.status_code == 204
