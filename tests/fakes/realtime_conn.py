@@ -6,12 +6,25 @@ import audioop
 import base64
 import itertools
 import json
+import math
+import struct
 import time
 
 from tests.fakes.realtime_schema import check_client_event, check_server_event, error_body
 
 _ids = itertools.count(1)
 FRAME = 160  # 20 ms of 8 kHz mu-law
+
+
+def tone_ulaw(ms: int, freq: float = 440.0, amplitude: int = 8000) -> bytes:
+    """A sine tone as 8 kHz mu-law (loud enough for the fake's VAD)."""
+    samples = (int(amplitude * math.sin(2 * math.pi * freq * n / 8000)) for n in range(ms * 8))
+    return audioop.lin2ulaw(b"".join(struct.pack("<h", s) for s in samples), 2)
+
+
+def silence_ulaw(ms: int) -> bytes:
+    """Digital silence as 8 kHz mu-law."""
+    return b"\xff" * (ms * 8)
 
 
 def new_id(prefix: str) -> str:
@@ -51,8 +64,8 @@ def response_body(rid: str, status: str, output: list, reason: str | None = None
 class FakeConnection:
     """Protocol state for one WebSocket; all methods run on the fake's event loop."""
 
-    def __init__(self, fake, ws, model: str) -> None:
-        self.fake, self.ws = fake, ws
+    def __init__(self, fake, ws, model: str, record: dict) -> None:
+        self.fake, self.ws, self.record = fake, ws, record
         self.session = default_session(model)
         self.items: dict[str, dict] = {}
         self.response_id: str | None = None
@@ -81,7 +94,7 @@ class FakeConnection:
         except ValueError:
             await self.error(error_body("invalid_json", "We could not parse the JSON body."))
             return
-        self.fake._note_received(event)
+        self.fake._note_received(event, self.record)
         problem = check_client_event(event)
         if problem:
             await self.error(problem)

@@ -14,11 +14,8 @@ Run `python -m tests.fakes.realtime_server` to serve one from a separate process
 from __future__ import annotations
 
 import asyncio
-import audioop
 import base64
 import json
-import math
-import struct
 import sys
 import threading
 import time
@@ -27,20 +24,14 @@ from urllib.parse import parse_qs, urlsplit
 from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed
 
-from tests.fakes.realtime_conn import FakeConnection, new_id, response_body
+from tests.fakes.realtime_conn import (  # noqa: F401 - tone/silence re-exported
+    FakeConnection,
+    new_id,
+    response_body,
+    silence_ulaw,
+    tone_ulaw,
+)
 from tests.fakes.realtime_schema import error_body
-
-
-def tone_ulaw(ms: int, freq: float = 440.0, amplitude: int = 8000) -> bytes:
-    """A sine tone as 8 kHz mu-law (loud enough for the fake's VAD)."""
-    samples = (int(amplitude * math.sin(2 * math.pi * freq * n / 8000)) for n in range(ms * 8))
-    pcm = b"".join(struct.pack("<h", s) for s in samples)
-    return audioop.lin2ulaw(pcm, 2)
-
-
-def silence_ulaw(ms: int) -> bytes:
-    """Digital silence as 8 kHz mu-law."""
-    return b"\xff" * (ms * 8)
 
 
 class RealtimeFake:
@@ -137,9 +128,10 @@ class RealtimeFake:
         with self._cond:
             return self._cond.wait_for(predicate, timeout)
 
-    def _note_received(self, event: dict) -> None:
+    def _note_received(self, event: dict, record: dict) -> None:
         with self._cond:
             self.events_received.append(event)
+            record["events"].append(event)
             self._cond.notify_all()
 
     def _note_sent(self, event: dict) -> None:
@@ -180,9 +172,10 @@ class RealtimeFake:
     async def _handler(self, ws) -> None:
         query = parse_qs(urlsplit(ws.request.path).query)
         with self._cond:
-            self.connections.append({"path": ws.request.path,
-                                     "headers": dict(ws.request.headers.raw_items())})
-        conn = FakeConnection(self, ws, query.get("model", ["gpt-realtime"])[0])
+            record = {"path": ws.request.path, "events": [],
+                      "headers": dict(ws.request.headers.raw_items())}
+            self.connections.append(record)
+        conn = FakeConnection(self, ws, query.get("model", ["gpt-realtime"])[0], record)
         try:
             if ws.request.headers.get("OpenAI-Beta"):
                 await conn.error(error_body(

@@ -1,6 +1,7 @@
 """RealtimeSession against the fake Realtime server, through the real openai SDK."""
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -17,6 +18,7 @@ from agents.base import (
 )
 from agents.realtime import RealtimeSession
 from tests.agents.realtime.conftest import pull_until, speak
+from tests.fakes.realtime_server import tone_ulaw
 
 
 def is_done(event) -> bool:
@@ -120,6 +122,27 @@ def test_socket_killed_mid_call_reconnects_and_conversation_continues(fake, make
     assert replayed == ["Hello, how can I help you today?", fake.caller_transcript,
                         "Hello, how can I help you today?"]
     assert not [e for e in turn if isinstance(e, AgentFailure)]
+
+
+def appended(record: dict) -> bytes:
+    """All caller audio one fake connection received."""
+    return b"".join(base64.b64decode(e["audio"]) for e in record["events"]
+                    if e["type"] == "input_audio_buffer.append")
+
+
+def test_unanswered_caller_audio_is_replayed_after_a_drop(fake, make_session):
+    session = make_session()
+    tone = tone_ulaw(400)
+    for start in range(0, len(tone), 160):
+        session.send_audio(tone[start:start + 160])
+    assert fake.wait_for(lambda: len(appended(fake.connections[0])) == len(tone))
+    fake.kill_active(code=1011)
+    assert fake.wait_for(lambda: len(fake.connections) == 2
+                         and len(appended(fake.connections[1])) >= len(tone))
+    assert appended(fake.connections[1]) == tone  # replayed before any new audio
+    speak(session, speech_ms=0)  # the caller only goes quiet: no need to repeat themselves
+    turn = pull_until(session, is_done)
+    assert turn[-1].status == "completed" and any(isinstance(e, AudioOut) for e in turn)
 
 
 def test_invalid_tool_arguments_get_a_tool_error_and_nothing_happens(fake, make_session):
