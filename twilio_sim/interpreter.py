@@ -78,6 +78,8 @@ class Leg:
     # ---- audio -------------------------------------------------------------------------------
     def tick(self) -> None:
         """Move one 20 ms frame: party -> TwiML activity -> party, feeding the forks."""
+        if self.call.status != "in-progress":
+            return  # no media while ringing: a phone's scripted audio waits for the answer
         up = self.party.emit()
         activity = self.activity
         down = activity.step(up) if activity is not None and not activity.done.is_set() \
