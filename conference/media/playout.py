@@ -44,6 +44,9 @@ class PlayoutTracker:
         self.mark_every = max(FRAME, mark_interval_ms * PER_MS)
         # The lead must exceed the mark interval, or the tail could wait on a mark never sent.
         self.lead = max(self.mark_every + FRAME, lead_ms * PER_MS)
+        # Soft bound: Twilio's estimated buffer depth stays under `lead`. Hard bound: never more
+        # than `hard_lead` unacknowledged, even if the estimate runs ahead of a stalled playout.
+        self.hard_lead = 2 * self.lead
         self.chunk = max(FRAME, (chunk_ms * PER_MS) // FRAME * FRAME)
         self.gen = 1
         self.seq = 0
@@ -81,12 +84,11 @@ class PlayoutTracker:
         """Outgoing actions allowed now: ("media", ulaw) and ("mark", name), in order."""
         out: list[tuple[str, bytes | str]] = []
         pending = self.pending
-        while pending and self.sent - self.acked < self.lead:
+        while pending and (room := self._room(now_ms)) >= FRAME:
             item, data = pending[0]
             if item is not self.last_item and self.unmarked:
                 out.append(("mark", self._mark(now_ms)))  # item boundary: ack items separately
-            room = max(FRAME, (self.lead - (self.sent - self.acked)) // FRAME * FRAME)
-            take = min(self.chunk, room, len(data))
+            take = min(self.chunk, room // FRAME * FRAME, len(data))
             if take < len(data):
                 pending[0] = (item, data[take:])
                 data = data[:take]
@@ -107,6 +109,14 @@ class PlayoutTracker:
             if self.unmarked:
                 out.append(("mark", self._mark(now_ms)))
         return out
+
+    def _room(self, now_ms: float) -> int:
+        """Bytes that may go out now under the soft (estimated) and hard (acked) lead bounds."""
+        unacked = self.sent - self.acked
+        if unacked < self.lead:  # the common case: no need to estimate
+            return self.lead - unacked
+        hard = self.hard_lead - unacked
+        return min(hard, self.lead - (self.sent - self.position(now_ms))) if hard > 0 else 0
 
     def _mark(self, now_ms: float) -> str:
         self.seq += 1
