@@ -14,7 +14,6 @@ STOPWORDS = frozenset(_STOP.split())
 HUMAN_WORDS = frozenset({"human", "person", "agent", "representative", "operator", "someone"})
 BYE_WORDS = frozenset({"bye", "goodbye"})
 HELLO_WORDS = frozenset({"hello", "hi", "hey"})
-FALLBACK = "Sorry, I did not catch that. Could you say it another way?"
 _ids = itertools.count(1)
 
 
@@ -32,7 +31,10 @@ def content(text: str) -> set[str]:
 
 
 class RuleResponder:
-    """Answers from the profile: human -> transfer tool, bye -> end_call, FAQ by overlap."""
+    """Answers from the profile: human -> transfer tool, bye -> end_call, FAQ by overlap.
+
+    Anything else gets no reply at all, so the AI does not talk over a human conversation.
+    """
 
     def __init__(self, profile: AgentProfile) -> None:
         self.profile = profile
@@ -60,7 +62,8 @@ class RuleResponder:
             return
         if answer is None and heard & HELLO_WORDS:
             answer = self.profile.greeting or "Hello! How can I help you?"
-        yield from _chunks(answer or FALLBACK)
+        # Nothing for the AI: in a conference most speech is meant for the other humans.
+        yield from _chunks(answer or "")
 
     def best_answer(self, heard: set[str]) -> str | None:
         """The FAQ answer whose question shares the most content words (at least one)."""

@@ -54,6 +54,7 @@ class PipelineSession:
         self._items = 0
         self._heard: tuple[str, int] | None = None
         self._last_spoken: tuple[str, int, int] | None = None  # item, history index, bytes
+        self._carry: Utterance | None = None  # speech whose turn the caller's next words cut
 
     # -- stage construction -------------------------------------------------------------
     def build_stages(self) -> None:
@@ -147,6 +148,9 @@ class PipelineSession:
         while (job := self._jobs.get()) is not None:
             kind, payload = job
             self._apply_heard()
+            if kind == "utterance" and self._carry is not None:
+                payload = merge(self._carry, payload)
+                self._carry = None
             turn = Turn(self, self.generation)
             self.responding = True
             try:
@@ -156,6 +160,9 @@ class PipelineSession:
                     turn.handle(payload)
             except Cancelled:
                 turn.abandon()
+                if kind == "utterance" and turn.carry_over():
+                    # The caller only paused: their next words continue this utterance.
+                    self._carry = payload
             except Exception as exc:  # a backend failure must never end the call
                 code = exc.code if isinstance(exc, AgentError) else "backend_error"
                 self._emit(AgentFailure(code, str(exc)[:300]))
@@ -178,6 +185,11 @@ class PipelineSession:
         message = self.history[last[1]]
         generated_ms = last[2] * 1000 // ULAW_RATE
         message["content"] = truncate_text(message["content"] or "", heard[1], generated_ms)
+
+
+def merge(first: Utterance, second: Utterance) -> Utterance:
+    """One utterance of two consecutive ones (the first was cut short by a pause)."""
+    return Utterance(first.pcm + second.pcm, first.start_ms, second.end_ms, second.ended_at)
 
 
 def system_prompt(profile: AgentProfile) -> str:

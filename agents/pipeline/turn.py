@@ -40,6 +40,7 @@ class Turn:
         self.spoken: list[str] = []
         self._timing: dict = {}
         self._heard_at: float | None = None
+        self._user_index: int | None = None
 
     def check(self) -> None:
         """Raise Cancelled when the session moved on."""
@@ -65,12 +66,22 @@ class Turn:
         if not text.strip():
             return
         self.session.history.append({"role": "user", "content": text})
+        self._user_index = len(self.session.history) - 1
         for _ in range(MAX_TOOL_ROUNDS):
             requests = self._think(self.spoken)
             if not requests:
                 break
             self._run_tools(requests)
         self._finish(self.spoken, utterance)
+
+    def carry_over(self) -> bool:
+        """After a cancel with nothing said yet: drop this turn's user message, keep its audio."""
+        if self.framer.sent_bytes or self.spoken:
+            return False
+        history = self.session.history
+        if history and history[-1].get("role") == "user" and self._user_index == len(history) - 1:
+            history.pop()
+        return True
 
     def abandon(self) -> None:
         """After a cancel: keep what was already said in the history, and close the item."""

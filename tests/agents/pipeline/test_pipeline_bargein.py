@@ -102,3 +102,40 @@ def test_send_audio_after_close_is_ignored(question_ulaw):
     speak(session, question_ulaw)
     assert session.next_event(timeout=0.1) is None
     assert audio.ulaw_ms(question_ulaw) > 1000
+
+
+class GatedSTT:
+    """Blocks each transcription until released; records how much audio it was given."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Semaphore(0)
+        self.started = threading.Semaphore(0)
+        self.sizes: list[int] = []
+
+    def transcribe(self, pcm):
+        self.sizes.append(len(pcm))
+        self.started.release()
+        self.gate.acquire(timeout=10)
+        yield f"part {len(self.sizes)}", True
+
+
+def test_a_pause_mid_sentence_merges_the_two_halves(question_ulaw):
+    stt, responder = GatedSTT(), EchoResponder()
+    session = PipelineSession(AgentProfile(), {}, stt=stt, responder=responder, tts=GatedTTS(1))
+    session.connect()
+    try:
+        speak(session, question_ulaw)  # first half, then a pause long enough to endpoint
+        assert stt.started.acquire(timeout=10)
+        speak(session, question_ulaw)  # the caller goes on while the turn is still in STT
+        pull_until(session, SpeechStarted)
+        stt.gate.release()
+        assert pull_until(session, ResponseDone)[-1].status == "cancelled"
+        assert stt.started.acquire(timeout=10)
+        stt.gate.release()
+        assert pull_until(session, ResponseDone)[-1].status == "completed"
+        first, merged = stt.sizes
+        assert merged > first * 1.8  # both halves went to the recognizer together
+        users = [m for m in responder.seen[-1] if m["role"] == "user"]
+        assert users == [{"role": "user", "content": "part 2"}]
+    finally:
+        session.close()
