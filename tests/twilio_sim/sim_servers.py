@@ -44,7 +44,7 @@ class WebhookServer:
     """Serves TwiML per path and records every (signed) request it gets."""
 
     def __init__(self, auth_token: str):
-        self.routes: dict[str, str] = {}
+        self.routes: dict[str, str | bytes] = {}  # bytes are served as audio/wav
         self.requests = Recorder()
         validator = RequestValidator(auth_token)
         outer = self
@@ -58,9 +58,11 @@ class WebhookServer:
                 path = self.path.split("?")[0]
                 outer.requests.add({"path": path, "form": form, "valid": valid,
                                     "method": self.command})
-                body = outer.routes.get(path, "").encode()
+                body = outer.routes.get(path, "")
+                kind = "audio/wav" if isinstance(body, bytes) else "text/xml"
+                body = body if isinstance(body, bytes) else body.encode()
                 self.send_response(200 if path in outer.routes else 204)
-                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

@@ -7,6 +7,14 @@ import json
 import pytest
 from sim_servers import events
 
+from twilio_sim.audio import (
+    read_wav_ulaw,
+    tone_level_dbfs,
+    tone_ulaw,
+    ulaw_dbfs,
+    ulaw_to_pcm,
+    wav_from_ulaw,
+)
 from twilio_sim.testing import sdk_client, wait_for
 
 pytestmark = pytest.mark.slow
@@ -213,3 +221,25 @@ def test_busy_and_unanswered_phones(sim_server, webhooks):
     wait_for(lambda: client.calls(part.call_sid).fetch().status == "no-answer", 10)
     assert client.conferences(part.conference_sid).participants.list() == []
     assert client.conferences(part.conference_sid).fetch().status == "completed"
+
+
+def test_say_play_and_scripted_phone_audio(sim_server, webhooks, media_server):
+    webhooks.routes["/tone.wav"] = wav_from_ulaw(tone_ulaw(900.0, 500, -12.0))
+    webhooks.routes["/greet"] = ('<Response><Say>Welcome to the simulator</Say>'
+                                 '<Play>/tone.wav</Play>'
+                                 f'<Connect><Stream url="{media_server.url("/listen")}"/>'
+                                 '</Connect></Response>')
+    number = "+15550300030"
+    sim_server.control.record(number, "start")
+    call = sim_server.control.inbound_call(number, "+15550300000", webhooks.url("/greet"))
+    conn = media_server.connections.wait_for(lambda c: c["path"] == "/listen")
+    sim_server.control.play_fixture(number, "hello.wav")
+    wait_for(lambda: len(events(conn, "media")) >= 100, 15, message="2 s of caller audio")
+    sim_server.control.record(number, "stop")
+    heard = read_wav_ulaw(sim_server.control.recording_wav(number))
+    assert ulaw_dbfs(heard[:8000]) > -40, "the <Say> speech was heard"
+    assert tone_level_dbfs(ulaw_to_pcm(heard), 900.0, window_ms=200) > -20, "<Play> was heard"
+    caller = b"".join(base64.b64decode(m["media"]["payload"]) for m in events(conn, "media"))
+    assert ulaw_dbfs(caller) > -45, "the fixture the phone spoke reached the stream"
+    sim_server.control.hangup(number)
+    wait_call_status(sim_server, call["sid"], "completed")
