@@ -68,7 +68,8 @@ def create_conference(
                 _dial(conf, p)
                 dialed.append(p.call_sid)
             if ai:
-                _attach_ai(session, conf, ai["agent"], ai["mode"], ai.get("coach"))
+                dialed.append(_attach_ai(session, conf, ai["agent"], ai["mode"],
+                                         ai.get("coach")).call_sid)
             record_api_event(session, conf, "conference-created",
                              labels=[p.label for p in conf.participants])
     except ServiceError:  # Twilio refused, or a later check failed after someone was dialed
@@ -77,7 +78,7 @@ def create_conference(
     except sa_exc.IntegrityError as exc:
         _hang_up_quietly(dialed)
         raise Conflict(f"conference {name!r} already exists", code="duplicate_name") from exc
-    orphans.adopt(conf.id, dialed + [p.call_sid for p in conf.participants if p.role == "ai"])
+    orphans.adopt(conf.id, dialed)
     return conf
 
 
@@ -112,8 +113,10 @@ def remove_participant(
             try:
                 get_gateway().remove_participant(conf.twilio_sid, p.call_sid)
             except GatewayError as exc:
-                if exc.code != TWILIO_NOT_FOUND:  # already gone at Twilio: just record it
+                if exc.code != TWILIO_NOT_FOUND:
                     raise UpstreamError(exc.code, exc.message) from exc
+                # Not (or no longer) in the conference: it may still be ringing, so hang up.
+                _hang_up_quietly([p.call_sid])
         p.status, p.left_at = "left", utcnow()
         record_api_event(session, conf, "participant-removed", label=label)
     return p

@@ -136,10 +136,15 @@ def test_mode_switch_refusal_keeps_old_mode(api, fake_twilio):
 
 def test_removing_a_participant_twilio_already_dropped(api, fake_twilio):
     api.post("/conferences", {"name": "room", "participants": TWO})
+    fake_twilio.take()
     fake_twilio.fail_next("DeleteParticipant", 20404, "Participant not found", 404)
     r = api.delete("/conferences/room/participants/customer")
     assert r.status_code == 200 and r.json["status"] == "left"
+    # It may still be ringing outside the conference: its call is hung up too.
+    assert fake_twilio.ops() == ["DeleteParticipant", "UpdateCall"]
+    assert fake_twilio.requests[-1].form == {"Status": "completed"}
     assert api.delete("/conferences/room/participants/customer").status_code == 200
+    assert len(fake_twilio.requests) == 2  # already left: nothing more is sent
 
 
 def test_ai_session_cap(twilio_app, api_as, fake_twilio):
