@@ -1,6 +1,7 @@
 """Admin API for agent profiles and conference transcripts (same auth and errors as /api)."""
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -112,3 +113,13 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.extensions["agent_profile_loader"] = profiles.runtime_profile
     transcripts.init_app(app)
+    _export_stage_metrics()
+
+
+def _export_stage_metrics() -> None:
+    # /metrics serves the media plane's registry; the stage histograms join it once.
+    from agents.pipeline.metrics import STAGE_SECONDS
+    from conference.media.metrics import REGISTRY
+
+    with contextlib.suppress(ValueError):  # already registered by an earlier app
+        REGISTRY.register(STAGE_SECONDS)

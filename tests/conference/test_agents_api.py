@@ -147,3 +147,11 @@ def test_ai_lines_recorded_as_media_events_join_the_transcript(api, twilio_app, 
     entries = api.get("/conferences/call-2/transcript").json["entries"]
     assert [(e["speaker"], e["text"]) for e in entries] == [
         ("alice", "Hours?"), ("ai", "Nine to five.")]
+
+
+def test_stage_histograms_are_served_on_metrics(client):
+    from agents.pipeline.metrics import TurnMetrics, observe
+
+    observe(TurnMetrics("item_x", "local", 80.0, 0.1, 20.0, 600.0))
+    text = client.get("/metrics").data.decode()
+    assert 'forkline_agent_stage_seconds_count{backend="local",stage="end_to_end"}' in text
