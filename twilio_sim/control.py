@@ -104,8 +104,8 @@ def phone_tone(number):
     freq = field(data, "freq", (int, float), 1000)
     ms = field(data, "ms", int, 1000)
     dbfs = field(data, "dbfs", (int, float), -12.0)
-    if not (20 <= freq <= 3900 and 0 < ms <= 600_000 and -90 <= dbfs <= 0):
-        raise ControlError(400, "freq 20..3900, ms 1..600000, dbfs -90..0")
+    if not (20 <= freq <= 3900 and 0 < ms <= 120_000 and -90 <= dbfs <= 0):
+        raise ControlError(400, "freq 20..3900, ms 1..120000, dbfs -90..0")
     return jsonify({"seconds": sim().phone(number).play_tone(float(freq), ms, float(dbfs))})
 
 

@@ -1,6 +1,8 @@
 """Errors the simulator shares with Twilio (codes and JSON shape), and a REST fuzz test."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
@@ -128,6 +130,36 @@ def test_fuzz_rest_never_crashes(sim_server, method, path, sid, form):
     assert resp.status_code < 500, (method, url, form, resp.text)
     if resp.status_code >= 400:
         assert {"code", "message", "more_info", "status"} <= set(resp.json())
+
+
+CONTROL = st.sampled_from([
+    "/sim/phones", "/sim/phones/{x}/say", "/sim/phones/{x}/play", "/sim/phones/{x}/tone",
+    "/sim/phones/{x}/dtmf", "/sim/phones/{x}/hangup", "/sim/phones/{x}/answer",
+    "/sim/phones/{x}/recording/start", "/sim/phones/{x}/recording/{x}",
+    "/sim/phones/{x}/recording.wav", "/sim/calls", "/sim/calls/inbound",
+    "/sim/streams/{x}/restart", "/sim/streams/{x}/{x}", "/sim/stats", "/sim/callbacks",
+])
+JSON_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6),
+                        st.floats(allow_nan=True), st.text(max_size=20),
+                        st.sampled_from(["hello.wav", "../../etc/passwd", "UklGRg==", "12#*",
+                                         "busy", "http://127.0.0.1:9/x"]))
+BODIES = st.one_of(
+    st.dictionaries(st.sampled_from(["text", "fixture", "wav_base64", "freq", "ms", "dbfs",
+                                     "digits", "after", "mode", "ring_seconds", "from", "to",
+                                     "url", "method", "delay_ms", "jitter_ms"]),
+                    JSON_VALUES, max_size=5),
+    st.lists(st.integers(), max_size=3), st.text(max_size=30))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(method=st.sampled_from(["GET", "POST"]), path=CONTROL,
+       number=st.text(alphabet="+0123456789abc:%", min_size=1, max_size=16), payload=BODIES)
+def test_fuzz_control_api_never_crashes(sim_server, method, path, number, payload):
+    url = sim_server.base_url + path.replace("{x}", number)
+    data = payload if isinstance(payload, str) else json.dumps(payload)
+    resp = requests.request(method, url, data=data, timeout=30,
+                            headers={"Content-Type": "application/json"})
+    assert resp.status_code < 500, (method, url, data, resp.text)
 
 
 def test_still_alive_after_fuzz(sim_server):
