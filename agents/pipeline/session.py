@@ -7,12 +7,14 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from agents import speech
 from agents.audio import ULAW_RATE
 from agents.base import (
     AgentError,
     AgentEvent,
     AgentFailure,
     AgentProfile,
+    AudioOut,
     ResponseDone,
     SpeechStarted,
     SpeechStopped,
@@ -167,6 +169,7 @@ class PipelineSession:
                 code = exc.code if isinstance(exc, AgentError) else "backend_error"
                 self._emit(AgentFailure(code, str(exc)[:300]))
                 self._emit(ResponseDone(turn.item_id, "failed"))
+                self._apologize(turn.item_id)
             finally:
                 self.responding = False
                 if turn.spoken_index is not None:
@@ -174,6 +177,13 @@ class PipelineSession:
                 if turn.metrics is not None:
                     turn_metrics.observe(turn.metrics)
                     self._emit(turn.metrics)
+
+    def _apologize(self, item_id: str) -> None:
+        # The caller asked something and would otherwise hear nothing: say sorry, locally.
+        apology = speech.apology_ulaw()
+        if apology and not self._closed:
+            self._emit(AudioOut(item_id + "_apology", apology))
+            self._emit(ResponseDone(item_id + "_apology", "completed"))
 
     def _apply_heard(self) -> None:
         from agents.pipeline.speaker import truncate_text

@@ -87,6 +87,7 @@ def test_a_stage_exception_is_a_failure_event_never_a_crash(question_ulaw):
         failure = pull_until(session, AgentFailure)[-1]
         assert failure.code == "backend_error" and "speaker on fire" in failure.message
         assert pull_until(session, ResponseDone)[-1].status == "failed"
+        assert pull_until(session, ResponseDone)[-1].item_id.endswith("_apology")
         speak(session, question_ulaw)  # the worker survived and handles the next turn
         assert isinstance(pull_until(session, AgentFailure)[-1], AgentFailure)
     finally:

@@ -9,7 +9,7 @@ import openai
 import pytest
 from prometheus_client import REGISTRY
 
-from agents import audio
+from agents import audio, speech
 from agents.base import (
     AgentFailure,
     AgentProfile,
@@ -131,6 +131,8 @@ def test_backend_500_is_a_failure_event_and_the_session_recovers(session, openai
     failure = next(e for e in events if isinstance(e, AgentFailure))
     assert failure.code == code and not failure.fatal and "500" in failure.message
     assert events[-1].status == "failed"
+    apology = pull_until(session, ResponseDone)  # the caller hears a local apology
+    assert b"".join(e.ulaw for e in apology if isinstance(e, AudioOut)) == speech.apology_ulaw()
     speak(session, question_ulaw)  # the next turn works again
     events = pull_until(session, ResponseDone)
     assert events[-1].status == "completed" and any(isinstance(e, AudioOut) for e in events)
