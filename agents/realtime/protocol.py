@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from agents import tools
@@ -24,13 +24,13 @@ from agents.base import (
     Transcript,
 )
 from agents.realtime import events as ev
+from agents.realtime.context import ULAW_BYTES_PER_MS, ReplayRing, TurnLog
 
 # Races every bridge hits during barge-in; the session carries on (reference §5.10).
 HARMLESS_ERRORS = frozenset(
     {"response_cancel_not_active", "input_audio_buffer_commit_empty",
      "conversation_already_has_active_response"}
 )
-ULAW_BYTES_PER_MS = 8
 
 
 @dataclass
@@ -53,26 +53,17 @@ class RealtimeProtocol:
         self.active_response: str | None = None
         self.last_audio_item: str | None = None
         self.generated_ms: OrderedDict[str, int] = OrderedDict()
-        self.turns: deque[tuple[str, str]] = deque(maxlen=context_turns)
+        self.turns = TurnLog(context_turns)
+        self.ring = ReplayRing(replay_ms)
         self._cancelled: set[str] = set()  # response ids whose late audio must be dropped
         self._calls: dict[str, list[tuple[str, str, str]]] = {}
         self._response_item: dict[str, str] = {}
-        self._replay_bytes = replay_ms * ULAW_BYTES_PER_MS
-        self._ring = bytearray()  # inbound audio the model has not answered yet
-        self._ring_start_ms = 0  # server-session input position of _ring[0]
-        self._appended_ms = 0
-        self._answered_to_ms: int | None = None
 
     # -- client side -------------------------------------------------------------------------
 
     def audio_sent(self, ulaw: bytes) -> dict:
         """The append event for `ulaw`, remembering it for replay."""
-        self._ring += ulaw
-        self._appended_ms += len(ulaw) // ULAW_BYTES_PER_MS
-        overflow = len(self._ring) - self._replay_bytes
-        if overflow > 0:
-            del self._ring[:overflow]
-            self._ring_start_ms += overflow // ULAW_BYTES_PER_MS
+        self.ring.add(ulaw)
         return ev.audio_append(ulaw)
 
     def interrupt(self, heard_ms: int, item_id: str | None = None) -> list[dict]:
@@ -85,7 +76,9 @@ class RealtimeProtocol:
         generated = self.generated_ms.get(item) if item else None
         # Only assistant audio can be truncated, and never beyond what was generated.
         if item and generated:
-            sends.append(ev.truncate(item, max(0, min(int(heard_ms), generated))))
+            cut = max(0, min(int(heard_ms), generated))
+            sends.append(ev.truncate(item, cut))
+            self.turns.heard(item, cut / generated)
         return sends
 
     def tool_result(self, call_id: str, output: dict) -> list[dict]:
@@ -108,8 +101,6 @@ class RealtimeProtocol:
         self.last_audio_item = None
         self.generated_ms.clear()
         self._calls.clear()
-        self._appended_ms = 0
-        self._ring_start_ms = 0
         step.sends.append(ev.session_update(self.profile))
 
     def _session_updated(self, event: dict, step: Step) -> None:
@@ -122,10 +113,9 @@ class RealtimeProtocol:
             return
         if self.sessions > 1:
             step.sends.extend(ev.text_item(who, text) for who, text in self.turns)
-            if self._ring:
-                ring = bytes(self._ring)
-                self._ring.clear()
-                step.sends.append(self.audio_sent(ring))
+            unanswered = self.ring.take()
+            if unanswered:
+                step.sends.append(self.audio_sent(unanswered))
         elif self.profile.greeting:
             step.sends.append(ev.greeting(self.profile.greeting))
         step.ready = True
@@ -150,7 +140,9 @@ class RealtimeProtocol:
         final = event["type"].endswith(".done")
         text = event.get("transcript") if final else event.get("delta")
         if final and text:
-            self.turns.append(("ai", text))
+            self.turns.ai_done(event.get("item_id"), text)
+        elif text:
+            self.turns.ai_delta(event.get("item_id") or "", text)
         if text:
             step.events.append(Transcript("ai", text, final, event.get("item_id")))
 
@@ -158,7 +150,7 @@ class RealtimeProtocol:
         final = event["type"].endswith(".completed")
         text = event.get("transcript") if final else event.get("delta")
         if final and text:
-            self.turns.append(("caller", text))
+            self.turns.caller(text, event.get("item_id"))
         if text:
             step.events.append(Transcript("caller", text, final, event.get("item_id")))
 
@@ -166,7 +158,7 @@ class RealtimeProtocol:
         step.events.append(SpeechStarted("caller", event.get("audio_start_ms")))
 
     def _speech_stopped(self, event: dict, step: Step) -> None:
-        self._answered_to_ms = event.get("audio_end_ms")
+        self.ring.speech_ended(event.get("audio_end_ms"))
         step.events.append(SpeechStopped("caller", event.get("audio_end_ms")))
 
     def _arguments_done(self, event: dict, step: Step) -> None:
@@ -182,7 +174,7 @@ class RealtimeProtocol:
         self._cancelled.discard(rid)
         calls = self._calls.pop(rid, [])
         if status == "completed":
-            self._forget_answered_audio()
+            self.ring.answered()
             # Side-effecting tools only run for responses that were not cancelled (reference §3).
             self._dispatch_calls(calls, step)
         step.events.append(ResponseDone(self._response_item.pop(rid, None), status))
@@ -199,15 +191,6 @@ class RealtimeProtocol:
             step.events.append(ToolCall(call_id, name, arguments))
         if rejected:
             step.sends.append(ev.response_create())
-
-    def _forget_answered_audio(self) -> None:
-        if self._answered_to_ms is None:
-            return
-        cut = (self._answered_to_ms - self._ring_start_ms) * ULAW_BYTES_PER_MS
-        if cut > 0:
-            del self._ring[:cut]
-            self._ring_start_ms = self._answered_to_ms
-        self._answered_to_ms = None
 
     def _error(self, event: dict, step: Step) -> None:
         error = event.get("error") or {}
