@@ -25,6 +25,7 @@ from agents.pipeline.stages import Responder, SpeechToText, TextToSpeech, Uttera
 from agents.pipeline.turn import Cancelled, Turn
 
 CALLER = "caller"
+MAX_HISTORY = 40  # messages kept besides the system prompt
 
 
 class PipelineSession:
@@ -153,6 +154,7 @@ class PipelineSession:
             if kind == "utterance" and self._carry is not None:
                 payload = merge(self._carry, payload)
                 self._carry = None
+            self.history = trim_history(self.history)
             turn = Turn(self, self.generation)
             self.responding = True
             try:
@@ -195,6 +197,16 @@ class PipelineSession:
         message = self.history[last[1]]
         generated_ms = last[2] * 1000 // ULAW_RATE
         message["content"] = truncate_text(message["content"] or "", heard[1], generated_ms)
+
+
+def trim_history(history: list[dict], keep: int = MAX_HISTORY) -> list[dict]:
+    """The system prompt plus about the last `keep` messages, cut at a user message so a tool
+    result never loses the assistant message that asked for it."""
+    if len(history) <= keep + 1:
+        return history
+    tail = history[-keep:]
+    first_user = next((i for i, m in enumerate(tail) if m["role"] == "user"), len(tail))
+    return history[:1] + tail[first_user:]
 
 
 def merge(first: Utterance, second: Utterance) -> Utterance:

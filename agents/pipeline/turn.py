@@ -116,8 +116,9 @@ class Turn:
                  "function": {"name": r.name, "arguments": r.arguments}}
                 for r in requests
             ]
-        self.session.history.append(message)
-        self.spoken_index = len(self.session.history) - 1
+        if text or requests:  # the API rejects an assistant message with neither
+            self.session.history.append(message)
+            self.spoken_index = len(self.session.history) - 1
         return requests
 
     def _speak(self, text: str) -> None:

@@ -106,6 +106,10 @@ def validate(path: str, body: dict) -> None:
             if not isinstance(message, dict) or message.get("role") not in ROLES:
                 raise RequestError(400, f"Invalid value for 'messages[{i}].role'.",
                                    f"messages[{i}].role", "invalid_value")
+            if message["role"] == "assistant" and message.get("content") is None and not (
+                    message.get("tool_calls")):
+                raise RequestError(400, f"Invalid value for 'messages[{i}].content': expected a "
+                                   "string, got null.", f"messages[{i}].content", "invalid_value")
             if message["role"] == "tool" and not message.get("tool_call_id"):
                 raise RequestError(400, "Missing required parameter: 'tool_call_id'.",
                                    f"messages[{i}].tool_call_id", "missing_required_parameter")

@@ -61,3 +61,17 @@ def test_truncate_text_by_heard_share():
     assert truncate_text("a b c d", 500, 1000) == "a b..."
     assert truncate_text("a b c d", 1500, 1000) == "a b c d"
     assert truncate_text("a b c d", -5, 1000) == "..."
+
+
+def test_trim_history_keeps_the_system_prompt_and_whole_tool_exchanges():
+    from agents.pipeline.session import trim_history
+
+    history = [{"role": "system", "content": "s"}]
+    for i in range(30):
+        history += [{"role": "user", "content": f"u{i}"},
+                    {"role": "assistant", "content": None, "tool_calls": [{"id": f"c{i}"}]},
+                    {"role": "tool", "tool_call_id": f"c{i}", "content": "{}"}]
+    trimmed = trim_history(history, keep=40)
+    assert trimmed[0]["role"] == "system" and trimmed[1]["role"] == "user"
+    assert len(trimmed) <= 41 and trimmed[-1] == history[-1]
+    assert trim_history(history[:5]) == history[:5]

@@ -160,3 +160,17 @@ def test_fake_rejects_unknown_parameters_like_openai(openai_fake):
         wrong = openai.OpenAI(api_key="sk-wrong", base_url=openai_fake.url, max_retries=0)
         wrong.audio.speech.create(model="gpt-4o-mini-tts", voice="alloy", input="hi",
                                   response_format="pcm")
+
+
+def test_a_silent_reply_leaves_no_invalid_message_in_the_history(session, openai_fake,
+                                                                question_ulaw):
+    openai_fake.transcripts = ["They talk among themselves.", "Are you open today?"]
+    openai_fake.replies = [{"text": ""}, {"text": "Yes."}]
+    speak(session, question_ulaw)
+    first = pull_until(session, ResponseDone)
+    assert not any(isinstance(e, AudioOut) for e in first)
+    speak(session, question_ulaw)
+    second = pull_until(session, ResponseDone)
+    assert second[-1].status == "completed" and any(isinstance(e, AudioOut) for e in second)
+    roles = [m["role"] for m in openai_fake.requests_to("/v1/chat/completions")[1]["messages"]]
+    assert roles == ["system", "user", "user"]
