@@ -106,7 +106,17 @@ def phone_tone(number):
     dbfs = field(data, "dbfs", (int, float), -12.0)
     if not (20 <= freq <= 3900 and 0 < ms <= 120_000 and -90 <= dbfs <= 0):
         raise ControlError(400, "freq 20..3900, ms 1..120000, dbfs -90..0")
-    return jsonify({"seconds": sim().phone(number).play_tone(float(freq), ms, float(dbfs))})
+    return jsonify({"seconds": sim().phone(number).play_ulaw(long_tone(float(freq), ms,
+                                                                     float(dbfs)))})
+
+
+def long_tone(freq: float, ms: int, dbfs: float) -> bytes:
+    """A tone built from a cached 1 s period: synthesizing minutes of it would stall the tick
+    loop (seamless for whole-Hz frequencies, a phase step per second otherwise)."""
+    from .audio import tone_ulaw
+
+    whole, rest = divmod(ms, 1000)
+    return tone_ulaw(freq, 1000, dbfs) * whole + (tone_ulaw(freq, rest, dbfs) if rest else b"")
 
 
 @bp.post("/phones/<path:number>/dtmf")
