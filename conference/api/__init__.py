@@ -56,8 +56,17 @@ def http_error(exc: HTTPException):
                           exc.description or exc.name)
 
 
+def _routing_error(exc: HTTPException):
+    # Unknown paths and methods under /api never reach the blueprint; keep the error shape.
+    if request.path == "/api" or request.path.startswith("/api/"):
+        return http_error(exc)
+    return exc
+
+
 def init_app(app: Flask) -> None:
-    """Register the API blueprint."""
+    """Register the API blueprint (and the JSON shape for /api routing errors)."""
     from conference.api import openapi, routes  # noqa: F401 - attach the routes to bp
 
     app.register_blueprint(bp)
+    app.register_error_handler(404, _routing_error)
+    app.register_error_handler(405, _routing_error)

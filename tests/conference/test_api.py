@@ -283,3 +283,31 @@ def test_whisper_needs_a_live_coach(api, fake_twilio):
     assert r.status_code == 422 and r.json["error"]["fields"] == {
         "coach": "no such live participant"}
     assert fake_twilio.take() == [] and api.get("/conferences/room").json["ai"] is None
+
+
+def test_routing_errors_keep_the_error_shape(api, twilio_app):
+    r = api.get("/nothing-here")
+    assert r.status_code == 404 and r.json["error"]["code"] == "not_found"
+    r = api.patch("/conferences", {})
+    assert r.status_code == 405 and r.json["error"]["code"] == "method_not_allowed"
+    assert twilio_app.test_client().get("/not-api").status_code == 404
+
+
+def test_openapi_refs_resolve(twilio_app):
+    doc = twilio_app.test_client().get("/api/openapi.json").json
+
+    def refs(node):
+        if isinstance(node, dict):
+            if "$ref" in node:
+                yield node["$ref"]
+            for value in node.values():
+                yield from refs(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from refs(value)
+
+    names = set(doc["components"]["schemas"])
+    assert {ref.rsplit("/", 1)[1] for ref in refs(doc)} <= names
+    for ops in doc["paths"].values():
+        for op in ops.values():
+            assert op["responses"] and op["summary"]
