@@ -1,4 +1,4 @@
-"""gunicorn config for `media_bench --cprofile DIR`: profile each worker, dump stats at exit.
+"""gunicorn config for `media_bench --hook cprofile`: profile each worker, dump stats at exit.
 
 Self times are meaningful under gevent; cumulative times of functions that switch greenlets
 (waits, Hub.run) include other greenlets' work, so read them with care.
@@ -17,8 +17,8 @@ def post_worker_init(worker) -> None:
 
 
 def worker_exit(server, worker) -> None:
-    """Write this worker's stats to $BENCH_CPROFILE_DIR/<app>-<pid>.prof."""
+    """Write this worker's stats to $BENCH_HOOK_DIR/<app>-<pid>.prof."""
     _profile.disable()
-    directory = os.environ["BENCH_CPROFILE_DIR"]
+    directory = os.environ["BENCH_HOOK_DIR"]
     os.makedirs(directory, exist_ok=True)
     _profile.dump_stats(os.path.join(directory, f"worker-{os.getpid()}.prof"))

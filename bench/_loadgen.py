@@ -33,9 +33,9 @@ _MEDIA = (
 )
 
 
-def call_sid(index: int) -> str:
-    """The CallSid of stream `index` (the seeded AI participant of conference bench-<index>)."""
-    return "CA%032x" % (0xBE0C0000 + index)
+def call_sid(index: int, run: int = 0) -> str:
+    """The CallSid of stream `index` of step `run` (every step's calls are new calls)."""
+    return f"CA{run:08x}{index:024x}"
 
 
 def encode_frame(frame_id: int) -> bytes:
@@ -83,8 +83,8 @@ class StreamClient:
         self.url = spec["url"]
         self.headers = spec["headers"]
         self.params = spec["params"][index - spec["first_index"]]
-        self.stream_sid = "MZ%032x" % (0xBE0C0000 + index)
-        self.call_sid = call_sid(index)
+        self.call_sid = call_sid(index, spec["run"])
+        self.stream_sid = "MZ" + self.call_sid[2:]
         self.n_frames, self.warmup_frames = n_frames, warmup_frames
         self.sent_at = [0.0] * n_frames
         self.received_at = [0.0] * n_frames

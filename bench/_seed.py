@@ -7,7 +7,6 @@ from __future__ import annotations
 import sys
 
 from app import create_app
-from bench._loadgen import call_sid
 from models import Conference, Participant, Tenant, transaction
 
 
@@ -21,7 +20,7 @@ def seed(count: int) -> int:
             conference = Conference(tenant_id=tenant.id, name=f"bench-{i}", status="in-progress")
             conference.participants.append(Participant(
                 label="ai", role="ai", mode="speak", agent="default",
-                call_sid=call_sid(i), status="in-progress",
+                status="in-progress",
             ))
             session.add(conference)
         return tenant.id

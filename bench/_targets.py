@@ -70,8 +70,9 @@ class Target:
 
     name = "?"
 
-    def __init__(self, workdir: Path, workers: int = 1, cprofile: str | None = None) -> None:
-        self.workdir, self.workers, self.cprofile = workdir, workers, cprofile
+    def __init__(self, workdir: Path, workers: int = 1, hook: tuple[str, str] | None = None):
+        self.workdir, self.workers = workdir, workers
+        self.hook = hook  # (name of a bench/_<name>_conf.py gunicorn config, output dir)
         self.port = 0
         self.proc: subprocess.Popen | None = None
         self.log = workdir / f"{self.name}.log"
@@ -134,15 +135,15 @@ class GunicornTarget(Target):
     def env(self) -> dict:
         env = {k: v for k, v in os.environ.items() if k not in _DROPPED_ENV}
         env.update(PORT=str(self.port), WEB_CONCURRENCY=str(self.workers))
-        if self.cprofile:
-            env["BENCH_CPROFILE_DIR"] = str(Path(self.cprofile).resolve() / self.name)
+        if self.hook:
+            env["BENCH_HOOK_DIR"] = str(Path(self.hook[1]).resolve() / self.name)
         return env
 
     def start(self) -> None:
         self.port = self.port or free_port()
         argv = procfile_command(self.app_spec, self.port, self.workers)
-        if self.cprofile:
-            argv[1:1] = ["--config", str(ROOT / "bench" / "_cprofile_conf.py")]
+        if self.hook:
+            argv[1:1] = ["--config", str(ROOT / "bench" / f"_{self.hook[0]}_conf.py")]
         with open(self.log, "ab") as log:
             self._spawn(argv, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
         _wait_listening(self.port, self.proc, self.log)

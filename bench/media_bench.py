@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -29,14 +30,17 @@ DEFAULT_STEPS = "10,20,40,60,80,100,120,150,200,250,300,400"
 
 def run_step(target, n: int, args) -> dict:
     """Run n streams against `target` once; return the merged, summarised measurements."""
-    nprocs = max(1, min(args.procs, n))
+    # One asyncio generator copes with ~120 streams on this box next to the server.
+    wanted = args.procs or -(-n // 120)
+    nprocs = max(1, min(wanted, n))
+    run = random.getrandbits(32)
     shares = [n // nprocs + (1 if i < n % nprocs else 0) for i in range(nprocs)]
     gens, first = [], 0
     for share in shares:
         spec = {
             "url": target.url, "headers": target.headers(), "account_sid": ACCOUNT_SID,
             "params": [target.params(first + i) for i in range(share)],
-            "first_index": first, "streams": share, "total_streams": n,
+            "first_index": first, "streams": share, "total_streams": n, "run": run,
             "warmup_s": args.warmup, "duration_s": args.duration, "drain_s": args.drain,
         }
         # Own session = own scheduler autogroup, so --nice can raise it (see set_nice).
@@ -159,7 +163,8 @@ def start_targets(names: list[str], workdir: Path, args) -> tuple[dict, dict]:
     """Start each target and warm it with one short stream; return (targets, start errors)."""
     started, errors = {}, {}
     for name in names:
-        target = TARGETS[name](workdir, workers=args.workers, cprofile=args.cprofile)
+        hook = (args.hook, args.hook_dir) if args.hook else None
+        target = TARGETS[name](workdir, workers=args.workers, hook=hook)
         try:
             target.start()
             warm = argparse.Namespace(**{**vars(args), "warmup": 0.2, "duration": 1.0})
@@ -183,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=float, default=1.0, help="seconds sent before measuring")
     p.add_argument("--duration", type=float, default=5.0, help="measured seconds per step")
     p.add_argument("--drain", type=float, default=1.0, help="seconds to wait for late echoes")
-    p.add_argument("--procs", type=int, default=1, help="load-generator processes")
+    p.add_argument("--procs", type=int, default=0,
+                   help="load-generator processes (default: one per 120 streams)")
     p.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 1)),
                    help="gunicorn workers (the Procfile's WEB_CONCURRENCY, default 1)")
     p.add_argument("--p99-limit", type=float, default=40.0, help="ms")
@@ -194,8 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-seconds", type=float, default=600, help="stop stepping after this")
     p.add_argument("--py-spy", metavar="DIR",
                    help="profile the server during each step into DIR/<target>-<N>.txt (raw)")
-    p.add_argument("--cprofile", metavar="DIR",
-                   help="cProfile each gunicorn worker for the whole run into DIR/<target>/")
+    p.add_argument("--hook", choices=("cprofile", "gcstat"),
+                   help="instrument each gunicorn worker: cProfile stats or GC pause times")
+    p.add_argument("--hook-dir", default="bench-hooks", help="where --hook writes <target>/")
     p.add_argument("--json", help="also write the results as JSON to this path ('-' = stdout)")
     args = p.parse_args(argv)
     names = [n for n in args.targets.split(",") if n]

@@ -162,3 +162,15 @@ def test_unexpected_failure_is_never_a_500(twilio_app, twilio, tenant, monkeypat
     assert [el.tag for el in ElementTree.fromstring(r.data)] == ["Say", "Hangup"]
     r = twilio.post("/twilio/call-events", {"CallSid": CALLER["CallSid"], "CallStatus": "ringing"})
     assert r.status_code == 204
+
+
+def test_forwarded_proto_with_plain_host_header(twilio_app, twilio, tenant):
+    twilio_app.config["PUBLIC_URL"] = None
+    r = twilio.post("/twilio/voice", CALLER, base="https://app.herokuapp.example",
+                    headers={"X-Forwarded-Proto": "https"},
+                    base_url="http://app.herokuapp.example")
+    assert r.status_code == 200
+    stream = ElementTree.fromstring(r.data).find("./Start/Stream")
+    assert stream.get("url") == "wss://app.herokuapp.example/twilio/fork"
+    conf = ElementTree.fromstring(r.data).find("./Dial/Conference")
+    assert conf.get("statusCallback") == "https://app.herokuapp.example/twilio/conference-events"
