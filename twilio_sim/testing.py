@@ -6,6 +6,9 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,7 +55,8 @@ def sdk_client(base_url: str, account_sid: str, auth_token: str):
     """A real twilio.rest.Client whose api domain points at the simulator."""
     from twilio.rest import Client
 
-    client = Client(account_sid, auth_token)
+    # environment={}: TWILIO_REGION / TWILIO_EDGE would otherwise rewrite the host.
+    client = Client(account_sid, auth_token, environment={})
     client.api.base_url = base_url
     return client
 
@@ -136,3 +140,29 @@ def wait_for(predicate, timeout_s: float = 10.0, interval_s: float = 0.02, messa
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {message or predicate}")
         time.sleep(interval_s)
+
+
+@dataclass
+class RunningSim:
+    """A simulator subprocess with its credentials and a control client."""
+
+    base_url: str
+    process: subprocess.Popen
+    account_sid: str
+    auth_token: str
+    control: SimControl
+
+    def client(self):
+        """A fresh real twilio.rest.Client on this simulator."""
+        return sdk_client(self.base_url, self.account_sid, self.auth_token)
+
+
+@contextmanager
+def running_sim(account_sid: str, auth_token: str, clock_rate: float = 1.0
+                ) -> Iterator[RunningSim]:
+    """`with running_sim(sid, token) as sim:` starts the simulator and always stops it."""
+    base_url, proc = start_sim_subprocess(account_sid, auth_token, clock_rate)
+    try:
+        yield RunningSim(base_url, proc, account_sid, auth_token, SimControl(base_url))
+    finally:
+        stop_sim(proc)

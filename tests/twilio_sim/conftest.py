@@ -1,27 +1,17 @@
 """Fixtures: the simulator as a subprocess, a real twilio SDK client on it, app-side servers."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 from sim_servers import MediaServer, WebhookServer
 from twilio.http.http_client import TwilioHttpClient
 
-from twilio_sim.testing import SimControl, sdk_client, start_sim_subprocess, stop_sim
+from twilio_sim.testing import RunningSim, running_sim, sdk_client
 
 SIM_ACCOUNT_SID = "AC" + "5" * 32
 SIM_AUTH_TOKEN = "sim-auth-token-for-tests"
 
 
-@dataclass
-class SimServer:
-    """A running simulator: base URL, credentials, control client."""
-
-    base_url: str
-    process: object
-    account_sid: str
-    auth_token: str
-    control: SimControl
+SimServer = RunningSim  # base_url, process, account_sid, auth_token, control, client()
 
 
 class RecordingHttpClient(TwilioHttpClient):
@@ -38,25 +28,18 @@ class RecordingHttpClient(TwilioHttpClient):
         return response
 
 
-def _start(rate: float) -> SimServer:
-    base, proc = start_sim_subprocess(SIM_ACCOUNT_SID, SIM_AUTH_TOKEN, clock_rate=rate)
-    return SimServer(base, proc, SIM_ACCOUNT_SID, SIM_AUTH_TOKEN, SimControl(base))
-
-
 @pytest.fixture(scope="module")
 def sim_server(monkeypatch_module):
     """`python -m twilio_sim --port 0` at real-time speed, one per test module."""
-    server = _start(1.0)
-    yield server
-    stop_sim(server.process)
+    with running_sim(SIM_ACCOUNT_SID, SIM_AUTH_TOKEN, clock_rate=1.0) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def fast_sim_server(monkeypatch_module):
     """The simulator with its clock at 5x real time (scenarios)."""
-    server = _start(5.0)
-    yield server
-    stop_sim(server.process)
+    with running_sim(SIM_ACCOUNT_SID, SIM_AUTH_TOKEN, clock_rate=5.0) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
