@@ -16,16 +16,21 @@ LLM_PROMPT = "Summarize this phone conference in two or three sentences for the 
 
 
 def extractive(lines: list[tuple[str, str]], limit: int = EXTRACT_LINES) -> str:
-    """The `limit` most informative (speaker, text) lines, in conversation order."""
+    """The most informative (speaker, text) lines, each speaker's best first, in call order."""
     counts = Counter(word for _, text in lines for word in content(text))
 
-    def score(item: tuple[int, tuple[str, str]]) -> float:
-        words = content(item[1][1])
+    def score(index: int) -> float:
+        words = content(lines[index][1])
         # Words repeated across the call carry its topic; a long line is not better per se.
         return sum(counts[w] for w in words) / (1 + len(words)) ** 0.5
 
-    best = sorted(sorted(enumerate(lines), key=score, reverse=True)[:limit])
-    return " ".join(f"{speaker}: {text.rstrip('.')}." for _, (speaker, text) in best)
+    ranked = sorted(range(len(lines)), key=score, reverse=True)
+    chosen: list[int] = []
+    for index in ranked:  # one line per speaker first, so answers are not crowded out
+        if lines[index][0] not in {lines[i][0] for i in chosen} and len(chosen) < limit:
+            chosen.append(index)
+    chosen += [i for i in ranked if i not in chosen][: limit - len(chosen)]
+    return " ".join(f"{lines[i][0]}: {lines[i][1].rstrip('.')}." for i in sorted(chosen))
 
 
 def llm(lines: list[tuple[str, str]], settings: Mapping) -> str:

@@ -145,3 +145,12 @@ def test_llm_summary_through_the_openai_sdk_and_fallback(app, conference):
     with app.app_context(), transaction() as session:
         rows = session.scalars(sa.select(ConferenceSummary)).all()
     assert len(rows) == 1 and rows[0].method == "extractive"
+
+
+def test_extractive_summary_gives_every_speaker_a_line():
+    lines = [("customer", "what are your opening hours"), ("customer", "where are you located"),
+             ("customer", "how much does it cost"),
+             ("ai", "We are open from nine to five, Monday to Friday.")]
+    text = summary.extractive(lines, limit=3)
+    assert "ai: We are open from nine to five, Monday to Friday." in text
+    assert text.count("customer:") == 2
