@@ -224,10 +224,11 @@ def stream_port(sid: str):
 
 @bp.post("/streams/<sid>/<fault>")
 def stream_fault(sid, fault):
-    """Fault injection: restart (new streamSid), drop (close without stop), delay (+jitter)."""
+    """Fault injection: restart (new streamSid; {"graceful": true} sends stop first),
+    drop (close without stop), delay (+jitter)."""
     port = stream_port(sid)
     if fault == "restart":
-        new = port.restart()
+        new = port.restart(graceful=bool(body().get("graceful")))
         return jsonify({"old_sid": sid, "sid": new})
     if fault == "drop":
         port.drop()

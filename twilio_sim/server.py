@@ -6,7 +6,8 @@ from flask import Flask, render_template_string
 from .engine import Simulator
 
 STATUS_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Twilio simulator</title>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="2">
+<title>Twilio simulator</title>
 <style>body{font:14px system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:.3em .6em}
 th{background:#f3f3f3;text-align:left}</style></head><body>

@@ -96,8 +96,8 @@ class StreamPort:
         """Fault: delay (and jitter) every message to the app."""
         self.client.set_delay(ms, jitter_ms)
 
-    def restart(self) -> str:
-        """Fault: drop the socket and reconnect with a new streamSid (same callSid)."""
+    def restart(self, graceful: bool = False) -> str:
+        """Fault: drop (or stop) the socket and reconnect with a new streamSid (same callSid)."""
         old = self.stream
         new = Stream(call_sid=old.call_sid, account_sid=old.account_sid, url=old.url,
                      name=old.name, track=old.track, parameters=dict(old.parameters),
@@ -107,7 +107,7 @@ class StreamPort:
         old.status, old.client = "stopped", None
         self.stream = new
         self.call.streams.append(new)
-        self.client.restart()
+        self.client.restart(graceful=graceful)
         new.sid = self.client.stream_sid
         return new.sid
 

@@ -122,7 +122,7 @@ class SimControl:
         return self._call("POST", "/calls/inbound", **{"from": from_, "to": to, "url": url})
 
     def stream_fault(self, stream_sid: str, fault: str, **params) -> dict:
-        """restart | drop | delay (delay_ms, jitter_ms)."""
+        """restart (graceful=True sends stop first) | drop | delay (delay_ms, jitter_ms)."""
         return self._call("POST", f"/streams/{stream_sid}/{fault}", **params)
 
     def callbacks(self) -> list[dict]:

@@ -161,10 +161,16 @@ def test_stream_faults_restart_drop_delay(sim_server, webhooks, media_server):
                                               jitter_ms=50)
     assert delayed["delay_ms"] == 200
     second["messages"].wait_for(lambda m: m["event"] == "media")
-    sim_server.control.stream_fault(restarted["sid"], "drop")
+    third_sid = sim_server.control.stream_fault(restarted["sid"], "restart", graceful=True)["sid"]
+    second["messages"].wait_for(lambda m: m["event"] == "stop")
+    third = media_server.connections.wait_for(
+        lambda c: c["path"] == "/faulty" and c is not first and c is not second)
+    third["messages"].wait_for(lambda m: m["event"] == "start"
+                               and m["start"]["streamSid"] == third_sid)
+    sim_server.control.stream_fault(third_sid, "drop")
     client.calls(call["sid"]).update(status="completed")
     wait_call_status(sim_server, call["sid"], "completed")
-    assert not events(second, "stop")
+    assert not events(third, "stop"), "a dropped socket gets no stop"
     assert client.calls(call["sid"]).fetch().status == "completed"
 
 
