@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 FRAME = 160  # bytes in a 20 ms frame
 PER_MS = 8  # bytes per millisecond
+ECHO_SLACK = 100 * PER_MS  # how far past an echoed mark playout may plausibly be by its arrival
 
 
 class Item:
@@ -141,8 +142,11 @@ class PlayoutTracker:
         return True
 
     def _ack(self, pos: int, now_ms: float) -> None:
+        # An echo is a lower bound on the playout position: a late echo (a busy worker) must
+        # not drag the estimate back, but an estimate far ahead (a stalled playout) is reset.
+        estimate = self.position(now_ms)
         self.acked = max(self.acked, pos)
-        self.anchor = (self.acked, now_ms)
+        self.anchor = (min(max(self.acked, estimate), self.acked + ECHO_SLACK), now_ms)
         segments = self.segments
         while segments and segments[0][0] + len(segments[0][1]) <= self.acked:
             start, data, _, item = segments.popleft()
@@ -150,18 +154,20 @@ class PlayoutTracker:
                 item.acked = min(item.sent, item.generated, start + len(data) - item.start)
 
     def position(self, now_ms: float) -> int:
-        """Estimated playout position: the last echo, advanced in real time through sent audio."""
+        """Estimated playout position: the last anchor, advanced in real time through sent audio."""
         pos, t = self.anchor
         for start, data, sent_at, _ in self.segments:
-            if start + len(data) <= pos:
+            end = start + len(data)
+            if end <= pos:
                 continue
             begin = max(t, sent_at)
             if now_ms <= begin:
                 return pos
-            dur = len(data) / PER_MS
+            frm = max(pos, start)
+            dur = (end - frm) / PER_MS
             if now_ms < begin + dur:
-                return start + int((now_ms - begin) * PER_MS)
-            pos, t = start + len(data), begin + dur
+                return frm + int((now_ms - begin) * PER_MS)
+            pos, t = end, begin + dur
         return pos
 
     def playing_item(self, now_ms: float) -> Item | None:
