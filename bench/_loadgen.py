@@ -230,7 +230,11 @@ class StreamClient:
             if back
         ]
         sent = sum(1 for t in self.sent_at if t)
+        slow_ms = self.spec.get("slow_ms", 40.0)
+        slow = [k for k, (a, b) in enumerate(zip(self.sent_at, self.received_at, strict=True))
+                if k >= self.warmup_frames and (not b or (b - a) * 1000 > slow_ms)]
         return {
+            "slow_frames": slow,
             "sent": sent, "received": self.received, "lost": self.n_frames - self.received,
             "late": self.late, "rtt_ms": rtts, "media_msgs": self.media_msgs,
             "media_bytes": self.media_bytes, "marks": self.marks, "clears": self.clears,

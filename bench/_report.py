@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections import Counter
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -23,6 +24,10 @@ def step_summary(name: str, n: int, connected: int, streams: list[dict], *, serv
         "sent", "received", "lost", "late", "media_msgs", "media_bytes", "marks", "clears",
         "garbage_bytes", "foreign_sid")}
     errors = sorted({s["error"] for s in streams if s["error"]})
+    # Frame slots (20 ms) where most streams were slow at once: a worker-wide pause (GC, a
+    # blocking call) rather than a CPU shortage, which spreads slowness over time and streams.
+    slow = Counter(k for s in streams for k in s["slow_frames"])
+    stalls = sorted(k for k, count in slow.items() if count >= n / 2)
     p99 = percentile(rtts, 99)
     passed = connected == n and total["lost"] == 0 and p99 is not None and p99 < limit_ms
     return {
@@ -38,6 +43,8 @@ def step_summary(name: str, n: int, connected: int, streams: list[dict], *, serv
         "generator_runq_wait_pct": round(gen_wait, 1),
         "ms_per_media_msg": round(total["media_bytes"] / 8 / total["media_msgs"], 1)
         if total["media_msgs"] else None,
+        "slow_frames": sum(slow.values()), "stall_slots": len(stalls),
+        "stall_at_s": [round(k * 0.02, 2) for k in stalls[:20]],
         "errors": errors[:3], "passed": passed,
     }
 
@@ -48,11 +55,12 @@ _COLUMNS = (
     ("lost", "lost", "{}"), ("late", "late", "{}"), ("srvCPU%", "server_cpu_pct", "{:.0f}"),
     ("CPU%/st", "cpu_pct_per_stream", "{:.2f}"), ("RSS MB", "server_rss_mb", "{:.0f}"),
     ("KB/st", "rss_kb_per_stream", "{:.0f}"), ("genCPU%", "generator_cpu_pct", "{:.0f}"),
-    ("other%", "other_cpu_pct", "{:.0f}"), ("srvWt%", "server_runq_wait_pct", "{:.0f}"),
+    ("other%", "other_cpu_pct", "{:.0f}"), ("stalls", "stall_slots", "{}"),
+    ("srvWt%", "server_runq_wait_pct", "{:.0f}"),
     ("genWt%", "generator_runq_wait_pct", "{:.0f}"), ("ms/msg", "ms_per_media_msg", "{:.0f}"),
     ("ok", "passed", "{}"),
 )
-_WIDTHS = (9, 5, 5, 6, 6, 6, 6, 5, 8, 8, 7, 6, 8, 7, 7, 7, 7, 5)
+_WIDTHS = (9, 5, 5, 6, 6, 6, 6, 5, 8, 8, 7, 6, 8, 7, 7, 7, 7, 7, 5)
 _header_printed = False
 
 

@@ -72,7 +72,7 @@ class Target:
 
     def __init__(self, workdir: Path, workers: int = 1, hook: tuple[str, str] | None = None):
         self.workdir, self.workers = workdir, workers
-        self.hook = hook  # (name of a bench/_<name>_conf.py gunicorn config, output dir)
+        self.hook = hook  # (cprofile|gcstat|gcfreeze, output dir): see bench/_hook_conf.py
         self.port = 0
         self.proc: subprocess.Popen | None = None
         self.log = workdir / f"{self.name}.log"
@@ -136,6 +136,7 @@ class GunicornTarget(Target):
         env = {k: v for k, v in os.environ.items() if k not in _DROPPED_ENV}
         env.update(PORT=str(self.port), WEB_CONCURRENCY=str(self.workers))
         if self.hook:
+            env["BENCH_HOOK"] = self.hook[0]
             env["BENCH_HOOK_DIR"] = str(Path(self.hook[1]).resolve() / self.name)
         return env
 
@@ -143,7 +144,7 @@ class GunicornTarget(Target):
         self.port = self.port or free_port()
         argv = procfile_command(self.app_spec, self.port, self.workers)
         if self.hook:
-            argv[1:1] = ["--config", str(ROOT / "bench" / f"_{self.hook[0]}_conf.py")]
+            argv[1:1] = ["--config", str(ROOT / "bench" / "_hook_conf.py")]
         with open(self.log, "ab") as log:
             self._spawn(argv, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
         _wait_listening(self.port, self.proc, self.log)

@@ -42,6 +42,7 @@ def run_step(target, n: int, args) -> dict:
             "params": [target.params(first + i) for i in range(share)],
             "first_index": first, "streams": share, "total_streams": n, "run": run,
             "warmup_s": args.warmup, "duration_s": args.duration, "drain_s": args.drain,
+            "slow_ms": args.p99_limit,
         }
         # Own session = own scheduler autogroup, so --nice can raise it (see set_nice).
         gen = subprocess.Popen([sys.executable, "-m", "bench._loadgen"], cwd=ROOT, text=True,
@@ -200,8 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-seconds", type=float, default=600, help="stop stepping after this")
     p.add_argument("--py-spy", metavar="DIR",
                    help="profile the server during each step into DIR/<target>-<N>.txt (raw)")
-    p.add_argument("--hook", choices=("cprofile", "gcstat"),
-                   help="instrument each gunicorn worker: cProfile stats or GC pause times")
+    p.add_argument("--hook", choices=("cprofile", "gcstat", "gcfreeze"),
+                   help="instrument gunicorn workers (see bench/_hook_conf.py)")
     p.add_argument("--hook-dir", default="bench-hooks", help="where --hook writes <target>/")
     p.add_argument("--json", help="also write the results as JSON to this path ('-' = stdout)")
     args = p.parse_args(argv)

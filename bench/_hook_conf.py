@@ -1,0 +1,68 @@
+"""gunicorn config for `media_bench --hook NAME`: instrument each worker, dump at exit.
+
+It first loads the product's own ./gunicorn.conf.py, if any (gunicorn reads only one config
+file), and chains its hooks. NAME comes from $BENCH_HOOK, output goes to $BENCH_HOOK_DIR:
+- cprofile: cProfile of the worker, worker-<pid>.prof. Self times are meaningful under gevent;
+  cumulative times of functions that switch greenlets (waits, Hub.run) include other greenlets.
+- gcstat: every garbage collection timed, worker-<pid>.json (count, total, max and the ten
+  longest pauses per generation). A long gen-2 pause stalls every stream of the worker at once.
+- gcfreeze: gcstat, plus gc.freeze() after the worker has booted (the recommended fix).
+"""
+from __future__ import annotations
+
+import cProfile
+import gc
+import json
+import os
+import time
+from pathlib import Path
+
+_product = Path.cwd() / "gunicorn.conf.py"
+_base: dict = {}
+if _product.exists():
+    exec(compile(_product.read_text(), str(_product), "exec"), _base)  # noqa: S102
+    globals().update({k: v for k, v in _base.items() if not k.startswith("_")})
+
+_HOOK = os.environ.get("BENCH_HOOK", "")
+_profile = cProfile.Profile()
+_started: list[float] = []
+_pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+
+
+def _on_gc(phase: str, info: dict) -> None:
+    if phase == "start":
+        _started.append(time.perf_counter())
+    elif _started:
+        _pauses[info["generation"]].append((time.perf_counter() - _started.pop()) * 1000)
+
+
+def post_worker_init(worker) -> None:
+    """Run the product's hook, then start instrumenting."""
+    if "post_worker_init" in _base:
+        _base["post_worker_init"](worker)
+    if _HOOK == "gcfreeze":
+        gc.freeze()
+    if _HOOK == "cprofile":
+        _profile.enable()
+    else:
+        gc.callbacks.append(_on_gc)
+
+
+def worker_exit(server, worker) -> None:
+    """Write this worker's measurements, then run the product's hook."""
+    directory = os.environ["BENCH_HOOK_DIR"]
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, f"worker-{os.getpid()}")
+    if _HOOK == "cprofile":
+        _profile.disable()
+        _profile.dump_stats(path + ".prof")
+    else:
+        summary = {gen: {"count": len(p), "total_ms": round(sum(p), 1),
+                         "max_ms": round(max(p, default=0), 2),
+                         "longest_ms": sorted((round(x, 2) for x in p), reverse=True)[:10]}
+                   for gen, p in _pauses.items()}
+        summary["tracked_objects"] = len(gc.get_objects())
+        summary["frozen_objects"] = gc.get_freeze_count()
+        Path(path + ".json").write_text(json.dumps(summary, indent=1))
+    if "worker_exit" in _base:
+        _base["worker_exit"](server, worker)
