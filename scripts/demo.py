@@ -40,6 +40,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="print steps and the summary only, not every timeline line")
     parser.add_argument("--timeout", type=float, default=30.0,
                         help="seconds to wait for any one step before giving up")
+    parser.add_argument("--database-url", default=None,
+                        help="use this database instead of a throwaway SQLite file")
     parser.add_argument("--keep-workdir", action="store_true",
                         help="keep the temporary database and server logs")
     return parser.parse_args(argv)
@@ -55,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="forkline-demo-"))
-    stack = Stack(workdir, clock_rate=2.0 if args.fast else 1.0, server=args.server)
+    stack = Stack(workdir, clock_rate=2.0 if args.fast else 1.0, server=args.server,
+                  database_url=args.database_url)
     timeline = Timeline(None, quiet=args.quiet)
     code = 1
     try:

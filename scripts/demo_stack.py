@@ -42,7 +42,8 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
 class Stack:
     """The simulator and the server, their environment, logs and shutdown."""
 
-    def __init__(self, workdir: Path, clock_rate: float = 1.0, server: str = "gunicorn") -> None:
+    def __init__(self, workdir: Path, clock_rate: float = 1.0, server: str = "gunicorn",
+                 database_url: str | None = None) -> None:
         self.workdir = workdir
         self.clock_rate = clock_rate
         self.server_kind = server if server != "gunicorn" or _has_gunicorn() else "python"
@@ -52,6 +53,8 @@ class Stack:
         self.sim_url = self.forkline_url = ""
         self.recordings_dir = workdir / "recordings"
         self.env = self._base_env()
+        if database_url:
+            self.env["DATABASE_URL"] = database_url
 
     def _base_env(self) -> dict:
         env = {k: v for k, v in os.environ.items() if not k.startswith(SCRUBBED)}
