@@ -6,8 +6,10 @@ monkey.patch_all()
 import argparse  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
+import signal  # noqa: E402
 import sys  # noqa: E402
 
+import gevent  # noqa: E402
 from gevent.pywsgi import WSGIServer  # noqa: E402
 
 from twilio_sim.clock import ScaledClock  # noqa: E402
@@ -34,12 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     server = WSGIServer((args.host, args.port), app, log=None, error_log=logging.getLogger("wsgi"))
     server.start()
     print(f"twilio_sim listening on http://{args.host}:{server.server_port}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        app.extensions["twilio_sim"].stop()
+    # SIGTERM/SIGINT: stop serving, then hang up every call so apps see `stop` on their streams.
+    gevent.signal_handler(signal.SIGTERM, server.stop)
+    gevent.signal_handler(signal.SIGINT, server.stop)
+    server.serve_forever()
+    app.extensions["twilio_sim"].stop()
     return 0
 
 

@@ -33,6 +33,7 @@ class Simulator:
         self.ticker: Ticker | None = None
         self._loop = None
         self.answer_modes: dict[str, tuple[str, float]] = {}  # number -> (mode, ring seconds)
+        self.closing: set = set()  # greenlets closing streams, joined on shutdown
 
     # ---- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -40,11 +41,14 @@ class Simulator:
         self.ticker = Ticker(self.clock)
         self._loop = gevent.spawn(self._run)
 
-    def stop(self) -> None:
-        """Hang up everything and stop ticking."""
-        for call in list(self.store.calls.values()):
-            if call.live:
-                self.hangup_call(call, "completed")
+    def stop(self, grace_s: float = 3.0) -> None:
+        """Hang up everything (apps get `stop`, callbacks go out), then stop ticking."""
+        legs = list(self.legs.values())
+        for leg in legs:
+            self.hangup_call(leg.call, "completed")
+        gevent.joinall([leg.greenlet for leg in legs if leg.greenlet], timeout=grace_s)
+        gevent.joinall(list(self.closing), timeout=grace_s)
+        self.sender.pool.join(timeout=grace_s)
         if self._loop is not None:
             self._loop.kill()
 

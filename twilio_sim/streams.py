@@ -86,7 +86,9 @@ class StreamPort:
     # ---- control -----------------------------------------------------------------------------
     def stop(self) -> None:
         """Send `stop` and close (in the background: never blocks the caller)."""
-        gevent.spawn(self.client.stop)
+        closer = gevent.spawn(self.client.stop)
+        self.sim.closing.add(closer)
+        closer.link(self.sim.closing.discard)
 
     def drop(self) -> None:
         """Fault: cut the socket without `stop`."""
