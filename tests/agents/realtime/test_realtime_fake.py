@@ -110,3 +110,15 @@ def test_forced_function_call_shape(fake, conn):
     assert (done.name, done.arguments) == ("end_call", "{}")
     response = next_of(conn, "response.done").response
     assert response.output[0].type == "function_call"
+
+
+@pytest.mark.parametrize("session,param", [
+    ({"type": "realtime", "temperature": 0.8}, "session.temperature"),
+    ({"type": "realtime", "audio": {"input": {"turn_detection": {
+        "type": "semantic_vad", "silence_duration_ms": 500}}}},
+     "session.audio.input.turn_detection.silence_duration_ms"),
+])
+def test_fields_ga_does_not_have_are_unknown_parameters(conn, session, param):
+    conn.send({"type": "session.update", "session": session})
+    error = next_of(conn, "error").error
+    assert (error.code, error.param) == ("unknown_parameter", param)
