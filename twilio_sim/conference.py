@@ -150,3 +150,13 @@ class Room:
             if member.quiet_ticks >= SPEECH_HANGOVER_TICKS:
                 member.speaking = False
                 self._event("participant-speech-stop", now, member.part)
+
+
+def configure(conf: Conference, settings: dict) -> None:
+    """Conference callback settings come from the first participant; later ones are ignored."""
+    if conf.configured:
+        return
+    conf.configured = True
+    conf.status_callback = settings.get("status_callback")
+    conf.status_callback_method = settings.get("status_callback_method") or "POST"
+    conf.status_callback_events = list(settings.get("status_callback_events") or [])

@@ -255,7 +255,8 @@ def stats():
                     "late_ticks": ticker.late_ticks if ticker else 0,
                     "skipped_ticks": ticker.skipped_ticks if ticker else 0,
                     "max_lag_s": ticker.max_lag if ticker else 0.0,
-                    "live_calls": len(s.legs), "live_conferences": len(s.rooms)})
+                    "live_calls": len(s.legs), "live_conferences": len(s.rooms),
+                    "tick_errors": s.tick_errors})
     if ticker is not None and request.args.get("reset"):
         ticker.max_lag = 0.0
     return out

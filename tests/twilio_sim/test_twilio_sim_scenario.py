@@ -124,3 +124,8 @@ def test_conference_callbacks_are_signed_and_sequenced(scenario):
     seqs = sorted(int(r["form"]["SequenceNumber"]) for r in hooks)
     assert seqs == list(range(1, len(seqs) + 1))
     assert all(r["form"]["ConferenceSid"] == scenario["cf"] for r in hooks)
+
+
+def test_no_tick_errors(scenario, fast_sim_server):
+    stats = fast_sim_server.control._call("GET", "/stats")
+    assert stats["tick_errors"] == 0 and stats["ticks"] > 100
