@@ -64,11 +64,11 @@ def run(conferences: int, legs: int, seconds: float, rate: float, sink: Sink) ->
             client.calls(sid).streams.create(url=f"ws://127.0.0.1:{sink.port}/fork",
                                              track="both_tracks")
         time.sleep(1.0)  # let every fork connect before measuring (a bench, not a test)
-        before = ctl._call("GET", "/stats?reset=1")
+        before = ctl.stats(reset=True)
         media0, cpu0, t0 = sink.media, cpu_seconds(proc.pid), time.monotonic()
         time.sleep(seconds)
         elapsed = time.monotonic() - t0
-        after = ctl._call("GET", "/stats")
+        after = ctl.stats()
         return {"conferences": conferences, "legs": conferences * legs,
                 "media_per_s": (sink.media - media0) / elapsed,
                 "ideal_media_per_s": conferences * legs * 2 * 50 * rate,

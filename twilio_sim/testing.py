@@ -125,6 +125,10 @@ class SimControl:
         """restart (graceful=True sends stop first) | drop | delay (delay_ms, jitter_ms)."""
         return self._call("POST", f"/streams/{stream_sid}/{fault}", **params)
 
+    def stats(self, reset: bool = False) -> dict:
+        """Tick-loop health (GET /sim/stats); `reset` restarts the worst-lag measurement."""
+        return self._call("GET", "/stats?reset=1" if reset else "/stats")
+
     def callbacks(self) -> list[dict]:
         """The status callbacks the simulator sent."""
         return self._call("GET", "/callbacks")["callbacks"]

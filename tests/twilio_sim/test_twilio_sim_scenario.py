@@ -127,5 +127,5 @@ def test_conference_callbacks_are_signed_and_sequenced(scenario):
 
 
 def test_no_tick_errors(scenario, fast_sim_server):
-    stats = fast_sim_server.control._call("GET", "/stats")
+    stats = fast_sim_server.control.stats()
     assert stats["tick_errors"] == 0 and stats["ticks"] > 100
