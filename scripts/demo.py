@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         alive = f" (still alive: {', '.join(left)})" if left else ""
         print(f"stopped the simulator and the server{alive}; "
               f"{time.monotonic() - started:.1f}s in total")
-        if args.keep_workdir or code != 0:
+        if args.keep_workdir or code == 1:
             print(f"work directory kept: {workdir}")
         else:
             import shutil
