@@ -26,6 +26,7 @@ class SpeechEnded:
     pcm: bytes
     start_ms: int
     end_ms: int
+    rest: bytes = b""  # the part not yet handed out by take_speech()
 
 
 class Endpointer:
@@ -46,6 +47,7 @@ class Endpointer:
         self._recent: deque[tuple[bytes, bool]] = deque(maxlen=max(preroll_ms // FRAME_MS, 5))
         self._buffer = b""
         self._frames: list[bytes] = []
+        self._taken = 0
         self._silent = 0
         self._start_ms = 0
         self.position_ms = 0
@@ -84,6 +86,15 @@ class Endpointer:
             return self._finish()
         return None
 
+    def take_speech(self) -> bytes:
+        """PCM16 of the current utterance not handed out yet (pre-roll included), for STT
+        that decodes while the caller is still talking; b"" outside speech."""
+        if not self.in_speech:
+            return b""
+        out = b"".join(self._frames[self._taken :])
+        self._taken = len(self._frames)
+        return out
+
     def flush(self) -> SpeechEnded | None:
         """End an utterance still in progress (the stream stopped mid-speech)."""
         return self._finish() if self.in_speech else None
@@ -92,5 +103,6 @@ class Endpointer:
         # Drop most of the trailing silence; keep 100 ms so the recognizer sees the word end.
         keep = len(self._frames) - max(self._silent - 5, 0)
         pcm = b"".join(self._frames[:keep])
-        self.in_speech, self._frames, self._silent = False, [], 0
-        return SpeechEnded(pcm, self._start_ms, self.last_voiced_ms)
+        rest = b"".join(self._frames[self._taken : keep])
+        self.in_speech, self._frames, self._silent, self._taken = False, [], 0, 0
+        return SpeechEnded(pcm, self._start_ms, self.last_voiced_ms, rest)

@@ -87,20 +87,33 @@ class SphinxSTT:
             lm_path, dict_path = _domain_model(corpus, tmp)
             self._decoder = Decoder(samprate=16000, loglevel="FATAL", lm=lm_path, dict=dict_path)
 
-    def transcribe(self, pcm: bytes) -> Iterator[tuple[str, bool]]:
-        """Decode one 8 kHz PCM16 utterance (upsampled for the 16 kHz model); yields the final.
+    def start(self) -> None:
+        """Begin an utterance that will be fed while the caller talks."""
+        self._resampler = Resampler(8000, 16000)
+        self._decoder.start_utt()
 
-        The decoder holds the GIL while it works, so audio is fed in 50 ms pieces with a yield
+    def feed(self, pcm: bytes) -> None:
+        """Decode more 8 kHz PCM16 of the current utterance.
+
+        The decoder holds the GIL while it works, so audio goes in 50 ms pieces with a yield
         between them: other greenlets (and threads) keep running during a long decode.
         """
-        wide = Resampler(8000, 16000).process(pcm)
-        self._decoder.start_utt()
+        wide = self._resampler.process(pcm)
         for start in range(0, len(wide), DECODE_CHUNK):
             self._decoder.process_raw(wide[start : start + DECODE_CHUNK], False, False)
             time.sleep(0)
+
+    def finish(self) -> Iterator[tuple[str, bool]]:
+        """End the utterance; yields the final text."""
         self._decoder.end_utt()
         hyp = self._decoder.hyp()
         yield (hyp.hypstr if hyp else ""), True
+
+    def transcribe(self, pcm: bytes) -> Iterator[tuple[str, bool]]:
+        """Decode one whole 8 kHz PCM16 utterance (upsampled for the 16 kHz model)."""
+        self.start()
+        self.feed(pcm)
+        return self.finish()
 
 
 class EspeakTTS:

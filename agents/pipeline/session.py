@@ -1,6 +1,7 @@
 """PipelineSession: endpointing -> STT -> LLM -> TTS, one worker per call, barge-in aware."""
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -21,7 +22,13 @@ from agents.base import (
 )
 from agents.pipeline import metrics as turn_metrics
 from agents.pipeline.endpoint import Endpointer, SpeechBegan, SpeechEnded
-from agents.pipeline.stages import Responder, SpeechToText, TextToSpeech, Utterance
+from agents.pipeline.stages import (
+    Responder,
+    SpeechToText,
+    StreamingSpeechToText,
+    TextToSpeech,
+    Utterance,
+)
 from agents.pipeline.turn import Cancelled, Turn
 
 CALLER = "caller"
@@ -58,6 +65,8 @@ class PipelineSession:
         self._heard: tuple[str, int] | None = None
         self._last_spoken: tuple[str, int, int] | None = None  # item, history index, bytes
         self._carry: Utterance | None = None  # speech whose turn the caller's next words cut
+        self._streaming = False  # a streaming STT has an utterance open
+        self._stream_broken = False
 
     # -- stage construction -------------------------------------------------------------
     def build_stages(self) -> None:
@@ -92,7 +101,7 @@ class PipelineSession:
         """Endpoint the caller's audio (cheap, inline); finished utterances go to the worker."""
         if self._closed:
             return
-        now = time.monotonic()
+        now, streaming = time.monotonic(), isinstance(self.stt, StreamingSpeechToText)
         for event in self.endpointer.feed(ulaw):
             if isinstance(event, SpeechBegan):
                 if self.responding:
@@ -100,10 +109,15 @@ class PipelineSession:
                 self._emit(SpeechStarted(CALLER, event.ms))
             elif isinstance(event, SpeechEnded):
                 self._emit(SpeechStopped(CALLER, event.end_ms))
+                if streaming:
+                    self._jobs.put(("audio", event.rest))
                 # Audio arrives in real time, so the last voiced frame arrived this long ago.
                 lag = (self.endpointer.position_ms - event.end_ms) / 1000
-                utt = Utterance(event.pcm, event.start_ms, event.end_ms, ended_at=now - lag)
+                utt = Utterance(event.pcm, event.start_ms, event.end_ms, ended_at=now - lag,
+                                streamed=streaming)
                 self._jobs.put(("utterance", utt))
+        if streaming and (speech := self.endpointer.take_speech()):
+            self._jobs.put(("audio", speech))  # decoded by the worker while the caller talks
 
     def interrupt(self, heard_ms: int, item_id: str | None = None) -> None:
         """Stop speaking; remember how much of `item_id` was heard for the history."""
@@ -150,10 +164,12 @@ class PipelineSession:
     def _run(self) -> None:
         while (job := self._jobs.get()) is not None:
             kind, payload = job
+            if kind == "audio":
+                self._stream(payload)
+                continue
             self._apply_heard()
-            if kind == "utterance" and self._carry is not None:
-                payload = merge(self._carry, payload)
-                self._carry = None
+            if kind == "utterance":
+                payload = self._prepare(payload)
             self.history = trim_history(self.history)
             turn = Turn(self, self.generation)
             self.responding = True
@@ -179,6 +195,28 @@ class PipelineSession:
                 if turn.metrics is not None:
                     turn_metrics.observe(turn.metrics)
                     self._emit(turn.metrics)
+
+    def _stream(self, pcm: bytes) -> None:
+        # A failing stream is not fatal: the utterance is then decoded whole.
+        try:
+            if not self._streaming:
+                self.stt.start()
+                self._streaming = True
+            self.stt.feed(pcm)
+        except Exception:
+            self._stream_broken = True
+
+    def _prepare(self, utterance: Utterance) -> Utterance:
+        """Merge a carried-over half and decide whether the streamed decode can be used."""
+        streamed = utterance.streamed and self._streaming and not self._stream_broken
+        if self._carry is not None:
+            utterance, self._carry, streamed = merge(self._carry, utterance), None, False
+        if self._streaming and not streamed:
+            with contextlib.suppress(Exception):
+                list(self.stt.finish())  # close the partial stream; the whole audio is used
+        self._streaming = self._stream_broken = False
+        utterance.streamed = streamed
+        return utterance
 
     def _apologize(self, item_id: str) -> None:
         # The caller asked something and would otherwise hear nothing: say sorry, locally.

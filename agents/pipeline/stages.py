@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +23,7 @@ class Utterance:
     start_ms: int
     end_ms: int
     ended_at: float = 0.0  # monotonic time the last voiced frame arrived (for latency)
-    meta: dict = field(default_factory=dict)
+    streamed: bool = False  # its audio was already fed to a streaming STT
 
 
 class SpeechToText(Protocol):
@@ -31,6 +31,20 @@ class SpeechToText(Protocol):
 
     def transcribe(self, pcm: bytes) -> Iterator[tuple[str, bool]]:
         """Yield (text, final) pairs for 8 kHz PCM16; the last one is final."""
+
+
+@runtime_checkable
+class StreamingSpeechToText(Protocol):
+    """An STT that can decode while the caller is still talking (lower end-of-turn latency)."""
+
+    def start(self) -> None:
+        """Begin an utterance."""
+
+    def feed(self, pcm: bytes) -> None:
+        """More 8 kHz PCM16 of the utterance."""
+
+    def finish(self) -> Iterator[tuple[str, bool]]:
+        """End the utterance; yield (text, final) pairs, the last one final."""
 
 
 class Responder(Protocol):

@@ -58,8 +58,9 @@ class Turn:
     def handle(self, utterance: Utterance) -> None:
         """Answer one caller utterance."""
         self._heard_at = utterance.ended_at
-        started, text = time.monotonic(), ""
-        for text, final in self.session.stt.transcribe(utterance.pcm):
+        started, text, stt = time.monotonic(), "", self.session.stt
+        results = stt.finish() if utterance.streamed else stt.transcribe(utterance.pcm)
+        for text, final in results:
             self.check()
             self.session.emit(Transcript("caller", text, final))
         self._timing["stt_ms"] = _ms(started)

@@ -75,3 +75,18 @@ def test_trim_history_keeps_the_system_prompt_and_whole_tool_exchanges():
     assert trimmed[0]["role"] == "system" and trimmed[1]["role"] == "user"
     assert len(trimmed) <= 41 and trimmed[-1] == history[-1]
     assert trim_history(history[:5]) == history[:5]
+
+
+def test_take_speech_hands_out_the_utterance_while_it_is_spoken():
+    spoken = speech.synthesize_ulaw("What are your opening hours?")
+    endpointer, streamed, ended = Endpointer(), b"", None
+    for i in range(0, len(spoken + audio.ULAW_SILENCE * 8000), 160):
+        for event in endpointer.feed((spoken + audio.ULAW_SILENCE * 8000)[i : i + 160]):
+            if isinstance(event, SpeechEnded):
+                ended = event
+                streamed += event.rest
+        streamed += endpointer.take_speech()
+        if ended is None and endpointer.in_speech:
+            assert streamed  # audio is available before the caller has finished
+    assert ended is not None and streamed[: len(ended.pcm)] == ended.pcm
+    assert endpointer.take_speech() == b""

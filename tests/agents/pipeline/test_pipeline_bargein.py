@@ -140,3 +140,41 @@ def test_a_pause_mid_sentence_merges_the_two_halves(question_ulaw):
         assert users == [{"role": "user", "content": "part 2"}]
     finally:
         session.close()
+
+
+class StreamingSTT:
+    """Records the streaming calls; `transcribe` must not be needed."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.fed = 0
+
+    def start(self):
+        self.calls.append("start")
+
+    def feed(self, pcm):
+        self.calls.append("feed")
+        self.fed += len(pcm)
+
+    def finish(self):
+        self.calls.append("finish")
+        yield "streamed words", True
+
+    def transcribe(self, pcm):
+        raise AssertionError("a streaming STT is fed while the caller talks")
+
+
+def test_streaming_stt_is_fed_during_speech_and_finished_at_the_end(question_ulaw):
+    stt, responder = StreamingSTT(), EchoResponder()
+    session = PipelineSession(AgentProfile(), {}, stt=stt, responder=responder, tts=GatedTTS(1))
+    session.connect()
+    try:
+        speak(session, question_ulaw)
+        assert pull_until(session, ResponseDone)[-1].status == "completed"
+        assert stt.calls[0] == "start" and stt.calls[-1] == "finish"
+        assert stt.calls.count("feed") > 10 and stt.calls.count("start") == 1
+        speech_bytes = len(question_ulaw) * 2 - 8000 * 2  # PCM16 of the speech part
+        assert stt.fed >= speech_bytes * 0.8
+        assert responder.seen[-1][-1] == {"role": "user", "content": "streamed words"}
+    finally:
+        session.close()
