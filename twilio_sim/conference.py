@@ -8,7 +8,7 @@ from datetime import datetime
 from . import callbacks
 from .audio import SILENCE, ulaw_dbfs
 from .mixer import MixLeg, mix
-from .store import Conference, Participant
+from .store import Conference, Participant, rfc2822
 
 SPEECH_DBFS = -45.0  # a frame louder than this counts as speech
 SPEECH_HANGOVER_TICKS = 15  # 300 ms of quiet ends a speech burst
@@ -46,6 +46,7 @@ class Room:
     def join(self, part: Participant, on_leave: Callable[[str], None], now: datetime) -> None:
         """Admit a participant (status connected) and apply the start rule."""
         part.status = "connected"
+        part.date_updated = rfc2822(now)
         self.conf.participants[part.call_sid] = part
         self.members[part.call_sid] = Member(part, on_leave)
         self._event("participant-join", now, part)
@@ -53,6 +54,7 @@ class Room:
         if not self.started and enough and any(
                 m.part.start_conference_on_enter for m in self.members.values()):
             self.conf.status = "in-progress"
+            self.conf.date_updated = rfc2822(now)
             self._event("conference-start", now)
 
     def leave(self, call_sid: str, now: datetime, reason: str, kicked: bool = False,
@@ -83,6 +85,7 @@ class Room:
             return
         was_started = self.started
         self.conf.status = "completed"
+        self.conf.date_updated = rfc2822(now)
         self.conf.reason_conference_ended = reason
         self.conf.call_sid_ending_conference = call_sid
         why = "conference_ended_via_api" if reason.endswith("via-api") else \
@@ -101,6 +104,7 @@ class Room:
         before = {k: getattr(part, k) for k in changes}
         for key, value in changes.items():
             setattr(part, key, value)
+        part.date_updated = rfc2822(now)
         if "muted" in changes and before["muted"] != part.muted:
             self._event("participant-mute" if part.muted else "participant-unmute", now, part)
         if "hold" in changes and before["hold"] != part.hold:
