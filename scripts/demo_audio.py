@@ -78,6 +78,12 @@ def reply_finished(levels: list[float], start: int, quiet_ms: int = 1200) -> Seg
     return reply if (len(levels) - reply.end) * FRAME_MS >= quiet_ms else None
 
 
+def first_audio_ms(levels: list[float], start: int) -> int | None:
+    """In a recording that hears both (the agent's): question end -> first AI audio, in ms."""
+    found = segments(levels, start)
+    return (found[1].start - found[0].end) * FRAME_MS if len(found) >= 2 else None
+
+
 def transcribe(pcm: bytes, corpus: str) -> str:
     """Offline STT (the agents' pocketsphinx stage, biased to `corpus`) of 8 kHz PCM16."""
     from agents.pipeline.offline import SphinxSTT

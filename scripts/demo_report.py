@@ -5,7 +5,16 @@ import json
 import shutil
 from pathlib import Path
 
-from demo_audio import Segment, cut, frame_levels, loudest_dbfs, segments, transcribe, wav_pcm
+from demo_audio import (
+    Segment,
+    cut,
+    first_audio_ms,
+    frame_levels,
+    loudest_dbfs,
+    segments,
+    transcribe,
+    wav_pcm,
+)
 from demo_scenario import PHONES, Mark, Story
 
 SILENT_DBFS = -50.0  # "not heard": the whisper's level in the customer's ear must stay below
@@ -88,11 +97,10 @@ class Report:
         """Per question: what the customer heard back (offline STT) and first-audio latency."""
         turns, corpus = [], answers_corpus()
         for mark in (m for m in self.story.marks if m.kind == "question"):
-            agent = segments(self.levels["agent"], mark.at["agent"])
             reply = self.heard("customer", mark.at["customer"], self.next_mark_at(mark, "customer"))
             turn = {"question": mark.text, "t": round(mark.t, 2)}
-            if len(agent) >= 2:  # the agent hears both: the question, then the AI's reply
-                turn["first_audio_ms"] = (agent[1].start - agent[0].end) * 20
+            # The agent hears both the question and the reply, on one tick-exact timeline.
+            turn["first_audio_ms"] = first_audio_ms(self.levels["agent"], mark.at["agent"])
             if reply:
                 turn["reply_s"] = round(reply.end_s - reply.start_s, 2)
                 turn["customer_heard"] = transcribe(cut(self.pcm["customer"], reply), corpus)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from demo_api import AdminApi, DemoError, participant, wait_until
-from demo_audio import frame_levels, reply_finished, segments, wav_pcm
+from demo_audio import first_audio_ms, frame_levels, reply_finished, segments, wav_pcm
 from demo_timeline import Timeline
 
 PHONES = {"customer": "+15550100001", "agent": "+15550100002", "supervisor": "+15550100003"}
@@ -120,8 +120,11 @@ class Scenario:
         mark = self.speak("customer", how, what, text)
         reply = wait_until(lambda: self._reply_heard(mark), self.timeout_s + 30,
                            "the AI's spoken reply at the customer", interval_s=0.25)
+        agent = frame_levels(wav_pcm(self.sim.recording_wav(PHONES["agent"])))
+        latency = first_audio_ms(agent, mark.at["agent"])
         self.tl.add("audio", f"customer heard the AI's reply: {reply.end_s - reply.start_s:.1f}s "
-                             "of speech")
+                             f"of speech; first audio {latency} ms after her question ended",
+                    first_audio_ms=latency)
 
     def customer_levels(self) -> list[float]:
         """Per-frame levels of what the customer has heard so far."""
@@ -144,8 +147,13 @@ class Scenario:
         reply = wait_until(lambda: reply_finished(self.customer_levels(), done),
                            self.timeout_s + 30, "the AI's reply to the interruption",
                            interval_s=0.25)
-        self.tl.add("audio", f"customer heard the AI's reply: {reply.end_s - reply.start_s:.1f}s "
-                             "of speech")
+        levels = self.customer_levels()
+        cut_at = next((s.end for s in segments(levels, question.at["customer"])
+                       if s.end >= self.story.barge_in.at["customer"]), None)
+        stopped = (cut_at - self.story.barge_in.at["customer"]) * 20 if cut_at else None
+        self.tl.add("audio", f"the AI's voice stopped {stopped} ms after she started talking; "
+                             f"its reply to her: {reply.end_s - reply.start_s:.1f}s of speech",
+                    stopped_after_ms=stopped)
 
     def supervisor_listens(self) -> None:
         """A supervisor joins muted; what it says is heard by nobody."""
