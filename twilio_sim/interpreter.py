@@ -25,6 +25,7 @@ class Redirect:
     url: str | None = None
     method: str = "POST"
     twiml: str | None = None
+    extra: dict | None = None  # more request params, e.g. DialCallStatus for a Dial action
 
 
 class PhoneParty:
@@ -161,6 +162,7 @@ class Leg:
             return twiml.parse(source.twiml)
         self.doc_url = source.url
         params = callbacks.voice_params(self.call, self.sim.account_sid)
+        params.update(source.extra or {})
         return twiml.parse(self.sim.fetch(source.url, source.method, params))
 
     def execute(self, verbs: list) -> Redirect | None:
@@ -249,9 +251,10 @@ class Leg:
         return nxt
 
     def dial_action(self, verb: twiml.DialConference, status: str) -> Redirect | None:
-        """Continue at the Dial action URL, if any (DialCallStatus is not modelled further)."""
+        """Continue at the Dial action URL, if any, telling it the DialCallStatus."""
         if verb.action and not self.hung_up.is_set() and self.pending is None:
-            return Redirect(self.resolve(verb.action), verb.method)
+            return Redirect(self.resolve(verb.action), verb.method,
+                            extra={"DialCallStatus": status})
         return None
 
     def resolve(self, url: str) -> str:

@@ -111,9 +111,10 @@ def test_connect_stream_marks_dtmf_and_close(sim_server, webhooks, media_server)
 
 
 def test_dial_conference_end_on_exit(sim_server, webhooks):
-    conf_twiml = ('<Response><Dial><Conference endConferenceOnExit="{end}" '
+    conf_twiml = ('<Response><Dial action="/dialed"><Conference endConferenceOnExit="{end}" '
                   'statusCallback="/conf" statusCallbackEvent="start end join leave">'
-                  'twiml-room</Conference></Dial><Redirect>/after</Redirect></Response>')
+                  'twiml-room</Conference></Dial></Response>')
+    webhooks.routes["/dialed"] = "<Response><Redirect>/after</Redirect></Response>"
     webhooks.routes["/host"] = conf_twiml.format(end="true")
     webhooks.routes["/guest"] = conf_twiml.format(end="false")
     webhooks.routes["/after"] = "<Response><Hangup/></Response>"
@@ -127,8 +128,10 @@ def test_dial_conference_end_on_exit(sim_server, webhooks):
                                      and r["form"]["StatusCallbackEvent"] == "conference-end")
     assert end["form"]["ReasonConferenceEnded"] == "participant-with-end-conference-on-exit-left"
     assert end["form"]["CallSidEndingConference"] == host["sid"]
-    after = webhooks.requests.wait_for(lambda r: r["path"] == "/after")
-    assert after["form"]["CallSid"] == guest["sid"], "the guest continues after <Dial>"
+    dialed = webhooks.requests.wait_for(lambda r: r["path"] == "/dialed")
+    assert dialed["form"]["CallSid"] == guest["sid"], "the guest continues at the Dial action"
+    assert dialed["form"]["DialCallStatus"] == "completed" and dialed["valid"]
+    webhooks.requests.wait_for(lambda r: r["path"] == "/after")
     wait_call_status(sim_server, guest["sid"], "completed")
 
 
