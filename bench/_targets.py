@@ -2,6 +2,7 @@
 
 - `bare`: bench/bare_relay.py (asyncio websockets), the baseline;
 - `flask`: bench/flask_echo.py served by the Procfile's gunicorn command line;
+- `lean`: bench/flask_lean.py, the same echo on an inline WebSocket (a media-plane prototype);
 - `forkline`: the product, `app:create_app()` by the Procfile's command line, with a temp SQLite
   database migrated by the Procfile's release command, AI_BACKEND=echo and signed upgrades.
 """
@@ -154,6 +155,11 @@ class FlaskEcho(GunicornTarget):
     name = "flask"
 
 
+class FlaskLean(GunicornTarget):
+    name = "lean"
+    app_spec = "bench.flask_lean:create_app()"
+
+
 class Forkline(GunicornTarget):
     name = "forkline"
     app_spec = "app:create_app()"
@@ -188,4 +194,4 @@ class Forkline(GunicornTarget):
                 "mode": "speak", "coach": "", "token": make_stream_token(SECRET, claims)}
 
 
-TARGETS = {t.name: t for t in (BareRelay, FlaskEcho, Forkline)}
+TARGETS = {t.name: t for t in (BareRelay, FlaskEcho, FlaskLean, Forkline)}
