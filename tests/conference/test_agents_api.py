@@ -58,7 +58,8 @@ def test_invalid_profile_is_422_with_fields(api, body, field):
 
 
 def test_bad_name_and_bad_body(api):
-    assert api.put("/agents/bad name!", {"instructions": "x"}).status_code in (404, 422)
+    response = api.put("/agents/bad name!", {"instructions": "x"})
+    assert response.status_code == 422 and "name" in response.json["error"]["fields"]
     response = api.client.put("/api/agents/x", data="nope", headers=api._headers())
     assert response.status_code == 422 and response.json["error"]["code"] == "validation_failed"
 
