@@ -13,6 +13,7 @@ from conference.logs import Sampler, get_logger, monotonic_ms
 from conference.media import metrics
 from conference.media.ai_leg import AiLeg
 from conference.media.codec import Malformed, Mark, Media, Start, Stop, parse
+from conference.media.fastws import FastSocket, HandOffThread
 from conference.media.forkleg import ForkLeg
 from conference.media.registry import MediaPlane, get_plane
 from conference.media.stream_state import Rejected, StreamState
@@ -48,6 +49,8 @@ def serve(ws, kind: str) -> None:
     """Read loop: parse, check state, dispatch; bad messages are counted and skipped."""
     plane = get_plane(current_app._get_current_object())
     plane.ensure_maintenance()
+    if ws.thread is not None and not ws.thread.is_alive() and hasattr(ws, "sock"):
+        ws = FastSocket(ws)  # the upgrade is done; the fast transport reads from here on
     state, leg, stopped = StreamState(), None, False
     tcp = _dup(ws)
     try:
@@ -139,7 +142,9 @@ def _open_leg(ws, plane: MediaPlane, start: Start, kind: str):
 def init_app(app: Flask) -> None:
     """Register the socket routes, /metrics and the per-worker media plane."""
     # Twilio frames are small; the codec caps them at 16 KB, this only bounds memory.
-    app.config.setdefault("SOCK_SERVER_OPTIONS", {"max_message_size": 1 << 20})
+    # HandOffThread leaves the media sockets to FastSocket (other routes are unaffected).
+    app.config.setdefault("SOCK_SERVER_OPTIONS", {"max_message_size": 1 << 20,
+                                                  "thread_class": HandOffThread})
     app.register_blueprint(bp)
     app.register_blueprint(metrics.bp)
     get_plane(app)

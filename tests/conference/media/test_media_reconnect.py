@@ -47,7 +47,8 @@ def test_restart_mid_utterance_loses_no_inbound_audio(media_server, graceful):
     ticker.run(30, [(client, lambda t: None)])
     got = heard(ticker.played(client))
     client.stop()
-    streams = wait_for(lambda: len(server.streams()) == 2 and server.streams())
+    streams = wait_for(lambda: len(server.streams()) == 2
+                       and "started" not in server.streams().values() and server.streams())
     assert streams[first_sid] == ("stopped" if graceful else "failed")  # marks answered: no drop
     assert streams[client.stream_sid] == "stopped"
     received = wait_for(lambda: server.metric("forkline_media_frames_in_total", kind="ai"))

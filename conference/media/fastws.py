@@ -1,0 +1,112 @@
+"""Fast message transport for the media sockets, taking over after flask-sock's upgrade.
+
+simple-websocket performs the handshake; its per-socket reader thread is not started for the
+media routes (see `HandOffThread`), and `FastSocket` reads and writes frames itself through the
+sans-I/O `wsframe` codec. Same surface as simple-websocket: receive(), send(), close().
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections import deque
+
+from flask import has_request_context, request
+from simple_websocket import ConnectionClosed
+
+from conference.media.wsframe import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    FrameParser,
+    ProtocolError,
+    close_frame,
+    frame,
+)
+
+MEDIA_BLUEPRINT = "media_sockets"
+
+
+class HandOffThread(threading.Thread):
+    """simple-websocket's reader thread; left unstarted on media routes, where FastSocket reads."""
+
+    def start(self) -> None:
+        if has_request_context() and request.blueprint == MEDIA_BLUEPRINT:
+            return
+        super().start()
+
+
+class FastSocket:
+    """One upgraded media socket; a lock keeps each frame whole when control replies interleave."""
+
+    def __init__(self, ws, max_message: int = 1 << 20) -> None:
+        self.ws = ws
+        self.sock = ws.sock
+        offers = ws.environ.get("HTTP_SEC_WEBSOCKET_EXTENSIONS", "")
+        self.parser = FrameParser(max_message, deflate="permessage-deflate" in offers)
+        self.pending: deque[bytes] = deque()
+        self.connected = True
+        self.close_code: int | None = None
+        self.thread = None
+        self._lock = threading.Lock()
+
+    def receive(self) -> bytes:
+        """The next text or binary message (as bytes); raises ConnectionClosed at the end."""
+        pending = self.pending
+        while not pending:
+            if not self.connected:
+                raise ConnectionClosed(self.close_code or 1006, "")
+            try:
+                data = self.sock.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                self._gone(1006)
+                continue
+            try:
+                frames = self.parser.feed(data)
+            except ProtocolError as exc:
+                self.close(exc.code, exc.reason)
+                continue
+            for opcode, payload in frames:
+                if opcode in (OP_TEXT, OP_BINARY):
+                    pending.append(payload)
+                elif opcode == OP_PING:
+                    self._write(frame(OP_PONG, payload))
+                elif opcode == OP_CLOSE:
+                    code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1000
+                    self.close(1000 if code in (1005, 1006) else code)
+                    break
+        return pending.popleft()
+
+    def send(self, text: str | bytes) -> None:
+        """Send one message: str as a text frame, bytes as binary."""
+        if not self.connected:
+            raise ConnectionClosed(self.close_code or 1006, "")
+        if isinstance(text, str):
+            self._write(frame(OP_TEXT, text.encode()))
+        else:
+            self._write(frame(OP_BINARY, text))
+
+    def close(self, reason: int | None = None, message: str | None = None) -> None:
+        """Send a close frame (once) and stop accepting sends."""
+        if not self.connected:
+            return
+        self.close_code = reason or 1000
+        with contextlib.suppress(ConnectionClosed):
+            self._write(close_frame(self.close_code, message or ""))
+        self._gone(self.close_code)
+
+    def _gone(self, code: int) -> None:
+        self.connected = False
+        self.close_code = self.close_code or code
+        self.ws.connected = False  # flask-sock's own close() becomes a no-op
+
+    def _write(self, data: bytes) -> None:
+        with self._lock:
+            try:
+                self.sock.sendall(data)
+            except OSError as exc:
+                self._gone(1006)
+                raise ConnectionClosed(1006, "") from exc

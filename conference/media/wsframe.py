@@ -1,0 +1,120 @@
+"""Sans-I/O WebSocket framing (RFC 6455) for the media hot path: server side only.
+
+flask-sock/simple-websocket do the HTTP upgrade; after it, this parser and `frame()` carry the
+messages with far less per-message work than a general-purpose stack. Client frames must be
+masked; fragmented and (permessage-deflate) compressed messages are supported.
+"""
+from __future__ import annotations
+
+import zlib
+
+OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+
+
+class ProtocolError(Exception):
+    """The peer broke RFC 6455; `code` is the close code to answer with."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def unmask(payload: bytes, mask: bytes) -> bytes:
+    """XOR `payload` with the 4-byte `mask` (big-integer XOR: one C loop, no Python loop)."""
+    n = len(payload)
+    if not n:
+        return b""
+    key = (mask * (n // 4 + 1))[:n]
+    return (int.from_bytes(payload, "big") ^ int.from_bytes(key, "big")).to_bytes(n, "big")
+
+
+def frame(opcode: int, payload: bytes) -> bytes:
+    """One unmasked, final server frame."""
+    n = len(payload)
+    if n < 126:
+        return bytes((0x80 | opcode, n)) + payload
+    if n < 65536:
+        return bytes((0x80 | opcode, 126)) + n.to_bytes(2, "big") + payload
+    return bytes((0x80 | opcode, 127)) + n.to_bytes(8, "big") + payload
+
+
+def close_frame(code: int, reason: str = "") -> bytes:
+    """A close frame with a status code."""
+    return frame(OP_CLOSE, code.to_bytes(2, "big") + reason.encode()[:120])
+
+
+class FrameParser:
+    """Feed bytes, get complete messages and control frames: (opcode, payload) tuples."""
+
+    def __init__(self, max_message: int = 1 << 20, deflate: bool = False) -> None:
+        self.buf = bytearray()
+        self.max_message = max_message
+        self._parts: list[bytes] = []
+        self._opcode = 0
+        self._compressed = False
+        self._inflater = zlib.decompressobj(-zlib.MAX_WBITS) if deflate else None
+
+    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
+        """Add received bytes; return every message/control frame now complete."""
+        buf = self.buf
+        buf += data
+        out = []
+        while True:
+            got = self._next(buf)
+            if got is None:
+                return out
+            if got[0] is not None:
+                out.append(got)
+
+    def _next(self, buf: bytearray):
+        if len(buf) < 2:
+            return None
+        b0, b1 = buf[0], buf[1]
+        length, offset = b1 & 0x7F, 2
+        if length == 126:
+            if len(buf) < 4:
+                return None
+            length, offset = int.from_bytes(buf[2:4], "big"), 4
+        elif length == 127:
+            if len(buf) < 10:
+                return None
+            length, offset = int.from_bytes(buf[2:10], "big"), 10
+        if not b1 & 0x80:
+            raise ProtocolError(1002, "client frames must be masked")
+        if length > self.max_message:
+            raise ProtocolError(1009, "message too big")
+        end = offset + 4 + length
+        if len(buf) < end:
+            return None
+        payload = unmask(bytes(buf[offset + 4:end]), bytes(buf[offset:offset + 4]))
+        del buf[:end]
+        return self._assemble(b0, payload)
+
+    def _assemble(self, b0: int, payload: bytes):
+        opcode, fin, rsv1 = b0 & 0x0F, b0 & 0x80, b0 & 0x40
+        if b0 & 0x30 or (rsv1 and self._inflater is None):
+            raise ProtocolError(1002, "reserved bits set")
+        if opcode >= 0x8:
+            if not fin or len(payload) > 125:
+                raise ProtocolError(1002, "bad control frame")
+            return opcode, payload
+        if opcode == OP_CONT:
+            if not self._parts:
+                raise ProtocolError(1002, "continuation without a start")
+        else:
+            if self._parts:
+                raise ProtocolError(1002, "new message inside a fragmented one")
+            if opcode not in (OP_TEXT, OP_BINARY):
+                raise ProtocolError(1002, "unknown opcode")
+            self._opcode, self._compressed = opcode, bool(rsv1)
+        self._parts.append(payload)
+        if sum(map(len, self._parts)) > self.max_message:
+            raise ProtocolError(1009, "message too big")
+        if not fin:
+            return None, b""
+        data = self._parts[0] if len(self._parts) == 1 else b"".join(self._parts)
+        self._parts = []
+        if self._compressed:
+            data = self._inflater.decompress(data + b"\x00\x00\xff\xff", self.max_message)
+        return self._opcode, data
