@@ -144,7 +144,9 @@ def print_summary(report: Report, elapsed_s: float) -> None:
     for turn in s["turns"]:
         latency = turn.get("first_audio_ms")
         print(f"customer asked “{turn['question']}”")
-        print(f"  AI reply heard by the customer (offline STT): “{turn.get('customer_heard', '')}”")
+        cut_off = " (cut off by her barge-in)" if turn.get("interrupted") else ""
+        print(f"  AI reply heard by the customer (offline STT): “{turn.get('customer_heard', '')}”"
+              + cut_off)
         shown = f"{latency} ms" if latency is not None else "n/a"
         print(f"  first-audio latency (end of question → first AI audio): {shown}")
     barge = s.get("barge_in")

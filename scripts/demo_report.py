@@ -98,7 +98,9 @@ class Report:
         turns, corpus = [], answers_corpus()
         for mark in (m for m in self.story.marks if m.kind == "question"):
             reply = self.heard("customer", mark.at["customer"], self.next_mark_at(mark, "customer"))
-            turn = {"question": mark.text, "t": round(mark.t, 2)}
+            later = self.story.marks[self.story.marks.index(mark) + 1:]
+            turn = {"question": mark.text, "t": round(mark.t, 2),
+                    "interrupted": bool(later) and later[0].kind == "interruption"}
             # The agent hears both the question and the reply, on one tick-exact timeline.
             turn["first_audio_ms"] = first_audio_ms(self.levels["agent"], mark.at["agent"])
             if reply:

@@ -88,7 +88,8 @@ class Timeline:
                 continue
             self._state[p["label"]] = new
             if old is None:
-                text = f"{p['label']} ({p['role']}) {p['status']}, mode {p['mode']}"
+                mode = f", mode {p['mode']}" if p["mode"] else ""
+                text = f"{p['label']} ({p['role']}) {p['status']}{mode}"
             else:
                 text = p["label"] + ": " + ", ".join(
                     f"{k} {old[k]}→{new[k]}" for k in STATE_FIELDS if old.get(k) != new.get(k))

@@ -29,6 +29,7 @@ FRAME_BYTES = 320  # 20 ms of 8 kHz PCM16
 pytestmark = [
     pytest.mark.skipif(not speech.available(), reason="espeak-ng not installed"),
     pytest.mark.timeout(420),
+    pytest.mark.slow,
 ]
 
 
