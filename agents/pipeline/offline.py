@@ -29,22 +29,25 @@ DECODE_CHUNK = 1600  # 50 ms at 16 kHz
 _WORD = re.compile(r"[a-z']+")
 
 
-@functools.cache
-def _pronunciations() -> dict[str, list[str]]:
+@functools.lru_cache(maxsize=32)
+def _pronunciations(vocab: frozenset[str]) -> dict[str, tuple[str, ...]]:
+    """Dictionary entries of the words in `vocab` (one scan of cmudict; not kept whole, ~40 MB)."""
     from pocketsphinx import get_model_path
 
     table: dict[str, list[str]] = {}
     with open(os.path.join(get_model_path(), "en-us", "cmudict-en-us.dict")) as source:
         for line in source:
-            table.setdefault(line.split(" ", 1)[0].split("(", 1)[0], []).append(line)
-    return table
+            word = line.split(" ", 1)[0].split("(", 1)[0]
+            if word in vocab:
+                table.setdefault(word, []).append(line)
+    return {word: tuple(entries) for word, entries in table.items()}
 
 
 def _domain_model(corpus: str, directory: str) -> tuple[str, str]:
     """Write an ARPA LM and a matching small dictionary for `corpus`; return their paths."""
     from pocketsphinx.lm import ArpaBoLM
 
-    table = _pronunciations()
+    table = _pronunciations(frozenset(words(corpus)))
     # Words missing from the pronouncing dictionary would make the LM unusable.
     lines = [" ".join(w for w in words(line) if w in table) for line in corpus.splitlines()]
     lines = [line for line in lines if line]
