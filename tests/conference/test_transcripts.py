@@ -154,3 +154,24 @@ def test_extractive_summary_gives_every_speaker_a_line():
     text = summary.extractive(lines, limit=3)
     assert "ai: We are open from nine to five, Monday to Friday." in text
     assert text.count("customer:") == 2
+
+
+def test_with_an_openai_key_forks_use_openai_transcription(app, conference):
+    from conference.transcripts import DefaultSTT
+
+    fake = FakeOpenAI().start()
+    try:
+        fake.transcripts = ["Where are you located?"]
+        app.config.update(OPENAI_API_KEY="sk-fake", OPENAI_BASE_URL=fake.url)
+        stt = DefaultSTT(app)({"tenant": str(conference.tenant_id)})
+        jobs = []
+        transcriber = ForkTranscriber({"label": "alice"}, lambda: stt, lambda *j: jobs.append(j))
+        for frame in audio.split_frames(speech.synthesize_ulaw("Where are you?") + SILENCE):
+            transcriber(frame)
+        transcriber.stop()
+        transcriber.run()
+    finally:
+        fake.stop()
+    assert [job[2] for job in jobs] == ["Where are you located?"]
+    (body,) = fake.requests_to("/v1/audio/transcriptions")
+    assert body["model"] == "gpt-4o-transcribe" and audio.read_wav(body["file"])[1] == 8000
