@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -84,6 +85,8 @@ class Stack:
             match = _LISTENING.search(line)
             if match:
                 self.sim_url = match.group(1)
+                # Keep draining its stdout so a chatty simulator can never block on the pipe.
+                threading.Thread(target=_drain, args=(proc.stdout,), daemon=True).start()
                 return self.sim_url
             if not line and proc.poll() is not None:
                 break
@@ -105,6 +108,8 @@ class Stack:
         if self.server_kind == "gunicorn":
             argv = [sys.executable, "-m", "gunicorn", "--worker-class", "gevent", "--workers", "1",
                     "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "3",
+                    # gunicorn 27's default control socket is one shared path under ~/.gunicorn.
+                    "--control-socket", str(self.workdir / "gunicorn.ctl"),
                     "--error-logfile", "-", "app:create_app()"]
         else:
             argv = [sys.executable, "app.py"]
@@ -152,6 +157,12 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
     # start_new_session made the child the leader of a group whose id is its pid.
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)
+
+
+def _drain(stream) -> None:
+    with contextlib.suppress(ValueError, OSError):
+        for _line in stream:
+            pass
 
 
 def _has_gunicorn() -> bool:
