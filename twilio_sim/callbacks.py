@@ -114,15 +114,22 @@ def signed_request(url: str, method: str, params: dict, auth_token: str) -> dict
 
 
 class Sender:
-    """Fire-and-forget signed callbacks, each in its own greenlet; keeps a log for /sim."""
+    """Fire-and-forget signed callbacks, each in its own greenlet; keeps a log for /sim.
 
-    def __init__(self, auth_token: str, pool_size: int = 64, timeout_s: float = 5.0):
-        from gevent.pool import Pool
+    Spawning never blocks (the tick loop emits speech events); a semaphore caps how many
+    requests are in flight at once.
+    """
+
+    def __init__(self, auth_token: str, max_in_flight: int = 64, timeout_s: float = 5.0):
+        from gevent.lock import BoundedSemaphore
+        from gevent.pool import Group
 
         self.auth_token = auth_token
         self.timeout_s = timeout_s
-        self.pool = Pool(pool_size)
+        self.pool = Group()
+        self.in_flight = BoundedSemaphore(max_in_flight)
         self.sent: list[dict] = []
+        self.failed = 0
 
     def post(self, url: str | None, method: str, params: dict | None) -> None:
         """Queue a callback; None params or URL means 'not subscribed'."""
@@ -135,8 +142,12 @@ class Sender:
     def _deliver(self, url: str, method: str, params: dict) -> None:
         import requests
 
-        try:
-            requests.request(timeout=self.timeout_s,
-                             **signed_request(url, method, params, self.auth_token))
-        except requests.RequestException as exc:
-            log.warning("callback to %s failed: %s", url.split("?")[0], type(exc).__name__)
+        with self.in_flight:
+            try:
+                requests.request(timeout=self.timeout_s,
+                                 **signed_request(url, method, params, self.auth_token))
+            except requests.RequestException as exc:
+                self.failed += 1
+                if self.failed % 200 == 1:  # an unreachable app would flood the log
+                    log.warning("callback to %s failed: %s (%d failed)", url.split("?")[0],
+                                type(exc).__name__, self.failed)
