@@ -22,6 +22,8 @@ from agents.base import (
 )
 from agents.pipeline import metrics as turn_metrics
 from agents.pipeline.endpoint import Endpointer, SpeechBegan, SpeechEnded
+from agents.pipeline.history import merge, system_prompt, trim_history
+from agents.pipeline.speaker import truncate_text
 from agents.pipeline.stages import (
     Responder,
     SpeechToText,
@@ -32,7 +34,6 @@ from agents.pipeline.stages import (
 from agents.pipeline.turn import Cancelled, Turn
 
 CALLER = "caller"
-MAX_HISTORY = 40  # messages kept besides the system prompt
 
 
 class PipelineSession:
@@ -226,8 +227,6 @@ class PipelineSession:
             self._emit(ResponseDone(item_id + "_apology", "completed"))
 
     def _apply_heard(self) -> None:
-        from agents.pipeline.speaker import truncate_text
-
         heard, last = self._heard, self._last_spoken
         self._heard = None
         if heard is None or last is None or heard[0] != last[0]:
@@ -235,26 +234,3 @@ class PipelineSession:
         message = self.history[last[1]]
         generated_ms = last[2] * 1000 // ULAW_RATE
         message["content"] = truncate_text(message["content"] or "", heard[1], generated_ms)
-
-
-def trim_history(history: list[dict], keep: int = MAX_HISTORY) -> list[dict]:
-    """The system prompt plus about the last `keep` messages, cut at a user message so a tool
-    result never loses the assistant message that asked for it."""
-    if len(history) <= keep + 1:
-        return history
-    tail = history[-keep:]
-    first_user = next((i for i, m in enumerate(tail) if m["role"] == "user"), len(tail))
-    return history[:1] + tail[first_user:]
-
-
-def merge(first: Utterance, second: Utterance) -> Utterance:
-    """One utterance of two consecutive ones (the first was cut short by a pause)."""
-    return Utterance(first.pcm + second.pcm, first.start_ms, second.end_ms, second.ended_at)
-
-
-def system_prompt(profile: AgentProfile) -> str:
-    """The profile's instructions plus its FAQ as reference material."""
-    if not profile.faq:
-        return profile.instructions
-    faq = "\n".join(f"Q: {q}\nA: {a}" for q, a in profile.faq)
-    return f"{profile.instructions}\n\nAnswer from this FAQ when it applies:\n{faq}"

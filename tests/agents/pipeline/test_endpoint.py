@@ -64,7 +64,7 @@ def test_truncate_text_by_heard_share():
 
 
 def test_trim_history_keeps_the_system_prompt_and_whole_tool_exchanges():
-    from agents.pipeline.session import trim_history
+    from agents.pipeline.history import trim_history
 
     history = [{"role": "system", "content": "s"}]
     for i in range(30):
