@@ -47,8 +47,9 @@ def admit_caller(session: so.Session, call_sid: str, values: Mapping):
     if tenant is None:
         raise Unroutable("This number is not in service. Goodbye.")
     name = room or f"call-{call_sid}"
+    # Row lock: concurrent callers into one room pick their labels one at a time.
     conf = session.scalar(sa.select(Conference).where(
-        Conference.tenant_id == tenant.id, Conference.name == name))
+        Conference.tenant_id == tenant.id, Conference.name == name).with_for_update())
     if conf is None:
         conf = Conference(tenant_id=tenant.id, name=name, status="pending")
         session.add(conf)

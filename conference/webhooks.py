@@ -19,6 +19,7 @@ from models import transaction
 
 bp = Blueprint("twilio_webhooks", __name__, url_prefix="/twilio")
 log = get_logger("webhooks")
+ADMIT_ATTEMPTS = 5
 
 
 def _call_sid() -> str:
@@ -35,7 +36,7 @@ def _call_sid() -> str:
 def voice():
     """An inbound call: fork the caller's leg, then put it in the conference its routing picks."""
     call_sid = _call_sid()
-    for attempt in range(2):
+    for attempt in range(ADMIT_ATTEMPTS):
         try:
             with transaction() as session:
                 conf, p = inbound.admit_caller(session, call_sid, request.values)
@@ -47,8 +48,8 @@ def voice():
                     "conference_events": CONFERENCE_EVENTS, "conference_name": conf.twilio_name,
                 }
             break
-        except sa_exc.IntegrityError:  # a concurrent caller created the same room first
-            if attempt:
+        except sa_exc.IntegrityError:  # a concurrent caller took the same room or label first
+            if attempt == ADMIT_ATTEMPTS - 1:
                 raise
         except inbound.Unroutable as exc:
             log.info("unroutable call: %s", exc, extra={"call_sid": call_sid})

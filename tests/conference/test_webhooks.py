@@ -174,3 +174,28 @@ def test_forwarded_proto_with_plain_host_header(twilio_app, twilio, tenant):
     assert stream.get("url") == "wss://app.herokuapp.example/twilio/fork"
     conf = ElementTree.fromstring(r.data).find("./Dial/Conference")
     assert conf.get("statusCallback") == "https://app.herokuapp.example/twilio/conference-events"
+
+
+def test_simultaneous_callers_share_one_new_room(twilio_app, twilio, tenant):
+    import threading
+
+    barrier, responses = threading.Barrier(4), []
+
+    def call(i):
+        sender = type(twilio)(twilio_app.test_client(), twilio_app.config["TWILIO_AUTH_TOKEN"])
+        barrier.wait()
+        responses.append(sender.post("/twilio/voice?room=town-hall",
+                                     {**CALLER, "CallSid": f"CA{i:032x}"}))
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r.status_code for r in responses] == [200] * 4
+    assert {ElementTree.fromstring(r.data).find("./Dial/Conference").text
+            for r in responses} == {f"t{tenant[0]}-town-hall"}
+    with twilio_app.app_context():
+        (conf,) = get_session().scalars(sa.select(Conference)).all()
+        assert sorted(p.label for p in conf.participants) == [
+            "customer", "customer-2", "customer-3", "customer-4"]
