@@ -9,10 +9,15 @@ from conference.logs import get_logger, monotonic_ms
 from conference.media import metrics, statesink
 from conference.media.bridge import LiveCall
 from conference.media.codec import Encoder, Media, Start
-from conference.media.registry import MediaPlane
+from conference.media.registry import MediaPlane, conf_key
 
 log = get_logger("media.ai_leg")
 DROP_AFTER_MS = 5000.0  # marks outstanding this long at a stop / socket loss mean a drop
+
+
+def recording_folder(info: dict) -> str:
+    """Recordings of a conference go under t<tenant>-<conference> (names repeat across tenants)."""
+    return f"t{info.get('tenant') or '_'}-{info.get('conference') or '_'}"
 
 
 class AiLeg:
@@ -30,7 +35,8 @@ class AiLeg:
         self.clear_signal: float | None = None
         self.frames_in = self.messages_out = self.bytes_out = 0
         self.live: LiveCall | None = None
-        self.mix_key = "mix:" + (info.get("conference") or "")
+        self.mix_key = "mix:" + conf_key(info.get("tenant"), info.get("conference"))
+        self._marks_reported = 0
         self.out_key = "out:" + start.call_sid
         self._sender = threading.Thread(target=self._send_loop, name="ai-sender", daemon=True)
 
@@ -62,9 +68,16 @@ class AiLeg:
 
     def _on_recording(self, enabled: bool) -> None:
         if enabled:
-            conf = self.info.get("conference") or "_"
-            self.plane.recordings.start(self.mix_key, conf, "mix")
-            self.plane.recordings.start(self.out_key, conf, "ai")
+            folder = recording_folder(self.info)
+            self.plane.recordings.start(self.mix_key, folder, "mix")
+            self.plane.recordings.start(self.out_key, folder, "ai")
+
+    def _sync_marks(self) -> None:
+        """Keep the worker-wide outstanding-marks gauge in step with this leg's tracker."""
+        now = self.live.tracker.outstanding_marks() if self.open else 0
+        if now != self._marks_reported:
+            metrics.MARKS_OUT.inc(now - self._marks_reported)
+            self._marks_reported = now
 
     def on_media(self, msg: Media) -> None:
         """Hot path: ring, taps, backend. No logging, no database."""
@@ -87,6 +100,7 @@ class AiLeg:
         live = self.live
         if live.tracker.on_mark(name, now_ms):
             live.on_acked()
+            self._sync_marks()
             self.wake.set()
 
     def send_clear(self, signal_ms: float) -> None:
@@ -118,6 +132,7 @@ class AiLeg:
                         self.bytes_out += len(payload)
                     else:
                         ws.send(enc.mark(payload))
+                self._sync_marks()
         except Exception:
             self.open = False  # the socket is gone; the read loop notices and closes
 
@@ -125,6 +140,7 @@ class AiLeg:
         """A newer socket took the call: stop sending and close this one."""
         self.fenced = True
         self.open = False
+        self._sync_marks()
         self.wake.set()
         with contextlib.suppress(Exception):
             self.ws.close(reason=1000, message="superseded")
@@ -132,6 +148,7 @@ class AiLeg:
     def close(self, stopped: bool, now_ms: float) -> None:
         """The read loop ended (stop or socket loss): park the call, or record a drop."""
         self.open = False
+        self._sync_marks()
         self.wake.set()
         self._flush_counters()
         metrics.STREAMS.labels(kind="ai").dec()
@@ -146,7 +163,6 @@ class AiLeg:
         plane.table.release(self.key, self)
         plane.recordings.stop(self.mix_key)
         plane.recordings.stop(self.out_key)
-        metrics.MARKS_OUT.set(live.tracker.outstanding_marks())
         if live.tracker.oldest_mark_age(now_ms) > DROP_AFTER_MS:
             self._dropped(live)
         else:

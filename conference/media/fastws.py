@@ -106,7 +106,11 @@ class FastSocket:
     def _write(self, data: bytes) -> None:
         with self._lock:
             try:
-                self.sock.sendall(data)
+                # send() first: gevent's sendall() asks the kernel for SO_SNDBUF on every call,
+                # which costs more than the send itself for a 300-byte media message.
+                sent = self.sock.send(data)
+                if sent < len(data):
+                    self.sock.sendall(data[sent:])
             except OSError as exc:
                 self._gone(1006)
                 raise ConnectionClosed(1006, "") from exc

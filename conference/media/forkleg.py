@@ -5,6 +5,7 @@ import contextlib
 
 from conference.logs import monotonic_ms
 from conference.media import metrics, statesink
+from conference.media.ai_leg import recording_folder
 from conference.media.codec import Media, Start
 from conference.media.registry import MediaPlane, conf_key
 from conference.media.vad import SpeechDetector, SpeechEdge
@@ -38,7 +39,7 @@ class ForkLeg:
 
     def _on_recording(self, enabled: bool) -> None:
         if enabled:
-            self.plane.recordings.start(self.start.call_sid, self.info.get("conference") or "_",
+            self.plane.recordings.start(self.start.call_sid, recording_folder(self.info),
                                         self.label)
 
     def on_media(self, msg: Media) -> None:

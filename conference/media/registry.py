@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from flask import Flask
@@ -115,6 +116,16 @@ class MediaPlane:
 def conf_key(tenant: str | None, conference: str | None) -> str:
     """The registry key of a conference (names are unique per tenant)."""
     return f"{tenant or ''}:{conference or ''}"
+
+
+def subscribe(app: Flask, key: str, callback) -> Callable[[], None]:
+    """Live audio of a leg (its callSid), "out:<callSid>" or "mix:<tenant>:<conference>"."""
+    return get_plane(app).taps.subscribe(key, callback)
+
+
+def mix_key(tenant: str | int | None, conference: str | None) -> str:
+    """The tap key of a conference's mix."""
+    return "mix:" + conf_key(str(tenant) if tenant is not None else None, conference)
 
 
 def get_plane(app: Flask) -> MediaPlane:

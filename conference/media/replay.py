@@ -35,7 +35,7 @@ class Ring:
 class CallReplay:
     """One call's rings plus two cursors: inbound fed to the backend, outbound acknowledged."""
 
-    __slots__ = ("inbound", "outbound", "fed", "out_acked", "dirty")
+    __slots__ = ("inbound", "outbound", "fed", "out_acked", "dirty", "mirrored")
 
     def __init__(self, inbound_s: float, outbound_s: float) -> None:
         self.inbound = Ring(int(inbound_s * PER_S))
@@ -43,6 +43,7 @@ class CallReplay:
         self.fed = 0  # inbound frames with index < fed reached the backend
         self.out_acked = 0  # outbound chunks with index < out_acked played at the caller
         self.dirty: list[tuple[str, bytes]] = []  # writes not yet mirrored to Redis
+        self.mirrored: tuple[int, int] | None = None  # cursors as last mirrored
 
     def missed_inbound(self) -> list[bytes]:
         """Inbound frames the backend has not been fed yet."""
@@ -109,6 +110,10 @@ class RedisReplayStore(ReplayStore):
         """Write every call's pending frames and cursors in one pipeline (off the audio path)."""
         pipe = self.redis.pipeline(transaction=False)
         for call_sid, replay in list(self.calls.items()):
+            cursors = (replay.fed, replay.out_acked)
+            if not replay.dirty and cursors == replay.mirrored:
+                continue  # an idle call costs no Redis traffic
+            replay.mirrored = cursors
             key = self._key(call_sid)
             batch, replay.dirty = replay.dirty, []
             for kind in ("in", "out"):

@@ -1,8 +1,9 @@
 """Internal live-audio subscriptions (supervisor listen) and per-leg / mix WAV recordings.
 
 Keys: a leg's callSid (its inbound audio), "out:" + callSid (what the AI speaks on its leg) and
-"mix:" + conference name (the conference mix as the AI leg hears it). Callbacks receive 8 kHz
-mu-law bytes on the audio path, so they must be quick and must not block.
+"mix:<tenant id>:<conference name>" (the conference mix as the AI leg hears it). Callbacks get
+8 kHz mu-law bytes on the audio path, so they must be quick and must not block. Use
+`conference.media.registry.subscribe(app, key, callback)` from other components.
 """
 from __future__ import annotations
 

@@ -86,7 +86,7 @@ def test_recording_opt_in_writes_a_wav_per_leg_and_the_mix(media_server, tmp_pat
     ai.stop()
     alice.stop()
     assert wait_for(lambda: sorted(server.streams().values()) == ["stopped", "stopped"])
-    folder = tmp_path / "recordings" / "room"
+    folder = tmp_path / "recordings" / "t1-room"
     for name, expected in (("mix", tone), ("alice", lambda t: bytes([t % 250, 9]) * 80)):
         with wave.open(str(folder / f"{name}.wav"), "rb") as wav:
             pcm = wav.readframes(wav.getnframes())
