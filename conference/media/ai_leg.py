@@ -47,6 +47,8 @@ class AiLeg:
         if older is not None:
             metrics.DUPLICATES.inc()
             older.fence()
+        if plane.bus is not None:
+            plane.bus.publish("claim", call_sid=self.start.call_sid, leg="ai")
         live = plane.calls.get(self.start.call_sid)
         if live is None or live.closed:
             live = plane.calls[self.start.call_sid] = LiveCall(plane, self.start.call_sid,
@@ -157,10 +159,12 @@ class AiLeg:
             return
         if live.leg is self:
             live.leg = None
+        plane.table.release(self.key, self)  # a no-op when a newer local socket holds it
         if self.fenced:
             plane.sink.submit(statesink.stream_ended, self.start.stream_sid, "stopped")
+            if live.leg is None:  # fenced from another worker: that worker has the call now
+                live.parked_at = now_ms
             return
-        plane.table.release(self.key, self)
         plane.recordings.stop(self.mix_key)
         plane.recordings.stop(self.out_key)
         if live.tracker.oldest_mark_age(now_ms) > DROP_AFTER_MS:

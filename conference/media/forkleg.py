@@ -33,6 +33,8 @@ class ForkLeg:
         if older is not None:
             metrics.DUPLICATES.inc()
             older.fence()
+        if self.plane.bus is not None:
+            self.plane.bus.publish("claim", call_sid=self.start.call_sid, leg=self.key[1])
         self.plane.add_fork(self.conf_key, self.label, self)
         self.plane.sink.submit(statesink.stream_started, self.info, self._on_recording)
         metrics.STREAMS.labels(kind="fork").inc()
@@ -63,6 +65,8 @@ class ForkLeg:
         if edge.started:
             for live in self.plane.ai_calls_in(self.conf_key):
                 barged = live.barge_in("vad", edge.at_ms, edge.speaker) or barged
+            if self.plane.bus is not None:  # the AI leg may live in another worker
+                self.plane.bus.publish("speech", conf_key=self.conf_key, speaker=edge.speaker)
         event = "speech-started" if edge.started else "speech-stopped"
         key = f"media:{self.start.stream_sid}:{event}:{len(self.edges)}"
         self.plane.sink.submit(statesink.media_event, self.info, event, key,
@@ -82,11 +86,11 @@ class ForkLeg:
         metrics.STREAMS.labels(kind="fork").dec()
         metrics.FRAMES_IN.labels(kind="fork").inc(self.frames_in)
         self.frames_in = 0
+        self.plane.table.release(self.key, self)  # no-ops when a newer socket took over
+        self.plane.remove_fork(self.conf_key, self.label, self)
         if self.fenced:
             self.plane.sink.submit(statesink.stream_ended, self.start.stream_sid, "stopped")
             return
-        self.plane.table.release(self.key, self)
-        self.plane.remove_fork(self.conf_key, self.label, self)
         self.plane.recordings.stop(self.start.call_sid)
         self.plane.sink.submit(statesink.stream_ended, self.start.stream_sid,
                                "stopped" if stopped else "failed")

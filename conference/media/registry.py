@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from flask import Flask
 
 from conference.logs import get_logger
+from conference.media.bus import SignalBus
 from conference.media.replay import RedisReplayStore, ReplayStore
 from conference.media.stream_state import StreamTable
 from conference.media.taps import Recordings, TapHub
@@ -38,6 +39,12 @@ class MediaPlane:
         self.recordings = Recordings(self.taps, rec_dir)
         self.sink = StateSink(app)
         self.replay = self._replay_store(cfg)
+        self.bus: SignalBus | None = None
+        if cfg.get("REDIS_URL"):
+            import redis
+
+            # Its own connection without a read timeout: the listener blocks until a signal.
+            self.bus = SignalBus(self, redis.Redis.from_url(cfg["REDIS_URL"]))
         self.window_s = float(cfg["RECONNECT_WINDOW_S"])
         self._apology: bytes | None = None
         self._maint: threading.Thread | None = None
@@ -61,6 +68,8 @@ class MediaPlane:
                 self._maint = threading.Thread(target=self._maintain, name="media-maint",
                                                daemon=True)
                 self._maint.start()
+                if self.bus is not None:
+                    self.bus.start()
 
     def _maintain(self) -> None:
         while True:

@@ -13,6 +13,7 @@ from media_harness import (
     Ticker,
     ai_client,
     fork_client,
+    voice,
 )
 from twilio_fake import FakeTwilio
 
@@ -172,3 +173,28 @@ def test_another_worker_resumes_the_call_from_redis(media_server):
     assert replayed == 40  # the new session heard the last seconds of the call
     assert set(range(40)) <= set(heard(ticker.played(moved)))
     moved.stop()
+
+
+def test_workers_share_barge_in_and_duplicate_fencing_through_redis(media_server):
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    room = "room-" + uuid.uuid4().hex[:8]
+    worker_a = media_server(REDIS_URL=redis_url, AI_BACKEND="talker")
+    worker_b = media_server(REDIS_URL=redis_url, AI_BACKEND="talker")
+    ai = ai_client(worker_a, CALL, conference=room)
+    alice = fork_client(worker_b, "CA" + "e" * 32, "alice", conference=room)
+    ai.connect()
+    alice.connect()
+    ticker = Ticker()
+    ticker.run(50, [(ai, lambda t: None), (alice, lambda t: None)])
+    # The fork's VAD on worker B interrupts the AI on worker A.
+    ticker.run(30, [(ai, lambda t: None), (alice, voice)])
+    event = wait_for(lambda: worker_a.events("barge-in"))
+    assert event and event[0]["source"] == "vad" and event[0]["speaker"] == "alice"
+    assert worker_a.metric("forkline_media_clears_total") == 1
+    # A second socket for the AI call lands on worker B: worker A's socket is fenced.
+    moved = ai_client(worker_b, CALL, conference=room)
+    moved.connect()
+    assert ai.closed.wait(5) and ai.closed_by_app
+    assert wait_for(lambda: worker_a.metric("forkline_media_duplicate_sockets_total") == 1)
+    moved.stop()
+    alice.stop()
