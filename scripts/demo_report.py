@@ -60,8 +60,11 @@ class Report:
 
     def collect_forkline(self, recordings_dir: Path) -> None:
         """Forkline's own leg/mix recordings (the tenant opted in)."""
-        source = recordings_dir / self.story.conference
-        for path in sorted(source.glob("*.wav")) if source.is_dir() else []:
+        # The folder is named after the conference (lately prefixed by its tenant: t1-<name>);
+        # the recordings directory is the demo's own, so matching the name is unambiguous.
+        name = self.story.conference
+        folders = [d for d in recordings_dir.glob(f"*{name}") if d.name.endswith(name)]
+        for path in sorted(p for d in folders for p in d.glob("*.wav")):
             target = self.out / "recordings" / "forkline" / path.name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)

@@ -159,6 +159,17 @@ def test_transcript_is_written_and_speaker_labelled(demo):
         assert (out / "recordings" / name).stat().st_size > 44
 
 
+def test_forkline_recorded_the_legs_and_the_ai(demo):
+    _, out, _ = demo
+    rec = out / "recordings" / "forkline"  # the demo tenant opted in to recording
+    legs = {name: pcm_of(rec / f"{name}.wav") for name in ("customer", "agent", "ai", "mix")}
+    assert loudest(legs["customer"]) > -30 and loudest(legs["mix"]) > -30
+    assert loudest(legs["agent"]) < -50  # the agent never spoke
+    stt = SphinxSTT("\n".join([a for _, a in DEFAULT_FAQ] + [COMMON_PHRASES]))
+    said = set(next(iter(stt.transcribe(legs["ai"])))[0].split())
+    assert {"monday", "friday", "springfield"} <= said, said
+
+
 def test_demo_leaves_no_processes_behind(demo):
     summary, _, stdout = demo
     assert "first-audio latency" in stdout
