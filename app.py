@@ -28,6 +28,9 @@ DEFAULTS: dict = {
     "OPENAI_REALTIME_MODEL": None,  # None -> gpt-realtime
     "AGENT_TRANSFER_NUMBER": None,  # human agent dialed by the transfer_to_human tool
     "AGENT_LOOKUP_URL": None,  # tenant webhook POSTed by the lookup tool
+    "OPENAI_TIMEOUT_S": 10.0,  # per HTTP request of the pipeline's OpenAI stages
+    "PIPELINE_SILENCE_MS": 500,  # pipeline/local endpointing: silence that ends a turn
+    "TRANSCRIPTS_ENABLED": None,  # None -> fork transcription on, except under TESTING
     "SECRET_KEY": None,  # signs stream tokens; falls back to the Twilio auth token
     "STREAM_TOKEN_TTL_S": 120,
     "PLAYOUT_LEAD_MS": 300,
@@ -56,6 +59,9 @@ ENV_VARS: dict = {
     "OPENAI_REALTIME_MODEL": str,
     "AGENT_TRANSFER_NUMBER": str,
     "AGENT_LOOKUP_URL": str,
+    "OPENAI_TIMEOUT_S": float,
+    "PIPELINE_SILENCE_MS": int,
+    "TRANSCRIPTS_ENABLED": int,
     "FORKLINE_SECRET_KEY": str,
     "PLAYOUT_LEAD_MS": int,
     "MARK_INTERVAL_MS": int,

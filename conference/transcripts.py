@@ -198,5 +198,6 @@ def summarize(app: Flask, info: dict) -> None:
 def init_app(app: Flask) -> None:
     """Create the service; serving workers (not tests) start its background loop."""
     service = app.extensions["transcripts"] = TranscriptService(app)
-    if app.config.get("TRANSCRIPTS_ENABLED", not app.testing):
+    enabled = app.config.get("TRANSCRIPTS_ENABLED")
+    if enabled if enabled is not None else not app.testing:
         threading.Thread(target=service.run, name="transcripts", daemon=True).start()
