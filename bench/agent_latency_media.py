@@ -102,11 +102,16 @@ def run_backend(backend: str, turns: int) -> dict:
         stack.callback(proc.wait, 10)
         stack.callback(proc.terminate)
         client = ai_client(Server(port), "CA" + "a" * 32)
+        started = time.monotonic()
         client.connect()
         stack.callback(client.stop)
-        for _ in range(25):  # let the backend connect before the first question
+        # Let the backend come up before the first question (a cold start is not a turn).
+        ready = (lambda: fake.received("session.update")) if fake else (
+            lambda: time.monotonic() - started > 2.0)
+        while not ready() and time.monotonic() - started < 20:
             client.send_tick(inbound=SILENCE)
             time.sleep(0.02)
+        setup_ms = (time.monotonic() - started) * 1000
         latencies, own = [], []
         for _ in range(turns):
             before = len(fake.turns) if fake else 0
@@ -117,6 +122,8 @@ def run_backend(backend: str, turns: int) -> dict:
             if fake and len(fake.turns) > before:
                 own.append(fake.turns[before]["response_s"] * 1000)
         result = {"at the caller": latencies}
+        if fake:
+            result["AI socket -> session ready"] = [setup_ms]
         if fake and len(own) == len(latencies):
             result["fake's own response time"] = own
             result["added by our path"] = [a - b for a, b in zip(latencies, own, strict=True)]
@@ -129,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--turns", type=int, default=10)
     args = parser.parse_args(argv)
     print(f"first AI audio at the caller via the media plane, {args.turns} turns, 20 ms ticks")
-    print(f"{'backend':<10}{'measure':<28}{'n':>4}{'p50 ms':>10}{'p95 ms':>10}")
+    print(f"{'backend':<10}{'measure':<30}{'n':>4}{'p50 ms':>10}{'p95 ms':>10}")
     for backend in args.backends.split(","):
         try:
             result = run_backend(backend, args.turns)
@@ -138,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
             continue
         for label, values in result.items():
             p50, p95 = (pct(values, 0.5), pct(values, 0.95)) if values else (0.0, 0.0)
-            print(f"{backend:<10}{label:<28}{len(values):>4}{p50:>10.1f}{p95:>10.1f}")
+            print(f"{backend:<10}{label:<30}{len(values):>4}{p50:>10.1f}{p95:>10.1f}")
 
 
 if __name__ == "__main__":

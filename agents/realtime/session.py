@@ -8,6 +8,7 @@ reconnect) is held and sent once it is.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -64,12 +65,9 @@ class RealtimeSession:
     def _start(self) -> None:
         if not self._settings.get("OPENAI_API_KEY"):
             raise AgentError("no_api_key", "OPENAI_API_KEY is not configured")
-        self._client = OpenAI(
-            api_key=self._settings["OPENAI_API_KEY"],
-            base_url=self._settings.get("OPENAI_BASE_URL") or None,
-            websocket_base_url=self._settings.get("OPENAI_WEBSOCKET_BASE_URL") or None,
-            max_retries=0,
-        )
+        self._client = _client(self._settings["OPENAI_API_KEY"],
+                               self._settings.get("OPENAI_BASE_URL") or None,
+                               self._settings.get("OPENAI_WEBSOCKET_BASE_URL") or None)
         conn = self._open()
         for target, arg in ((self._read_loop, (conn,)), (self._write_loop, ())):
             thread = threading.Thread(target=target, args=arg, daemon=True, name="realtime")
@@ -232,6 +230,13 @@ class RealtimeSession:
 
     def _sendable(self) -> bool:
         return self._conn is not None and bool(self._control or (self._ready and self._audio))
+
+
+@functools.lru_cache(maxsize=8)
+def _client(api_key: str, base_url: str | None, websocket_base_url: str | None) -> OpenAI:
+    # Building a client costs hundreds of ms of CPU (httpx2 setup): share one per config.
+    return OpenAI(api_key=api_key, base_url=base_url, websocket_base_url=websocket_base_url,
+                  max_retries=0)
 
 
 def _quietly_close(conn: Any) -> None:
