@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Flask, g, jsonify
 from werkzeug.exceptions import HTTPException
 
-from conference import profiles, transcripts
+from conference import agents_openapi, profiles, transcripts
 from conference.api import authenticate, http_error, service_error
 from conference.api.schemas import json_body
 from conference.errors import Conflict, Invalid, NotFound, ServiceError
@@ -112,6 +112,7 @@ def init_app(app: Flask) -> None:
     """Register the blueprint, the media plane's profile loader and the transcript service."""
     app.register_blueprint(bp)
     app.extensions["agent_profile_loader"] = profiles.runtime_profile
+    app.extensions.setdefault("openapi_paths", {}).update(agents_openapi.PATHS)
     transcripts.init_app(app)
     _export_stage_metrics()
 

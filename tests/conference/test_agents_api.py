@@ -156,3 +156,13 @@ def test_stage_histograms_are_served_on_metrics(client):
     observe(TurnMetrics("item_x", "local", 80.0, 0.1, 20.0, 600.0))
     text = client.get("/metrics").data.decode()
     assert 'forkline_agent_stage_seconds_count{backend="local",stage="end_to_end"}' in text
+
+
+def test_agents_routes_are_in_the_openapi_document(client, app):
+    doc = client.get("/api/openapi.json").json
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("agents_api."):
+            path = rule.rule.removeprefix("/api").replace("<name>", "{name}")
+            documented = {m.upper() for m in doc["paths"][path]}
+            assert rule.methods - {"HEAD", "OPTIONS"} <= documented, rule.rule
+    assert doc["paths"]["/agents/{name}"]["put"]["requestBody"]["required"] is True
