@@ -4,7 +4,6 @@ from __future__ import annotations
 import io
 import math
 import wave
-from array import array
 from dataclasses import dataclass
 
 FRAME = 160  # samples per 20 ms frame at 8 kHz
@@ -40,12 +39,13 @@ def wav_pcm(data: bytes) -> bytes:
 
 def frame_levels(pcm: bytes) -> list[float]:
     """RMS level in dBFS of each 20 ms frame."""
-    samples = array("h", pcm[: len(pcm) // 2 * 2])
+    from agents.audio import rms  # audioop: fast enough to poll a growing recording
+
+    step = FRAME * 2
     levels = []
-    for i in range(0, len(samples) - FRAME + 1, FRAME):
-        chunk = samples[i:i + FRAME]
-        power = sum(s * s for s in chunk) / FRAME
-        levels.append(10 * math.log10(power / 32768.0**2) if power > 0 else -120.0)
+    for i in range(0, len(pcm) - step + 1, step):
+        level = rms(pcm[i:i + step])
+        levels.append(20 * math.log10(level / 32768.0) if level > 0 else -120.0)
     return levels
 
 
