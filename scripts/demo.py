@@ -131,6 +131,7 @@ def run(args: argparse.Namespace, stack: Stack, timeline: Timeline) -> Report:
                                      "server": stack.server_kind,
                                      "clock_rate": stack.clock_rate,
                                      "pids": {k: p.pid for k, p in stack.procs.items()},
+                                     "workdir": str(stack.workdir),
                                      "participants": api.get(f"/api/conferences/{name}")
                                      ["participants"]})
     return report

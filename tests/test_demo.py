@@ -176,6 +176,17 @@ def test_demo_leaves_no_processes_behind(demo):
     for pid in summary["pids"].values():
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)  # the simulator and the server are gone
+    # ... and so are gunicorn's workers (their command line names the demo's work directory).
+    assert not [p for p in Path("/proc").glob("[0-9]*/cmdline")
+                if summary["workdir"].encode() in _read(p)]
+    assert not Path(summary["workdir"]).exists()  # the throwaway database went with them
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:  # the process ended while we looked
+        return b""
 
 
 def test_ctrl_c_shuts_everything_down(tmp_path):
