@@ -2,8 +2,8 @@
 
 Each action takes (app, call_context, checked arguments) inside an app context and returns the
 output for the model: {"ok": True, ...} or {"ok": False, "error": ...}. Mode changes the model
-must speak through (whisper briefings) are undone later by a timer, because the model only
-speaks after it gets the tool output.
+must speak through (whisper briefings) are undone once that speech has played, because the
+model only speaks after it gets the tool output.
 """
 from __future__ import annotations
 
@@ -19,12 +19,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from conference import service
-from conference.logs import get_logger
+from conference.logs import get_logger, monotonic_ms
 from models import Conference, Participant, get_session
 
 log = get_logger("tools")
 HUMAN_AGENT_LABEL = "human-agent"
-POLL_S = 0.2
+POLL_S = 0.1
+SPEECH_MAX_S = 60.0  # never stay in whisper mode longer than this waiting for playout
 SECONDS_PER_WORD = 0.4  # spoken pace used to guess when a briefing is over
 
 
@@ -55,8 +56,8 @@ def transfer_to_human(app: Any, ctx: dict, args: dict) -> dict:
         return {"ok": False, "error": "no human agent answered; apologise and keep helping"}
     service.set_ai_mode(tenant, name, "whisper", coach_label=HUMAN_AGENT_LABEL)
     briefing = f"Transfer from the AI assistant: {args['reason']}"
-    _later(app, float(ctx.get("briefing_s", _speech_s(briefing) + 2.0)),
-           service.set_ai_mode, tenant, name, "listen")
+    _after_speech(app, ctx, _speech_s(briefing) + 2.0, service.set_ai_mode, tenant, name,
+                  "listen")
     return {"ok": True, "agent": HUMAN_AGENT_LABEL,
             "instructions": "Only the human agent hears you now. Brief them in one or two "
                             f"sentences: {briefing}. Then stay silent; they take over."}
@@ -74,8 +75,8 @@ def whisper_to_agent(app: Any, ctx: dict, args: dict) -> dict:
     previous = (ai.mode if ai is not None else None) or "speak"
     if previous != "whisper":
         service.set_ai_mode(tenant, name, "whisper", coach_label=coach)
-        _later(app, float(ctx.get("briefing_s", _speech_s(args["text"]) + 1.0)),
-               service.set_ai_mode, tenant, name, previous)
+        _after_speech(app, ctx, _speech_s(args["text"]) + 1.0, service.set_ai_mode, tenant,
+                      name, previous)
     return {"ok": True, "coached": coach,
             "instructions": f"Only {coach} hears you now. Say exactly: {args['text']}"}
 
@@ -124,16 +125,35 @@ def _wait_joined(tenant_id: int, name: str, label: str, timeout: float) -> bool:
         time.sleep(POLL_S)
 
 
-def _later(app: Any, delay: float, fn, *args, **kwargs) -> threading.Timer:
-    """Run `fn` after `delay` seconds in an app context; failures are logged, not raised."""
+def _after_speech(app: Any, ctx: dict, estimate_s: float, fn, *args) -> threading.Thread:
+    """Run `fn(*args)` once the AI has said what the tool output asked for.
+
+    With the live call's playout tracker (bridge form) that is: the AI started speaking, then
+    its audio finished playing, so a whisper never leaks to the caller by reverting early.
+    Without it, a generous guess from the word count (`briefing_s` overrides it).
+    """
+    live = ctx.get("live_call")
+    tracker = getattr(live, "tracker", None)
+    delay = float(ctx.get("briefing_s", estimate_s * 1.5))
+
     def run() -> None:
         try:
+            if tracker is None:
+                time.sleep(delay)
+            else:
+                _wait_speaking(tracker, True, float(ctx.get("speech_start_timeout_s", 10)))
+                _wait_speaking(tracker, False, SPEECH_MAX_S)
             with app.app_context():
-                fn(*args, **kwargs)
+                fn(*args)
         except Exception:
             log.warning("deferred tool step failed", exc_info=True, extra={"event": "tool"})
 
-    timer = threading.Timer(max(0.0, delay), run)
-    timer.daemon = True
-    timer.start()
-    return timer
+    thread = threading.Thread(target=run, daemon=True, name="tool-after-speech")
+    thread.start()
+    return thread
+
+
+def _wait_speaking(tracker: Any, speaking: bool, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while tracker.is_speaking(monotonic_ms()) != speaking and time.monotonic() < deadline:
+        time.sleep(POLL_S)

@@ -11,7 +11,8 @@ call_context keys:
     tools (list[str]): the profile's tool names (None: any known tool);
     transfer_to (str): number of the human agent for transfer_to_human
         (default: config AGENT_TRANSFER_NUMBER); lookup_url (str): the tenant's webhook
-        (default: config AGENT_LOOKUP_URL); join_timeout_s, briefing_s, end_grace_s (floats).
+        (default: config AGENT_LOOKUP_URL); join_timeout_s, briefing_s, end_grace_s (floats);
+    live_call: the media plane's LiveCall, whose playout tracker times the end of whispers.
 """
 from __future__ import annotations
 
@@ -54,6 +55,7 @@ def context_from_live_call(live: Any) -> dict:
         "ai_call_sid": live.call_sid,
         "coach": info.get("coach") or None,
         "tools": list(profile.tools) if profile is not None else None,
+        "live_call": live,  # its playout tracker tells when a whisper has been heard
     }
 
 

@@ -214,3 +214,35 @@ def test_bridge_form_takes_context_from_the_live_call(twilio_app, fake_twilio, c
     assert result["ok"] is False  # end_call is not among this profile's tools
     (row,) = records(twilio_app)
     assert (row.status, row.call_sid) == ("rejected", ctx["ai_call_sid"])
+
+
+class ScriptedTracker:
+    """Stands in for the bridge's playout tracker: says whether the AI is audible."""
+
+    def __init__(self) -> None:
+        self.speaking = False
+        self.polls = 0
+
+    def is_speaking(self, now_ms: float) -> bool:
+        self.polls += 1
+        return self.speaking
+
+
+def test_whisper_reverts_only_after_the_whisper_has_played(twilio_app, fake_twilio, call):
+    ctx = call(with_agent=True)
+    tracker = ScriptedTracker()
+    live = SimpleNamespace(plane=SimpleNamespace(app=twilio_app), call_sid=ctx["ai_call_sid"],
+                           info={"tenant": str(ctx["tenant_id"]), "conference": "c1"},
+                           session=None, tracker=tracker)
+    result = handle_tool_call(live, ToolCall("c", "whisper_to_agent", {"text": "Refund it."}))
+    assert result["ok"] is True
+    (whisper,) = fake_twilio.take()
+    assert whisper.form["Coaching"] == "true"
+    wait_until(lambda: tracker.polls >= 3)  # waiting for the AI to start the whisper
+    tracker.speaking = True
+    polls = tracker.polls
+    wait_until(lambda: tracker.polls >= polls + 3)  # the whisper is playing: stay coached
+    assert fake_twilio.take() == []
+    tracker.speaking = False
+    back = wait_until(fake_twilio.take)
+    assert back[0].form == {"Muted": "false", "Coaching": "false"}
