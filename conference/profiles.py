@@ -74,6 +74,12 @@ def load_profile(tenant_id: int, name: str) -> AgentProfile | None:
     return None if record is None else to_profile(record)
 
 
+def backend_for(tenant_id: int, name: str) -> str | None:
+    """The backend profile `name` asks for (None: use AI_BACKEND)."""
+    record = get_record(tenant_id, name)
+    return record.backend if record is not None else None
+
+
 def runtime_profile(tenant: str | int | None, name: str | None) -> AgentProfile:
     """The profile a live AI call runs with: `name`, else the tenant's default."""
     tenant_id = int(tenant) if str(tenant or "").isdigit() else 0

@@ -90,9 +90,13 @@ def test_tenants_are_isolated(api, other_tenant_api, twilio_app, tenant):
 
 
 def test_load_profile_converts_faq_and_tools(api, twilio_app, tenant):
-    api.put("/agents/faq", {"instructions": "x", "faq": FAQ, "tools": ["lookup"]})
+    api.put("/agents/faq", {"instructions": "x", "faq": FAQ, "tools": ["lookup"],
+                            "backend": "local"})
     with twilio_app.app_context():
         profile = profiles.load_profile(tenant[0], "faq")
+        assert profiles.backend_for(tenant[0], "faq") == "local"
+        assert profiles.backend_for(tenant[0], "default") is None
+        assert profiles.runtime_profile(str(tenant[0]), "ghost").name == "default"
     assert profile.faq == (("Do you ship abroad?", "Yes, to all of Europe."),)
     assert profile.tools == ("lookup",)
 
