@@ -105,6 +105,10 @@ class AiLeg:
             self._sync_marks()
             self.wake.set()
 
+    def on_dtmf(self, digit: str) -> None:
+        """A key press on the AI leg: recorded as a media event (off the audio path)."""
+        self.live.record("dtmf", {"digit": digit})
+
     def send_clear(self, signal_ms: float) -> None:
         """Ask the sender to send `clear` before anything else."""
         self.clear_signal = signal_ms

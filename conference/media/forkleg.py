@@ -75,6 +75,9 @@ class ForkLeg:
     def on_mark(self, name: str, now_ms: float) -> None:
         """Forks are unidirectional: marks never come back."""
 
+    def on_dtmf(self, digit: str) -> None:
+        """Twilio sends DTMF on bidirectional streams only; ignore it here."""
+
     def fence(self) -> None:
         """A newer fork of the same call took over."""
         self.fenced = True

@@ -12,7 +12,7 @@ from simple_websocket import ConnectionClosed
 from conference.logs import Sampler, get_logger, monotonic_ms
 from conference.media import metrics
 from conference.media.ai_leg import AiLeg
-from conference.media.codec import Malformed, Mark, Media, Start, Stop, parse
+from conference.media.codec import Dtmf, Malformed, Mark, Media, Start, Stop, parse
 from conference.media.fastws import FastSocket, HandOffThread
 from conference.media.forkleg import ForkLeg
 from conference.media.registry import MediaPlane, get_plane
@@ -68,6 +68,8 @@ def serve(ws, kind: str) -> None:
             elif cls is Stop:
                 stopped = True
                 return
+            elif cls is Dtmf:
+                leg.on_dtmf(msg.digit)
             elif cls is Malformed or cls is Rejected:
                 _skipped(msg, state)
     except ConnectionClosed:

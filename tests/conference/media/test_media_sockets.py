@@ -65,6 +65,8 @@ def test_echo_round_trip_with_marks(media_server):
     assert played == [tone(t) for t in range(len(played))]
     assert len(played) >= 90  # nearly all 100 frames came back within the 30 trailing ticks
     assert client.marks_echoed > 0
+    client.send_dtmf("7")
+    assert wait_for(lambda: server.events("dtmf")) == [{"digit": "7"}]
     client.stop()
     assert wait_for(lambda: "stopped" in server.streams().values())
     assert server.metric("forkline_media_frames_in_total", kind="ai") == 130
