@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import sqlalchemy.exc as sa_exc
 import sqlalchemy.orm as so
 
-from conference.fork import start_fork
+from conference.fork import start_fork, upsert_stream
 from conference.logs import get_logger
 from conference.service_base import mark_conference_ended
 from models import Conference, ConferenceEvent, Participant
@@ -56,30 +56,50 @@ def _flag(form: Mapping, name: str) -> bool | None:
 
 
 def store_event(session: so.Session, source: str, event: str, form: Mapping, identity: str,
-                conference_id: int | None, sequence: int | None, call_sid: str | None) -> bool:
-    """Insert the raw callback; False when this exact callback was stored before."""
+                sequence: int | None, call_sid: str | None) -> ConferenceEvent | None:
+    """Insert the raw callback; None when this exact callback was stored before.
+
+    Storing comes first so that, on SQLite, everything read afterwards is read under the write
+    lock this insert takes; on PostgreSQL the handlers lock the conference row instead.
+    """
     key = f"{source}:" + hashlib.sha256(identity.encode()).hexdigest()
-    row = ConferenceEvent(conference_id=conference_id, source=source, event=event,
-                          sequence_number=sequence, call_sid=call_sid,
-                          payload=dict(form.items()), dedup_key=key)
+    row = ConferenceEvent(source=source, event=event, sequence_number=sequence,
+                          call_sid=call_sid, payload=dict(form.items()), dedup_key=key)
     try:
         with session.begin_nested():
             session.add(row)
     except sa_exc.IntegrityError:
-        return False
-    return True
+        return None
+    return row
+
+
+def _locked(session: so.Session, where) -> Conference | None:
+    # One callback (or operator action) at a time per conference: no lost updates.
+    return session.scalar(sa.select(Conference).where(where).with_for_update()
+                          .execution_options(populate_existing=True))
 
 
 def _find_conference(session: so.Session, sid: str, friendly_name: str | None):
-    conf = session.scalar(sa.select(Conference).where(Conference.twilio_sid == sid))
+    conf = _locked(session, Conference.twilio_sid == sid)
     if conf is None and friendly_name:
         parsed = parse_friendly_name(friendly_name)
         if parsed:
-            conf = session.scalar(sa.select(Conference).where(
-                Conference.tenant_id == parsed[0], Conference.name == parsed[1]))
+            conf = _locked(session, sa.and_(Conference.tenant_id == parsed[0],
+                                            Conference.name == parsed[1]))
             if conf is not None and conf.twilio_sid is None:
                 conf.twilio_sid = sid
     return conf
+
+
+def _participant_locked(session: so.Session, call_sid: str) -> Participant | None:
+    """The participant on `call_sid`, read after locking its conference."""
+    conf_id = session.scalar(sa.select(Participant.conference_id)
+                             .where(Participant.call_sid == call_sid))
+    if conf_id is None:
+        return None
+    _locked(session, Conference.id == conf_id)
+    return session.scalar(sa.select(Participant).where(Participant.call_sid == call_sid)
+                          .execution_options(populate_existing=True))
 
 
 def _find_participant(session: so.Session, conf: Conference | None, call_sid: str | None,
@@ -103,11 +123,12 @@ def handle_conference_event(session: so.Session, form: Mapping) -> str:
     event = _field(form, "StatusCallbackEvent")
     seq = _sequence(form, required=True)
     call_sid = _field(form, "CallSid", CA_RE, required=event.startswith("participant-"))
-    conf = _find_conference(session, sid, form.get("FriendlyName"))
-    identity = f"{sid}:{seq}:{event}:{call_sid or ''}"
-    if not store_event(session, "conference", event, form, identity,
-                       conf.id if conf else None, seq, call_sid):
+    row = store_event(session, "conference", event, form, f"{sid}:{seq}:{event}:{call_sid}",
+                      seq, call_sid)
+    if row is None:
         return "duplicate"
+    conf = _find_conference(session, sid, form.get("FriendlyName"))
+    row.conference_id = conf.id if conf else None
     return apply_conference_event(session, conf, form)
 
 
@@ -159,11 +180,12 @@ def handle_call_event(session: so.Session, form: Mapping) -> str:
     if status not in CALL_STATUSES:
         raise BadWebhook("invalid parameter CallStatus")
     seq = _sequence(form, required=False)
-    p = session.scalar(sa.select(Participant).where(Participant.call_sid == call_sid))
-    identity = f"{call_sid}:{status}:{seq if seq is not None else ''}"
-    if not store_event(session, "call", status, form, identity,
-                       p.conference_id if p else None, seq, call_sid):
+    row = store_event(session, "call", status, form,
+                      f"{call_sid}:{status}:{seq if seq is not None else ''}", seq, call_sid)
+    if row is None:
         return "duplicate"
+    p = _participant_locked(session, call_sid)
+    row.conference_id = p.conference_id if p else None
     return apply_call_event(p, status)
 
 
@@ -205,12 +227,11 @@ def handle_stream_event(session: so.Session, form: Mapping) -> str:
     event = _field(form, "StreamEvent")
     if event not in STREAM_EVENTS:
         raise BadWebhook("invalid parameter StreamEvent")
-    p = session.scalar(sa.select(Participant).where(Participant.call_sid == call_sid))
-    conf_id = p.conference_id if p else None
-    if not store_event(session, "stream", event, form, f"{stream_sid}:{event}", conf_id, None,
-                       call_sid):
+    row = store_event(session, "stream", event, form, f"{stream_sid}:{event}", None, call_sid)
+    if row is None:
         return "duplicate"
-    from conference.fork import upsert_stream
+    p = _participant_locked(session, call_sid)
+    row.conference_id = p.conference_id if p else None
 
     status = {"stream-started": "started", "stream-stopped": "stopped"}.get(event, "failed")
     upsert_stream(session, stream_sid=stream_sid, call_sid=call_sid, status=status,

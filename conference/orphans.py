@@ -34,7 +34,7 @@ def adopt(conference_id: int, call_sids: Iterable[str]) -> int:
     call_sids = [s for s in call_sids if s]
     applied = 0
     with transaction() as session:
-        conf = session.get(Conference, conference_id)
+        conf = session.get(Conference, conference_id, with_for_update=True)
         for row in _orphans(session, conf, call_sids):
             row.conference_id = conf.id
             if row.source == "conference":

@@ -87,7 +87,7 @@ def add_participant(tenant: Tenant | int, conference_name: str, to: str, role: s
     _require({"to": check_to(to), "role": check_choice(role, HUMAN_ROLES),
               "label": check_label(label)})
     with write_transaction("duplicate_label") as session:
-        conf = _active(get_conference(tenant, conference_name, session))
+        conf = _active(get_conference(tenant, conference_name, session, lock=True))
         existing = next((p for p in conf.participants if p.label == label), None)
         if existing is not None and existing.is_present:
             raise Conflict(f"label {label!r} is taken", code="duplicate_label")
@@ -105,7 +105,7 @@ def remove_participant(
 ) -> Participant:
     """Kick participant `label`; a participant that already left is returned unchanged."""
     with transaction() as session:
-        conf = get_conference(tenant, conference_name, session)
+        conf = get_conference(tenant, conference_name, session, lock=True)
         p = find_participant(conf, label, role)
         if not p.is_present:
             return p
@@ -125,7 +125,7 @@ def remove_participant(
 def end_conference(tenant: Tenant | int, conference_name: str) -> Conference:
     """Complete the conference at Twilio (Status=completed) and mark everyone left."""
     with transaction() as session:
-        conf = get_conference(tenant, conference_name, session)
+        conf = get_conference(tenant, conference_name, session, lock=True)
         if not conf.is_active:
             return conf
         if conf.twilio_sid:

@@ -43,12 +43,18 @@ def _require(fields: dict[str, str | None]) -> None:
         raise Invalid("request failed validation", fields=problems)
 
 
-def get_conference(tenant: Tenant | int, name: str, session: so.Session | None = None):
-    """The tenant's conference `name`, or NotFound (another tenant's is not found either)."""
+def get_conference(tenant: Tenant | int, name: str, session: so.Session | None = None,
+                   lock: bool = False) -> Conference:
+    """The tenant's conference `name`, or NotFound (another tenant's is not found either).
+
+    Writers pass lock=True: the row lock serializes them with status callbacks (PostgreSQL).
+    """
     session = session or get_session()
-    conf = session.scalar(
-        sa.select(Conference).where(Conference.tenant_id == _tid(tenant), Conference.name == name)
-    )
+    query = sa.select(Conference).where(Conference.tenant_id == _tid(tenant),
+                                        Conference.name == name)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    conf = session.scalar(query)
     if conf is None:
         raise NotFound(f"no conference {name!r}")
     return conf

@@ -99,7 +99,7 @@ def add_ai(tenant: Tenant | int, conference_name: str, agent: str, mode: str,
     """Bring the AI in (True) or, if it is already there, switch its mode (False)."""
     _require({"agent": check_agent(agent), "mode": check_choice(mode, AI_MODES)})
     with write_transaction("duplicate_label") as session:
-        conf = _active(get_conference(tenant, conference_name, session))
+        conf = _active(get_conference(tenant, conference_name, session, lock=True))
         _require(_check_coach(mode, coach_label))
         p = _live_ai(conf)
         if p is not None:
@@ -117,7 +117,7 @@ def set_ai_mode(tenant: Tenant | int, conference_name: str, mode: str,
     """Switch the live AI between speak, whisper (coaching `coach_label`) and listen."""
     _require({"mode": check_choice(mode, AI_MODES)})
     with transaction() as session:
-        conf = _active(get_conference(tenant, conference_name, session))
+        conf = _active(get_conference(tenant, conference_name, session, lock=True))
         p = _live_ai(conf)
         if p is None:
             raise NotFound(f"no AI in conference {conference_name!r}")
@@ -161,7 +161,7 @@ def add_supervisor(tenant: Tenant | int, conference_name: str, to: str, mode: st
     """Dial a supervisor in: listen (muted), whisper (coaching `coach_label`) or barge."""
     _require({"to": check_to(to), "mode": check_choice(mode, SUPERVISOR_MODES)})
     with write_transaction("duplicate_label") as session:
-        conf = _active(get_conference(tenant, conference_name, session))
+        conf = _active(get_conference(tenant, conference_name, session, lock=True))
         _require(_check_coach(mode, coach_label))
         muted, coaching = mode_flags(mode)
         p = _new_participant(conf, label=_next_supervisor_label(conf), role="supervisor", to=to,
@@ -179,7 +179,7 @@ def set_supervisor_mode(tenant: Tenant | int, conference_name: str, label: str, 
     """Switch a supervisor between listen, whisper and barge."""
     _require({"mode": check_choice(mode, SUPERVISOR_MODES)})
     with transaction() as session:
-        conf = _active(get_conference(tenant, conference_name, session))
+        conf = _active(get_conference(tenant, conference_name, session, lock=True))
         p = find_participant(conf, label, role="supervisor")
         if not p.is_present:
             raise Conflict(f"supervisor {label!r} has left", code="participant_left")

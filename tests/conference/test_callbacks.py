@@ -231,3 +231,27 @@ def test_callbacks_that_beat_the_commit_are_adopted(twilio_app, twilio, api, fak
         homeless = get_session().scalar(sa.select(sa.func.count(ConferenceEvent.id)).where(
             ConferenceEvent.conference_id.is_(None)))
         assert homeless == 0
+
+
+def test_concurrent_events_for_one_leg_lose_no_update(twilio_app, twilio, room, fake_twilio):
+    events = [("participant-join", 1, {"Muted": "false", "Hold": "false"}),
+              ("participant-mute", 2, {"Muted": "true", "Hold": "false"}),
+              ("participant-hold", 3, {"Muted": "true", "Hold": "true"}),
+              ("participant-unhold", 4, {"Muted": "true", "Hold": "false"})]
+    barrier, statuses = threading.Barrier(len(events)), []
+
+    def post(event, seq, flags):
+        sender = type(twilio)(twilio_app.test_client(), twilio_app.config["TWILIO_AUTH_TOKEN"])
+        barrier.wait()
+        statuses.append(conf_event(sender, room, event, seq, "agent", **flags).status_code)
+
+    threads = [threading.Thread(target=post, args=e) for e in events]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [204] * 4
+    p = participant(twilio_app, "agent")
+    assert (p.status, p.muted, p.hold, p.last_sequence, p.fork_started) == (
+        "joined", True, False, 4, True)
+    assert fake_twilio.ops() == ["CreateStream"]
