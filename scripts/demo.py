@@ -127,6 +127,7 @@ def run(args: argparse.Namespace, stack: Stack, timeline: Timeline) -> Report:
     report.measure_turns()
     report.measure_supervisor()
     report.measure_barge_in()
+    report.measure_ai_whisper()
     report.finish(timeline.entries, {"ai_joined": story.ai_joined,
                                      "server": stack.server_kind,
                                      "clock_rate": stack.clock_rate,
@@ -160,6 +161,10 @@ def print_summary(report: Report, elapsed_s: float) -> None:
         print("AI transcript  " + " | ".join(s["ai_said"]))
     for mode, heard in s["supervisor"]["heard_dbfs"].items():
         print(f"supervisor {mode:<8} heard by customer {heard['customer']} dBFS, "
+              f"agent {heard['agent']} dBFS")
+    if s.get("ai_whisper"):
+        heard = s["ai_whisper"]["heard_dbfs"]
+        print(f"AI whispering heard by customer {heard['customer']} dBFS, "
               f"agent {heard['agent']} dBFS")
     print("files written:")
     for path in s["files"]:

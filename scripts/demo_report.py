@@ -125,6 +125,17 @@ class Report:
         self.summary["supervisor"] = {"label": self.story.supervisor_label,
                                       "states": sup, "heard_dbfs": phases}
 
+    def measure_ai_whisper(self) -> None:
+        """Who heard the AI's answer while it whispered to the agent."""
+        mark = next((m for m in self.story.marks if m.kind == "ai-whisper"), None)
+        if mark is None:
+            return
+        skip = round(mark.seconds * 50) + 5  # the agent also hears the question itself
+        heard = {label: round(loudest_dbfs(self.levels[label], mark.at[label] + skip,
+                                           len(self.levels[label])), 1)
+                 for label in ("customer", "agent")}
+        self.summary["ai_whisper"] = {"state": self.story.ai_whisper_state, "heard_dbfs": heard}
+
     def measure_barge_in(self) -> None:
         """How fast the AI's voice stopped at the customer once she talked over it."""
         mark = self.story.barge_in

@@ -26,7 +26,7 @@ class Mark:
     seconds: float
     at: dict[str, int]
     t: float
-    kind: str = "question"  # question | interruption | listen | whisper
+    kind: str = "question"  # question | interruption | listen | whisper | ai-whisper
 
 
 @dataclass
@@ -39,6 +39,7 @@ class Story:
     supervisor_states: list[dict] = field(default_factory=list)
     ai_joined: bool = False
     barge_in: Mark | None = None
+    ai_whisper_state: dict | None = None
 
 
 class Scenario:
@@ -76,6 +77,7 @@ class Scenario:
         self.ask(*QUESTIONS[1])
         self.barge_in()
         self.supervisor_whispers()
+        self.ai_whispers()
         self.end()
         return self.story
 
@@ -176,6 +178,26 @@ class Scenario:
                            self.timeout_s, "Twilio to confirm the supervisor coaching")
         self.story.supervisor_states.append(state)
         self._speak_and_wait("supervisor", WHISPER, "whisper")
+
+    def ai_whispers(self) -> None:
+        """The AI switches to whisper: it now coaches the agent, and the customer cannot hear it."""
+        self.tl.add("step", "the AI switches to whisper mode, coaching the agent")
+        self.api.call("PUT", f"/api/conferences/{self.story.conference}/ai",
+                      {"agent": "default", "mode": "whisper", "coach": "agent"}, ok=(200,))
+        self.story.ai_whisper_state = wait_until(
+            lambda: self.joined("ai", mode="whisper", coaching=True), self.timeout_s,
+            "Twilio to confirm the AI coaching the agent")
+        mark = self.speak("customer", *QUESTIONS[0], kind="ai-whisper")
+        done = mark.at["agent"] + round(mark.seconds * 50) + 5  # after the question itself
+
+        def agent_heard_reply():
+            pcm = wav_pcm(self.sim.recording_wav(PHONES["agent"]))
+            return reply_finished(frame_levels(pcm), done)
+
+        reply = wait_until(agent_heard_reply, self.timeout_s + 30,
+                           "the AI's whispered answer at the agent", interval_s=0.25)
+        self.tl.add("audio", f"the agent heard the AI's whispered answer "
+                             f"({reply.end_s - reply.start_s:.1f}s); the customer did not")
 
     def _speak_and_wait(self, label: str, text: str, kind: str) -> None:
         mark = self.speak(label, "say", text, text, kind)

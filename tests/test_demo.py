@@ -84,11 +84,13 @@ def test_conference_created_and_everyone_joined(demo):
     summary, out, _ = demo
     people = {p["label"]: p for p in summary["participants"]}
     assert {"customer", "agent", "ai", summary["supervisor"]["label"]} <= set(people)
-    assert people["ai"]["role"] == "ai" and people["ai"]["mode"] == "speak"
+    assert people["ai"]["role"] == "ai"
     for p in people.values():
         assert p["joined_at"] is not None, p  # everyone really joined (per Twilio's callbacks)
         assert p["status"] == "left"  # and left when the conference ended
     timeline = [json.loads(line) for line in (out / "timeline.jsonl").read_text().splitlines()]
+    ai_states = [e["state"] for e in timeline if e["kind"] == "participant" and e["label"] == "ai"]
+    assert ai_states[0]["mode"] == "speak"  # the AI joined in speak mode
     joins = {e["label"] for e in timeline if e.get("event") == "participant-join"}
     assert {"customer", "agent", "ai"} <= joins
     assert any(e.get("event") == "conference-end" for e in timeline)
@@ -143,6 +145,18 @@ def test_supervisor_listen_then_whisper(demo):
                   for label, pcm in heard.items()}
         assert levels["customer"] < -50, (kind, levels)  # the customer never hears him
         assert (levels["agent"] > -30) is agent_hears, (kind, levels)
+
+
+def test_ai_whisper_reaches_the_agent_only(demo):
+    summary, out, _ = demo
+    state = summary["ai_whisper"]["state"]
+    assert (state["mode"], state["coaching"], state["coach"]) == ("whisper", True, "agent")
+    mark = marks(summary, "ai-whisper")[0]
+    skip = round(mark["seconds"] * 50) + 5  # the agent hears the customer's question too
+    heard = {label: loudest(window(pcm_of(out / "recordings" / f"phone-{label}.wav"),
+                                   mark["at"][label] + skip))
+             for label in ("customer", "agent")}
+    assert heard["agent"] > -30 and heard["customer"] < -50, heard
 
 
 def test_transcript_is_written_and_speaker_labelled(demo):
