@@ -8,7 +8,8 @@ Every frame carries its id in the audio, so echoed audio is matched to the frame
 however the server re-chunks it.
 
 Run by bench/media_bench.py as a subprocess: one JSON spec line on stdin, `READY` on stdout
-once connected, `GO <epoch>` on stdin, one JSON result line on stdout.
+once connected, `GO <epoch>` on stdin, `DONE` on stdout once every echo is back (or the drain
+timed out), `BYE` on stdin to hang up, then one JSON result line on stdout.
 """
 from __future__ import annotations
 
@@ -126,7 +127,7 @@ class StreamClient:
         await self._send(orjson.dumps(message).decode())
 
     async def run(self, t0: float, drain_s: float) -> None:
-        """Send every frame on its 20 ms schedule from t0, wait for the echoes, then stop."""
+        """Send every frame on its 20 ms schedule from t0, then wait for the echoes."""
         if self.ws is None:
             return
         loop = asyncio.get_running_loop()
@@ -146,13 +147,21 @@ class StreamClient:
                 await self.ws.send(_MEDIA % (self.seq, k + 1, ts, payload, self.stream_sid))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.all_back.wait(), drain_s)
+        except Exception as exc:  # noqa: BLE001 - a dropped socket is a result, not a crash
+            self.error = self.error or f"send: {type(exc).__name__}: {exc}"[:300]
+
+    async def hang_up(self) -> None:
+        """Send `stop` and close, as Twilio does when the call ends."""
+        if self.ws is None:
+            return
+        try:
             self.seq += 1
             await self._send(orjson.dumps({
                 "event": "stop", "sequenceNumber": str(self.seq), "streamSid": self.stream_sid,
                 "stop": {"accountSid": self.spec["account_sid"], "callSid": self.call_sid},
             }).decode())
-        except Exception as exc:  # noqa: BLE001 - a dropped socket is a result, not a crash
-            self.error = self.error or f"send: {type(exc).__name__}: {exc}"[:300]
+        except Exception as exc:  # noqa: BLE001
+            self.error = self.error or f"stop: {type(exc).__name__}: {exc}"[:300]
         finally:
             for handle, _ in self.pending_marks:
                 handle.cancel()
@@ -243,8 +252,9 @@ class StreamClient:
         }
 
 
-async def run_load(spec: dict, wait_for_go) -> list[dict]:
-    """Open every stream, await `wait_for_go()` (the start epoch), run them, return results."""
+async def run_load(spec: dict, wait_for_go, wait_for_end=None) -> list[dict]:
+    """Open every stream, await `wait_for_go()` (the start epoch), run them, await
+    `wait_for_end()` (every generator done: teardown stays out of the measurement), hang up."""
     n_frames = round((spec["warmup_s"] + spec["duration_s"]) / FRAME_S)
     warmup_frames = round(spec["warmup_s"] / FRAME_S)
     first = spec["first_index"]
@@ -260,7 +270,11 @@ async def run_load(spec: dict, wait_for_go) -> list[dict]:
     await asyncio.gather(*(
         c.run(t0 + FRAME_S * c.index / total, spec["drain_s"]) for c in clients
     ))
-    return [c.result() for c in clients]
+    results = [c.result() for c in clients]
+    if wait_for_end is not None:
+        await wait_for_end()
+    await asyncio.gather(*(c.hang_up() for c in clients))
+    return results
 
 
 async def _stdio_main() -> None:
@@ -272,7 +286,11 @@ async def _stdio_main() -> None:
         line = await loop.run_in_executor(None, sys.stdin.readline)
         return float(line.split()[1])
 
-    results = await run_load(spec, wait_for_go)
+    async def wait_for_end() -> None:
+        print("DONE", flush=True)
+        await loop.run_in_executor(None, sys.stdin.readline)
+
+    results = await run_load(spec, wait_for_go, wait_for_end)
     sys.stdout.write(orjson.dumps({"streams": results}).decode() + "\n")
     sys.stdout.flush()
 

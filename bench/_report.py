@@ -17,7 +17,8 @@ def percentile(values: list[float], q: float) -> float | None:
 
 def step_summary(name: str, n: int, connected: int, streams: list[dict], *, server_cpu: float,
                  gen_cpu: float, machine_cpu: float, rss: int, rss_base: int,
-                 limit_ms: float, server_wait: float = 0.0, gen_wait: float = 0.0) -> dict:
+                 limit_ms: float, server_wait: float = 0.0, gen_wait: float = 0.0,
+                 busy_after_connect: float = 0.0) -> dict:
     """Merge the per-stream results of one step into one row."""
     rtts = [r for s in streams for r in s["rtt_ms"]]
     total = {k: sum(s[k] for s in streams) for k in (
@@ -43,6 +44,7 @@ def step_summary(name: str, n: int, connected: int, streams: list[dict], *, serv
         "generator_runq_wait_pct": round(gen_wait, 1),
         "ms_per_media_msg": round(total["media_bytes"] / 8 / total["media_msgs"], 1)
         if total["media_msgs"] else None,
+        "busy_after_connect_s": round(busy_after_connect, 2),
         "slow_frames": sum(slow.values()), "stall_slots": len(stalls),
         "stall_at_s": [round(k * 0.02, 2) for k in stalls[:20]],
         "errors": errors[:3], "passed": passed,
@@ -58,9 +60,9 @@ _COLUMNS = (
     ("other%", "other_cpu_pct", "{:.0f}"), ("stalls", "stall_slots", "{}"),
     ("srvWt%", "server_runq_wait_pct", "{:.0f}"),
     ("genWt%", "generator_runq_wait_pct", "{:.0f}"), ("ms/msg", "ms_per_media_msg", "{:.0f}"),
-    ("ok", "passed", "{}"),
+    ("setup s", "busy_after_connect_s", "{:.1f}"), ("ok", "passed", "{}"),
 )
-_WIDTHS = (9, 5, 5, 6, 6, 6, 6, 5, 8, 8, 7, 6, 8, 7, 7, 7, 7, 7, 5)
+_WIDTHS = (9, 5, 5, 6, 6, 6, 6, 5, 8, 8, 7, 6, 8, 7, 7, 7, 7, 7, 8, 4)
 _header_printed = False
 
 

@@ -56,6 +56,9 @@ def run_step(target, n: int, args) -> dict:
     server_pids, gen_pids = target.pids(), [g.pid for g in gens]
     if args.nice:
         set_nice(server_pids + gen_pids, args.nice)
+    # Steady state is measured: let the server finish its per-call setup work first (how long
+    # that took is reported: it is what a burst of call starts costs).
+    busy_after_connect = settle(target, timeout_s=10.0)
     start = time.time() + 0.2
     for gen in gens:
         gen.stdin.write(f"GO {start}\n")
@@ -69,6 +72,11 @@ def run_step(target, n: int, args) -> dict:
     if spy is not None:
         spy.wait()
     rss = sum(_procstat.rss_bytes(p) for p in server_pids)
+    for gen in gens:
+        gen.stdout.readline()  # DONE: all echoes back or drained
+    for gen in gens:
+        gen.stdin.write("BYE\n")
+        gen.stdin.flush()
     streams = []
     for gen in gens:
         out, _ = gen.communicate(timeout=args.warmup + args.duration + args.drain + 60)
@@ -81,6 +89,7 @@ def run_step(target, n: int, args) -> dict:
         server_wait=_procstat.wait_percent(before, after, server_pids),
         gen_wait=_procstat.wait_percent(before, after, gen_pids),
         rss=rss, rss_base=target.rss_base, limit_ms=args.p99_limit,
+        busy_after_connect=busy_after_connect,
     )
 
 
@@ -108,17 +117,18 @@ def start_py_spy(target, n: int, args) -> subprocess.Popen | None:
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def settle(target, timeout_s: float = 5.0) -> None:
-    """Wait until the server is idle again (its previous streams have been torn down)."""
+def settle(target, timeout_s: float = 5.0) -> float:
+    """Wait until the server is idle (under 5% CPU for 0.25 s); return how long that took."""
     pids = target.pids()
-    deadline = time.monotonic() + timeout_s
+    began = time.monotonic()
     previous = _procstat.sample(pids)
-    while time.monotonic() < deadline:
+    while time.monotonic() < began + timeout_s:
         time.sleep(0.25)
         current = _procstat.sample(pids)
         if _procstat.cpu_percent(previous, current, pids) < 5.0:
-            return
+            break
         previous = current
+    return time.monotonic() - began
 
 
 def search(targets: dict, steps: list[int], args) -> list[dict]:
