@@ -1,0 +1,68 @@
+"""The Procfile's release and web lines, run for real: migrations, then gunicorn+gevent on $PORT."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def procfile() -> dict[str, str]:
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return {k: v.strip() for k, v in (line.split(":", 1) for line in lines if line.strip())}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+@pytest.mark.slow
+def test_release_then_web(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "OPENAI_"))}
+    env.update(PATH=f"{ROOT / '.venv' / 'bin'}:{env['PATH']}", PORT=str(free_port()),
+               DATABASE_URL=f"sqlite:///{tmp_path / 'deploy.sqlite'}", LOG_LEVEL="WARNING",
+               AI_BACKEND="echo")
+    release = subprocess.run(procfile()["release"], shell=True, cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert release.returncode == 0, release.stderr
+    log = tmp_path / "web.log"
+    with log.open("wb") as sink:
+        web = subprocess.Popen(procfile()["web"], shell=True, cwd=ROOT, env=env,
+                               stdout=sink, stderr=sink, start_new_session=True)
+    base = f"http://127.0.0.1:{env['PORT']}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # poll until the worker answers (or the server died)
+            assert web.poll() is None, log.read_text()
+            try:
+                status, _ = get(base + "/healthz")
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "gunicorn did not come up"
+                time.sleep(0.1)
+        assert status == 200
+        assert get(base + "/readyz")[0] == 200
+        status, body = get(base + "/api/openapi.json")
+        assert status == 200 and b'"openapi"' in body
+        assert get(base + "/api/conferences")[0] == 401
+    finally:
+        os.killpg(web.pid, signal.SIGTERM)
+        web.wait(timeout=30)
