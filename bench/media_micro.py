@@ -68,6 +68,38 @@ def greenlet_hops(n: int, timeout: float | None) -> None:
     workers[1].kill()
 
 
+def masked(payload: bytes) -> bytes:
+    """A masked client text frame (what Twilio sends)."""
+    mask = b"\x01\x02\x03\x04"
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return bytes((0x81, 0x80 | 126)) + len(payload).to_bytes(2, "big") + mask + body
+
+
+def ws_layers(media: list[str]) -> dict:
+    """wsproto (what flask-sock uses) vs the lean prototype: parse a frame, build a reply."""
+    from wsproto.frame_protocol import FrameProtocol
+
+    from bench.flask_lean import TEXT, FrameReader, frame
+
+    wire = [masked(m.encode()) for m in media]
+
+    def wsproto_layer() -> None:
+        proto = FrameProtocol(client=False, extensions=[])
+        for data in wire:
+            proto.receive_bytes(data)
+            for fr in proto.received_frames():
+                proto.send_data(fr.payload, fin=True)
+
+    def lean_layer() -> None:
+        reader = FrameReader()
+        for data in wire:
+            for _, payload in reader.feed(data):
+                frame(TEXT, payload)
+
+    return {"wsproto frame in + frame out": wsproto_layer,
+            "lean FrameReader + frame()": lean_layer}
+
+
 def cases(n: int) -> dict:
     """name -> zero-argument callable doing the work for n frames."""
     start, media = messages(n)
@@ -117,6 +149,7 @@ def cases(n: int) -> dict:
         "greenlet hops (get, no timeout)": lambda: greenlet_hops(n, None),
         "gevent.sleep(0) alone (hop floor)": lambda: [gevent.sleep(0) for _ in range(n)],
         "flask echo: json.loads + json.dumps": plain_json,
+        **ws_layers(media),
     }
 
 
