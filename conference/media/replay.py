@@ -86,6 +86,10 @@ class ReplayStore:
     def flush(self) -> None:
         """Mirror pending writes (nothing to do in memory)."""
 
+    def knows(self, call_sid: str) -> bool:
+        """True while rings of `call_sid` exist (here, or in the shared store)."""
+        return call_sid in self.calls
+
 
 class RedisReplayStore(ReplayStore):
     """Memory rings mirrored to Redis in batches, so a worker taking over a call can resume it."""
@@ -145,6 +149,9 @@ class RedisReplayStore(ReplayStore):
         replay.fed = meta.get("fed", 0)
         replay.out_acked = meta.get("out_acked", 0)
         return replay
+
+    def knows(self, call_sid: str) -> bool:
+        return call_sid in self.calls or bool(self.redis.exists(self._key(call_sid)))
 
     def forget(self, call_sid: str) -> None:
         super().forget(call_sid)

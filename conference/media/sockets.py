@@ -115,8 +115,8 @@ def stream_info(plane: MediaPlane, start: Start, kind: str) -> dict | None:
     cfg, params = plane.config, start.params
     token = params.get("token", "")
     claims = read_stream_token(cfg["SECRET_KEY"], token, cfg["STREAM_TOKEN_TTL_S"])
-    if claims is None and start.call_sid in plane.calls:
-        # A reconnect of a live call re-sends the original (possibly expired) token.
+    if claims is None and kind == "ai" and plane.replay.knows(start.call_sid):
+        # A reconnect of a live call (on any worker) re-sends its original, maybe expired, token.
         claims = read_stream_token(cfg["SECRET_KEY"], token, 86400)
     if not isinstance(claims, dict) or claims.get("kind") != kind:
         return None

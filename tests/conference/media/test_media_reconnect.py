@@ -18,6 +18,7 @@ from media_harness import (
 from twilio_fake import FakeTwilio
 
 from agents import speech
+from twilio_sim.media_client import MediaStreamClient
 
 pytestmark = pytest.mark.slow
 CALL = "CA" + "d" * 32
@@ -198,3 +199,23 @@ def test_workers_share_barge_in_and_duplicate_fencing_through_redis(media_server
     assert wait_for(lambda: worker_a.metric("forkline_media_duplicate_sockets_total") == 1)
     moved.stop()
     alice.stop()
+
+
+def test_reconnect_of_a_known_call_survives_token_expiry(media_server):
+    server = media_server(STREAM_TOKEN_TTL_S=1)
+    client = ai_client(server, CALL)
+    client.connect()
+    ticker = Ticker()
+    ticker.run(10, [(client, tone)])
+    ticker.run(110, [])  # 2.2 s: the token in the TwiML parameters has expired
+    client.restart(graceful=True)  # same callSid, same (expired) token: a reconnect
+    ticker.run(40, [(client, tone)])
+    assert not client.closed.is_set()
+    expired = dict(client.session.custom_parameters)
+    stranger = MediaStreamClient(  # an unknown call presenting the expired token
+        server.ws("/twilio/ai-stream"), auth_token=TEST_AUTH_TOKEN, account_sid=TEST_ACCOUNT_SID,
+        call_sid="CA" + "9" * 32, custom_parameters=expired, bidirectional=True)
+    stranger.connect()
+    assert stranger.closed.wait(5) and stranger.closed_by_app
+    assert server.metric("forkline_media_malformed_total", reason="bad_token") == 1
+    client.stop()

@@ -63,6 +63,7 @@ def test_redis_mirror_lets_another_worker_resume(redis_client):
     replay.fed, replay.out_acked = 6, 1
     worker_a.flush()
     worker_b = RedisReplayStore(redis_client, inbound_s=0.1, outbound_s=0.1)
+    assert worker_b.knows(call) and not worker_b.knows(call + "x")
     resumed = worker_b.get(call)
     assert resumed.inbound.since(0) == [frame(i) for i in range(3, 8)]
     assert resumed.inbound.next_index == 8
