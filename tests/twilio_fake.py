@@ -13,10 +13,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import twilio_fake_shapes as shapes
 import twilio_spec
-
-DATE = "Wed, 25 Nov 2026 12:00:00 +0000"
-BASE = "/2010-04-01/Accounts/{account}"
 
 
 @dataclass
@@ -194,7 +192,8 @@ class FakeTwilio:
             "call_sid_to_coach": coached if coaching else None, "status": "queued",
             "to": form["To"], "params": params,
         }
-        return 201, self._participant_json(self.participants[call_sid], queue_time="1000")
+        body = shapes.participant(self.account_sid, self.participants[call_sid], queue_time="1000")
+        return 201, body
 
     def _op_UpdateParticipant(self, path, form, params):
         p = self._participant(self._conference(path["ConferenceSid"]), path["CallSid"])
@@ -205,7 +204,7 @@ class FakeTwilio:
             p["call_sid_to_coach"] = form["CallSidToCoach"]
         if not p["coaching"]:
             p["call_sid_to_coach"] = None
-        return 200, self._participant_json(p)
+        return 200, shapes.participant(self.account_sid, p)
 
     def _op_DeleteParticipant(self, path, form, params):
         p = self._participant(self._conference(path["ConferenceSid"]), path["CallSid"])
@@ -221,14 +220,14 @@ class FakeTwilio:
                         if p["conference_sid"] == conf["sid"]]:
                 self.calls[sid]["status"] = "completed"
                 del self.participants[sid]
-        return 200, self._conference_json(conf)
+        return 200, shapes.conference(self.account_sid, conf)
 
     def _op_UpdateCall(self, path, form, params):
         call = self._live_call(path["Sid"])
         if form.get("Status") in ("completed", "canceled"):
             call["status"] = form["Status"]
             self.participants.pop(call["sid"], None)
-        return 200, self._call_json(call)
+        return 200, shapes.call(self.account_sid, call)
 
     def _op_CreateStream(self, path, form, params):
         call = self._live_call(path["CallSid"])
@@ -239,13 +238,13 @@ class FakeTwilio:
         sid = self.new_sid("MZ")
         self.streams[sid] = {"sid": sid, "call_sid": call["sid"], "name": name,
                              "status": "in-progress", "params": params}
-        return 200, self._stream_json(self.streams[sid])
+        return 200, shapes.stream(self.account_sid, self.streams[sid])
 
     def _op_UpdateStream(self, path, form, params):
         for s in self.streams.values():
             if s["call_sid"] == path["CallSid"] and path["Sid"] in (s["sid"], s["name"]):
                 s["status"] = "stopped"
-                return 200, self._stream_json(s)
+                return 200, shapes.stream(self.account_sid, s)
         raise TwilioError(20404, f"Stream {path['Sid']} was not found", 404)
 
     def _live_call(self, sid: str) -> dict:
@@ -255,46 +254,6 @@ class FakeTwilio:
         if call["status"] in ("completed", "canceled", "failed", "busy", "no-answer"):
             raise TwilioError(21220, "Call is not in-progress. Cannot redirect.")
         return call
-
-    # -- JSON shapes (every key is declared in the spec; checked on the way out) -------------
-    def _uri(self, tail: str) -> str:
-        return BASE.format(account=self.account_sid) + tail
-
-    def _participant_json(self, p: dict, queue_time: str | None = None) -> dict:
-        return {
-            "account_sid": self.account_sid, "call_sid": p["call_sid"], "label": p["label"],
-            "call_sid_to_coach": p["call_sid_to_coach"], "coaching": p["coaching"],
-            "conference_sid": p["conference_sid"], "date_created": DATE, "date_updated": DATE,
-            "end_conference_on_exit": False, "muted": p["muted"], "hold": p["hold"],
-            "start_conference_on_enter": True, "status": p["status"], "queue_time": queue_time,
-            "uri": self._uri(
-                f"/Conferences/{p['conference_sid']}/Participants/{p['call_sid']}.json"
-            ),
-        }
-
-    def _conference_json(self, c: dict) -> dict:
-        return {
-            "account_sid": self.account_sid, "date_created": DATE, "date_updated": DATE,
-            "api_version": "2010-04-01", "friendly_name": c["friendly_name"], "region": "us1",
-            "sid": c["sid"], "status": c["status"],
-            "uri": self._uri(f"/Conferences/{c['sid']}.json"),
-            "subresource_uris": {}, "reason_conference_ended": None,
-            "call_sid_ending_conference": None,
-        }
-
-    def _call_json(self, c: dict) -> dict:
-        return {
-            "sid": c["sid"], "account_sid": self.account_sid, "to": c["to"], "from": c["from"],
-            "status": c["status"], "direction": c["direction"], "api_version": "2010-04-01",
-            "date_created": DATE, "date_updated": DATE, "uri": self._uri(f"/Calls/{c['sid']}.json"),
-        }
-
-    def _stream_json(self, s: dict) -> dict:
-        return {
-            "sid": s["sid"], "account_sid": self.account_sid, "call_sid": s["call_sid"],
-            "name": s["name"], "status": s["status"], "date_updated": DATE,
-            "uri": self._uri(f"/Calls/{s['call_sid']}/Streams/{s['sid']}.json"),
-        }
 
 
 def _error(err: TwilioError) -> tuple[int, dict]:
