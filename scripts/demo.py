@@ -150,6 +150,8 @@ def print_summary(report: Report, elapsed_s: float) -> None:
         print(f"  AI reply heard by the customer (offline STT): “{turn.get('customer_heard', '')}”"
               + cut_off)
         shown = f"{latency} ms" if latency is not None else "n/a"
+        if s["clock_rate"] != 1:  # measured on the recordings: simulated time
+            shown += f" of simulated time (clock x{s['clock_rate']:g})"
         print(f"  first-audio latency (end of question → first AI audio): {shown}")
     barge = s.get("barge_in")
     if barge:
