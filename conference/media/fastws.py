@@ -48,6 +48,7 @@ class FastSocket:
         self.pending: deque[bytes] = deque()
         self.connected = True
         self.close_code: int | None = None
+        self.peer_closed = False
         self.thread = None
         self._lock = threading.Lock()
 
@@ -75,6 +76,7 @@ class FastSocket:
                 elif opcode == OP_PING:
                     self._write(frame(OP_PONG, payload))
                 elif opcode == OP_CLOSE:
+                    self.peer_closed = True
                     code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1000
                     self.close(1000 if code in (1005, 1006) else code)
                     break
@@ -97,6 +99,19 @@ class FastSocket:
         with contextlib.suppress(ConnectionClosed):
             self._write(close_frame(self.close_code, message or ""))
         self._gone(self.close_code)
+
+    def wait_closed(self, timeout: float = 1.0) -> None:
+        """After our close frame, give the peer `timeout` s to answer it before TCP ends."""
+        if self.peer_closed:
+            return
+        try:
+            self.sock.settimeout(timeout)
+            while True:
+                data = self.sock.recv(4096)
+                if not data or any(op == OP_CLOSE for op, _ in self.parser.feed(data)):
+                    return
+        except (OSError, ProtocolError):
+            return
 
     def _gone(self, code: int) -> None:
         self.connected = False

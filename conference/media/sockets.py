@@ -99,6 +99,8 @@ def hang_up(ws, reason: int | None = None, message: str | None = None) -> None:
     thread = getattr(ws, "thread", None)
     if thread is not None and thread is not threading.current_thread():
         thread.join(timeout=2)
+    if isinstance(ws, FastSocket):
+        ws.wait_closed(1.0)
 
 
 def _skipped(msg: Malformed | Rejected, state: StreamState) -> None:
