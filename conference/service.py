@@ -82,7 +82,9 @@ def create_conference(
     return conf
 
 
-def add_participant(tenant: Tenant | int, conference_name: str, to: str, role: str, label: str):
+def add_participant(
+    tenant: Tenant | int, conference_name: str, to: str, role: str, label: str
+) -> Participant:
     """Dial a customer or agent into a live conference."""
     _require({"to": check_to(to), "role": check_choice(role, HUMAN_ROLES),
               "label": check_label(label)})

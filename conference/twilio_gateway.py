@@ -192,7 +192,8 @@ class TwilioGateway:
         s = _call("stop_stream", lambda: ctx.update(status="stopped"))
         return StreamInfo(s.sid, s.call_sid, s.name, s.status)
 
-    def update_call(self, call_sid: str, *, twiml: str | None = None, url: str | None = None):
+    def update_call(self, call_sid: str, *, twiml: str | None = None,
+                    url: str | None = None) -> None:
         """Redirect a live call to new TwiML (inline or by URL)."""
         if (twiml is None) == (url is None):
             raise ValueError("give exactly one of twiml= or url=")
