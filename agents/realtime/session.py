@@ -163,8 +163,12 @@ class RealtimeSession:
 
     def _pump(self, conn: Any) -> object:
         with self._cond:
-            self._conn = conn
+            closed = self._closed
+            self._conn = None if closed else conn
             self._cond.notify_all()
+        if closed:  # close() ran while this socket was opening
+            _quietly_close(conn)
+            return "closed"
         try:
             while True:
                 try:
