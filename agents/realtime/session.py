@@ -59,6 +59,8 @@ class RealtimeSession:
     def connect(self) -> None:
         """Open the socket (handshake only) and start the reader and writer; idempotent."""
         with self._connect_lock:  # a pre-warm connect may still be in flight
+            if self._closed:
+                raise AgentError("closed", "the session was closed")
             if not self._threads:
                 self._start()
 

@@ -218,3 +218,5 @@ def test_close_is_idempotent_and_ends_the_event_stream(make_session):
     session.close()
     session.close()
     assert session.next_event(timeout=1) is None
+    with pytest.raises(AgentError):
+        session.connect()
