@@ -65,3 +65,22 @@ def test_two_streams_against_the_bare_relay_produce_a_report(tmp_path):
     assert step["ms_per_media_msg"] == 20.0  # the relay answers frame for frame
     assert step["server_rss_mb"] > 0
     assert "bare" in report["capacity"]
+
+
+@pytest.mark.slow
+def test_forkline_target_streams_through_the_procfile_server(tmp_path):
+    # The product path: Procfile command line, release migration, seeded conference, signed
+    # upgrade and stream token; one stream must come back frame for frame with marks.
+    out = tmp_path / "bench.json"
+    args = ["--targets", "forkline", "--steps", "2", "--warmup", "0.5", "--duration", "1.5",
+            "--drain", "2", "--attempts", "1", "--json", str(out)]
+    run = subprocess.run([sys.executable, "-m", "bench.media_bench", *args], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(out.read_text())
+    assert report["errors"] == {}, report["errors"]
+    (step,) = report["steps"]
+    assert step["connected"] == 2 and step["errors"] == []
+    assert step["received"] > 0 and step["received"] + step["lost"] == step["sent"]
+    assert step["marks"] > 0  # Forkline's mark-gated playout talked to the emulated buffer
+    assert step["foreign_sid"] == 0
