@@ -117,6 +117,7 @@ class AiLeg:
     def _send_loop(self) -> None:
         ws, enc, live, wake = self.ws, self.enc, self.live, self.wake
         tracker, store, taps = live.tracker, self.plane.replay, self.plane.taps
+        send_many = getattr(ws, "send_many", None) or (lambda texts: [ws.send(t) for t in texts])
         try:
             while self.open:
                 wake.wait()
@@ -128,16 +129,21 @@ class AiLeg:
                     ws.send(enc.clear_text)
                     metrics.CLEARS.inc()
                     metrics.BARGE_REACTION.observe((monotonic_ms() - signal) / 1000.0)
-                for kind, payload in tracker.pull(monotonic_ms()):
+                batch, actions = [], tracker.pull(monotonic_ms())
+                end = tracker.sent - sum(len(p) for k, p in actions if k == "media")
+                for kind, payload in actions:
                     if kind == "media":
-                        ws.send(enc.media(payload))
+                        batch.append(enc.media(payload))
                         index = store.add_outbound(live.replay, payload)
-                        live.out_index.append((index, tracker.sent))
+                        end += len(payload)
+                        live.out_index.append((index, end))  # ring index -> timeline end
                         taps.publish(self.out_key, payload)
                         self.messages_out += 1
                         self.bytes_out += len(payload)
                     else:
-                        ws.send(enc.mark(payload))
+                        batch.append(enc.mark(payload))
+                if batch:
+                    send_many(batch)
                 self._sync_marks()
         except Exception:
             self.open = False  # the socket is gone; the read loop notices and closes

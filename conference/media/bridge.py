@@ -88,13 +88,18 @@ class LiveCall:
                     backoff = min(backoff * 2, 5.0)
                 continue
             backoff = 0.25
+            session = self.session
             try:
-                event = self.session.next_event(timeout=0.5)
+                event = session.next_event(timeout=5.0)
+                while event is not None:
+                    self._handle(event)
+                    # Drain what is already queued without arming a timer, then wake the
+                    # sender once for the whole batch.
+                    event = session.next_event(0) if self.session is session else None
             except Exception as exc:
                 self.failed("next_event", exc)
                 continue
-            if event is not None:
-                self._handle(event)
+            self.wake()
 
     def _connect(self) -> bool:
         try:
@@ -138,13 +143,11 @@ class LiveCall:
     def _handle(self, event) -> None:
         kind = type(event)
         if kind is AudioOut:
-            if self.tracker.push(event.item_id, event.ulaw):
-                self.wake()
+            self.tracker.push(event.item_id, event.ulaw)  # the read loop wakes the sender
         elif kind is SpeechStarted:
             self.barge_in("backend", monotonic_ms(), event.speaker)
         elif kind is ResponseDone:
             self.tracker.end_item(event.item_id)
-            self.wake()
         elif kind is ToolCall:
             threading.Thread(target=self._run_tool, args=(event,), daemon=True).start()
         elif kind is Transcript and event.final:

@@ -91,6 +91,12 @@ class FastSocket:
         else:
             self._write(frame(OP_BINARY, text))
 
+    def send_many(self, texts: list[str]) -> None:
+        """Send several text messages with one write (a media chunk and its mark, say)."""
+        if not self.connected:
+            raise ConnectionClosed(self.close_code or 1006, "")
+        self._write(b"".join(frame(OP_TEXT, text.encode()) for text in texts))
+
     def close(self, reason: int | None = None, message: str | None = None) -> None:
         """Send a close frame (once) and stop accepting sends."""
         if not self.connected:

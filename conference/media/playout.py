@@ -87,9 +87,15 @@ class PlayoutTracker:
         pending = self.pending
         while pending and (room := self._room(now_ms)) >= FRAME:
             item, data = pending[0]
+            limit = min(self.chunk, room // FRAME * FRAME)
+            while len(data) < limit and len(pending) > 1 and pending[1][0] is item:
+                # Coalesce queued deltas of one item into a single 40-100 ms message.
+                pending.popleft()
+                data += pending[0][1]
+                pending[0] = (item, data)
             if item is not self.last_item and self.unmarked:
                 out.append(("mark", self._mark(now_ms)))  # item boundary: ack items separately
-            take = min(self.chunk, room // FRAME * FRAME, len(data))
+            take = min(limit, len(data))
             if take < len(data):
                 pending[0] = (item, data[take:])
                 data = data[:take]
