@@ -7,6 +7,7 @@ file), and chains its hooks. NAME comes from $BENCH_HOOK, output goes to $BENCH_
 - gcstat: every garbage collection timed, worker-<pid>.json (count, total, max and the ten
   longest pauses per generation). A long gen-2 pause stalls every stream of the worker at once.
 - gcfreeze: gcstat, plus gc.freeze() after the worker has booted (the recommended fix).
+- fastecho: gcstat, with the echo backend replaced by bench/_fastecho.py (an experiment).
 """
 from __future__ import annotations
 
@@ -42,6 +43,11 @@ def post_worker_init(worker) -> None:
         _base["post_worker_init"](worker)
     if _HOOK == "gcfreeze":
         gc.freeze()
+    if _HOOK == "fastecho":
+        from agents.registry import register
+        from bench._fastecho import FastEchoSession
+
+        register("echo", FastEchoSession)
     if _HOOK == "cprofile":
         _profile.enable()
     else:
