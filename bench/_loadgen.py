@@ -262,7 +262,10 @@ async def run_load(spec: dict, wait_for_go, wait_for_end=None) -> list[dict]:
         StreamClient(spec, first + i, n_frames, warmup_frames) for i in range(spec["streams"])
     ]
     limit = asyncio.Semaphore(spec.get("connect_concurrency", 16))
-    await asyncio.gather(*(c.open(limit) for c in clients))
+    # Bounded: a server that accepts TCP but never answers the upgrade must not hang the bench.
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.gather(*(c.open(limit) for c in clients)),
+                               spec.get("connect_timeout_s", 60))
     start_epoch = await wait_for_go(sum(1 for c in clients if c.ws is not None))
     loop = asyncio.get_running_loop()
     t0 = loop.time() + (start_epoch - time.time())

@@ -29,13 +29,30 @@ DEFAULT_STEPS = "10,20,40,60,80,100,120,150,200,250,300,400"
 
 
 def run_step(target, n: int, args) -> dict:
-    """Run n streams against `target` once; return the merged, summarised measurements."""
+    """Run n streams against `target` once; return the merged, summarised measurements (a
+    failed row if the step itself broke); never leaves a generator process behind."""
+    gens: list[subprocess.Popen] = []
+    try:
+        return _measure(target, n, args, gens)
+    except Exception as exc:  # noqa: BLE001 - reported as a failed step, the search goes on
+        step = step_summary(target.name, n, 0, [], server_cpu=0.0, gen_cpu=0.0,
+                            machine_cpu=0.0, rss=0, rss_base=0, limit_ms=args.p99_limit)
+        step["errors"] = [f"step: {type(exc).__name__}: {exc}"[:300]]
+        return step
+    finally:
+        for gen in gens:
+            if gen.poll() is None:
+                gen.kill()
+                gen.wait()
+
+
+def _measure(target, n: int, args, gens: list) -> dict:
     # One asyncio generator copes with ~120 streams on this box next to the server.
     wanted = args.procs or -(-n // 120)
     nprocs = max(1, min(wanted, n))
     run = random.getrandbits(32)
     shares = [n // nprocs + (1 if i < n % nprocs else 0) for i in range(nprocs)]
-    gens, first = [], 0
+    first = 0
     for share in shares:
         spec = {
             "url": target.url, "headers": target.headers(), "account_sid": ACCOUNT_SID,
