@@ -39,7 +39,9 @@ def test_release_then_web(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "OPENAI_"))}
     env.update(PATH=f"{ROOT / '.venv' / 'bin'}:{env['PATH']}", PORT=str(free_port()),
                DATABASE_URL=f"sqlite:///{tmp_path / 'deploy.sqlite'}", LOG_LEVEL="WARNING",
-               AI_BACKEND="echo")
+               AI_BACKEND="echo", HOME=str(tmp_path / "home"),
+               XDG_RUNTIME_DIR=str(tmp_path / "run"))
+    (tmp_path / "run").mkdir()
     release = subprocess.run(procfile()["release"], shell=True, cwd=ROOT, env=env,
                              capture_output=True, text=True, timeout=120)
     assert release.returncode == 0, release.stderr
@@ -63,6 +65,9 @@ def test_release_then_web(tmp_path):
         status, body = get(base + "/api/openapi.json")
         assert status == 200 and b'"openapi"' in body
         assert get(base + "/api/conferences")[0] == 401
+        # gunicorn 27's control socket defaults to one per-user path: a second instance on the
+        # host would take it over, so the web line turns it off.
+        assert list((tmp_path / "run").iterdir()) == [] and not (tmp_path / "home").exists()
     finally:
         os.killpg(web.pid, signal.SIGTERM)
         web.wait(timeout=30)

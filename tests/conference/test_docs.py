@@ -30,4 +30,5 @@ def test_procfile():
     web = lines["web"]
     assert "gunicorn" in web and "gevent" in web and "0.0.0.0:$PORT" in web
     assert "--preload" not in web
+    assert "--no-control-socket" in web  # gunicorn 27: no shared ~/.gunicorn socket
     assert lines["release"].strip() == "flask --app app db upgrade"
