@@ -63,6 +63,7 @@ ENV_VARS: dict = {
     "PIPELINE_SILENCE_MS": int,
     "TRANSCRIPTS_ENABLED": int,
     "FORKLINE_SECRET_KEY": str,
+    "STREAM_TOKEN_TTL_S": float,
     "PLAYOUT_LEAD_MS": int,
     "MARK_INTERVAL_MS": int,
     "REPLAY_INBOUND_S": float,

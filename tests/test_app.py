@@ -37,3 +37,11 @@ def test_backend_defaults_to_local_without_openai_key(tmp_path):
     assert app.config["AI_BACKEND"] == "local"
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/b.db", "OPENAI_API_KEY": "sk-x"})
     assert app.config["AI_BACKEND"] == "realtime"
+
+
+def test_every_operator_setting_can_come_from_the_environment():
+    from app import DEFAULTS, ENV_VARS
+
+    settable = {"SECRET_KEY" if name == "FORKLINE_SECRET_KEY" else name for name in ENV_VARS}
+    assert set(DEFAULTS) - settable == set()
+    assert config_from_env({"STREAM_TOKEN_TTL_S": "30"}) == {"STREAM_TOKEN_TTL_S": 30.0}
