@@ -50,7 +50,8 @@ SCHEMAS = {
         "to": {"type": "string", "description": "E.164 number, sip: or client: address"},
         "role": {"enum": list(HUMAN_ROLES)}, "label": _STR}},
     "AI": {"type": "object", "required": ["agent", "mode"], "properties": {
-        "agent": _STR, "mode": {"enum": list(AI_MODES)},
+        "agent": {**_STR, "description": "one of the tenant's agent profiles (GET /api/agents)"},
+        "mode": {"enum": list(AI_MODES)},
         "coach": {"type": "string", "description": "label coached in whisper mode"}}},
     "NewConference": {"type": "object", "required": ["name"], "properties": {
         "name": _STR, "participants": {"type": "array", "items": {"$ref": _REF + "NewParticipant"}},

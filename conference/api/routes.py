@@ -13,7 +13,7 @@ from conference.validation import CONFERENCE_STATUSES
 @bp.post("/conferences")
 def create_conference():
     """Create a conference and dial its participants (and optionally the AI)."""
-    body = schemas.conference_create(schemas.json_body())
+    body = schemas.conference_create(schemas.json_body(), g.tenant.id)
     conf = service.create_conference(g.tenant, body["name"], body["participants"], body["ai"])
     return jsonify(conference_json(conf)), 201
 
@@ -55,7 +55,7 @@ def remove_participant(name: str, label: str):
 @bp.put("/conferences/<name>/ai")
 def put_ai(name: str):
     """Add the AI, or switch its mode when it is already there."""
-    body = schemas.ai_put(schemas.json_body())
+    body = schemas.ai_put(schemas.json_body(), g.tenant.id)
     p, created = service.add_ai(g.tenant, name, body["agent"], body["mode"], body.get("coach"))
     return jsonify(participant_json(p) | {"agent": p.agent}), 201 if created else 200
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import request
 
 from conference.errors import Invalid
+from conference.profiles import profile_exists
 from conference.validation import (
     AI_MODES,
     HUMAN_ROLES,
@@ -52,13 +53,21 @@ def participant_problems(item, prefix: str) -> dict[str, str | None]:
     }
 
 
-def ai_problems(item, prefix: str = "") -> dict[str, str | None]:
-    """Problems of an {agent, mode, coach?} object."""
+def _agent_problem(tenant_id: int, agent) -> str | None:
+    problem = check_agent(agent)
+    if problem is None and not profile_exists(tenant_id, agent):
+        # Agent names are the tenant's profiles (PUT /api/agents/{name}), not backend names.
+        return f"unknown agent profile {agent!r} (see GET /api/agents)"
+    return problem
+
+
+def ai_problems(item, tenant_id: int, prefix: str = "") -> dict[str, str | None]:
+    """Problems of an {agent, mode, coach?} object; `agent` must be one of the tenant's profiles."""
     if not isinstance(item, dict):
         return {prefix.rstrip(".") or "body": "expected an object"}
     problems = {
         **_unknown(item, {"agent", "mode", "coach"}, prefix),
-        f"{prefix}agent": check_agent(item.get("agent")),
+        f"{prefix}agent": _agent_problem(tenant_id, item.get("agent")),
         f"{prefix}mode": check_choice(item.get("mode"), AI_MODES),
         f"{prefix}coach": _optional_label(item.get("coach")),
     }
@@ -67,7 +76,7 @@ def ai_problems(item, prefix: str = "") -> dict[str, str | None]:
     return problems
 
 
-def conference_create(body: dict) -> dict:
+def conference_create(body: dict, tenant_id: int) -> dict:
     """Validate POST /api/conferences."""
     participants = body.get("participants", [])
     problems: dict[str, str | None] = {
@@ -84,7 +93,7 @@ def conference_create(body: dict) -> dict:
         labels.add(label)
     ai = body.get("ai")
     if ai is not None:
-        problems.update(ai_problems(ai, "ai."))
+        problems.update(ai_problems(ai, tenant_id, "ai."))
         if isinstance(ai, dict) and ai.get("coach") and ai["coach"] not in labels:
             problems["ai.coach"] = "must be the label of one of the participants"
     _raise(problems)
@@ -97,9 +106,9 @@ def participant_create(body: dict) -> dict:
     return body
 
 
-def ai_put(body: dict) -> dict:
+def ai_put(body: dict, tenant_id: int) -> dict:
     """Validate PUT /ai."""
-    _raise(ai_problems(body))
+    _raise(ai_problems(body, tenant_id))
     return body
 
 

@@ -33,7 +33,7 @@ def test_revoked_key_is_401(twilio_app, api):
 def test_other_tenants_conference_is_404(api, other_tenant_api, fake_twilio):
     assert api.post("/conferences", {"name": "room", "participants": TWO}).status_code == 201
     for r in (other_tenant_api.get("/conferences/room"),
-              other_tenant_api.put("/conferences/room/ai", {"agent": "echo", "mode": "speak"}),
+              other_tenant_api.put("/conferences/room/ai", {"agent": "default", "mode": "speak"}),
               other_tenant_api.delete("/conferences/room/participants/agent"),
               other_tenant_api.post("/conferences/room/end")):
         assert r.status_code == 404 and r.json["error"]["code"] == "not_found"
@@ -63,7 +63,7 @@ def test_duplicate_name_is_409(twilio_app, api, fake_twilio):
 def test_ended_conference_is_409(api, fake_twilio):
     api.post("/conferences", {"name": "room", "participants": TWO})
     assert api.post("/conferences/room/end").status_code == 200
-    r = api.put("/conferences/room/ai", {"agent": "echo", "mode": "speak"})
+    r = api.put("/conferences/room/ai", {"agent": "default", "mode": "speak"})
     assert r.status_code == 409 and r.json["error"]["code"] == "conference_ended"
 
 
@@ -73,7 +73,7 @@ def test_validation_reports_every_field(api, fake_twilio):
         "participants": [{"to": "555", "role": "boss", "label": "ai"},
                          {"to": "+15551110002", "role": "agent", "label": "x"},
                          {"to": "+15551110003", "role": "agent", "label": "x"}],
-        "ai": {"agent": "echo", "mode": "whisper"}})
+        "ai": {"agent": "default", "mode": "whisper"}})
     assert r.status_code == 422
     assert r.json["error"]["code"] == "validation_failed"
     assert set(r.json["error"]["fields"]) == {
@@ -117,7 +117,7 @@ def test_twilio_refusal_is_502_and_leaves_nothing(twilio_app, api, fake_twilio):
 def test_ai_refusal_leaves_no_ai(twilio_app, api, fake_twilio):
     api.post("/conferences", {"name": "room", "participants": TWO})
     fake_twilio.fail_next("CreateParticipant", 21218, "Invalid ApplicationSid", 400)
-    r = api.put("/conferences/room/ai", {"agent": "echo", "mode": "whisper", "coach": "agent"})
+    r = api.put("/conferences/room/ai", {"agent": "default", "mode": "whisper", "coach": "agent"})
     assert r.status_code == 502 and r.json["error"]["twilio"]["code"] == 21218
     assert api.get("/conferences/room").json["ai"] is None
     assert count(twilio_app, Participant) == 2
@@ -153,14 +153,14 @@ def test_ai_session_cap(twilio_app, api_as, fake_twilio):
     for name in ("a", "b"):
         r = small.post("/conferences", {"name": name, "participants": TWO[:1]})
         assert r.status_code == 201
-    assert small.put("/conferences/a/ai", {"agent": "echo", "mode": "speak"}).status_code == 201
-    r = small.put("/conferences/b/ai", {"agent": "echo", "mode": "speak"})
+    assert small.put("/conferences/a/ai", {"agent": "default", "mode": "speak"}).status_code == 201
+    r = small.put("/conferences/b/ai", {"agent": "default", "mode": "speak"})
     assert r.status_code == 429 and r.json["error"]["code"] == "ai_session_limit"
     assert "limit is 1" in r.json["error"]["message"]
     # Switching mode of the running AI is not a new session.
-    assert small.put("/conferences/a/ai", {"agent": "echo", "mode": "listen"}).status_code == 200
+    assert small.put("/conferences/a/ai", {"agent": "default", "mode": "listen"}).status_code == 200
     assert small.delete("/conferences/a/ai").status_code == 200
-    assert small.put("/conferences/b/ai", {"agent": "echo", "mode": "speak"}).status_code == 201
+    assert small.put("/conferences/b/ai", {"agent": "default", "mode": "speak"}).status_code == 201
 
 
 def make_tenant_with_cap(app, cap):
@@ -173,12 +173,13 @@ def make_tenant_with_cap(app, cap):
 
 def test_readding_the_ai_reuses_its_label(api, fake_twilio):
     api.post("/conferences", {"name": "room", "participants": TWO})
-    first = api.put("/conferences/room/ai", {"agent": "echo", "mode": "speak"}).json["call_sid"]
+    first = api.put("/conferences/room/ai", {"agent": "default", "mode": "speak"}).json["call_sid"]
     api.delete("/conferences/room/ai")
-    r = api.put("/conferences/room/ai", {"agent": "local", "mode": "listen"})
+    assert api.put("/agents/sales", {"instructions": "Sell."}).status_code == 201
+    r = api.put("/conferences/room/ai", {"agent": "sales", "mode": "listen"})
     assert r.status_code == 201 and r.json["call_sid"] != first
     detail = api.get("/conferences/room").json
-    assert detail["ai"] == {"agent": "local", "mode": "listen", "coach": None,
+    assert detail["ai"] == {"agent": "sales", "mode": "listen", "coach": None,
                             "status": "queued", "call_sid": r.json["call_sid"], "present": True}
 
 
@@ -227,7 +228,7 @@ def test_remove_refused_by_twilio_keeps_participant(api, fake_twilio):
 def test_whisper_needs_a_live_coach(api, fake_twilio):
     api.post("/conferences", {"name": "room", "participants": TWO})
     fake_twilio.take()
-    r = api.put("/conferences/room/ai", {"agent": "echo", "mode": "whisper", "coach": "nobody"})
+    r = api.put("/conferences/room/ai", {"agent": "default", "mode": "whisper", "coach": "nobody"})
     assert r.status_code == 422 and r.json["error"]["fields"] == {
         "coach": "no such live participant"}
     assert fake_twilio.take() == [] and api.get("/conferences/room").json["ai"] is None
@@ -259,3 +260,31 @@ def test_openapi_refs_resolve(twilio_app):
     for ops in doc["paths"].values():
         for op in ops.values():
             assert op["responses"] and op["summary"]
+
+
+def test_unknown_agent_profile_is_422_and_dials_nothing(twilio_app, api, other_tenant_api,
+                                                        fake_twilio):
+    # A backend name is not a profile: agent names are the tenant's profiles.
+    r = api.post("/conferences", {"name": "room", "participants": TWO,
+                                  "ai": {"agent": "realtime", "mode": "speak"}})
+    assert r.status_code == 422 and r.json["error"]["fields"] == {
+        "ai.agent": "unknown agent profile 'realtime' (see GET /api/agents)"}
+    assert fake_twilio.take() == [] and count(twilio_app, Conference) == 0
+
+    assert api.post("/conferences", {"name": "room", "participants": TWO}).status_code == 201
+    fake_twilio.take()
+    r = api.put("/conferences/room/ai", {"agent": "sales", "mode": "speak"})
+    assert r.status_code == 422 and set(r.json["error"]["fields"]) == {"agent"}
+    # Profiles are per tenant: another tenant's profile is unknown here too.
+    assert other_tenant_api.put("/agents/sales", {"instructions": "Sell."}).status_code == 201
+    assert api.put("/conferences/room/ai", {"agent": "sales", "mode": "speak"}).status_code == 422
+    assert fake_twilio.take() == [] and api.get("/conferences/room").json["ai"] is None
+
+    assert api.put("/agents/sales", {"instructions": "Sell."}).status_code == 201
+    r = api.put("/conferences/room/ai", {"agent": "sales", "mode": "speak"})
+    assert r.status_code == 201 and r.json["agent"] == "sales"
+    # Once the AI is there, switching mode still checks the name.
+    r = api.put("/conferences/room/ai", {"agent": "nope", "mode": "listen"})
+    assert r.status_code == 422 and set(r.json["error"]["fields"]) == {"agent"}
+    r = api.put("/conferences/room/ai", {"agent": "default", "mode": "listen"})
+    assert r.status_code == 200

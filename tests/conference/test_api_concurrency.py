@@ -39,8 +39,8 @@ def test_ai_cap_holds_under_concurrent_requests(twilio_app, api_as, fake_twilio)
     for name in ("a", "b"):
         api_as(key).post("/conferences", {"name": name, "participants": TWO[:1]})
     results = run_together(
-        lambda: api_as(key).put("/conferences/a/ai", {"agent": "echo", "mode": "speak"}),
-        lambda: api_as(key).put("/conferences/b/ai", {"agent": "echo", "mode": "speak"}))
+        lambda: api_as(key).put("/conferences/a/ai", {"agent": "default", "mode": "speak"}),
+        lambda: api_as(key).put("/conferences/b/ai", {"agent": "default", "mode": "speak"}))
     assert sorted(r.status_code for r in results) == [201, 429]
     ais = [c["ai"] for c in api_as(key).get("/conferences").json["conferences"]]
     assert sorted(ai is not None for ai in ais) == [False, True]

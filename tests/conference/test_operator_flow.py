@@ -70,7 +70,7 @@ def test_operator_flow(twilio_app, api, twilio, fake_twilio, tenant):
             "conference": "support-1", "tenant": tid, "kind": "fork", "label": label}
 
     # 2. Add the AI in whisper mode, coaching the agent.
-    r = api.put("/conferences/support-1/ai", {"agent": "echo", "mode": "whisper",
+    r = api.put("/conferences/support-1/ai", {"agent": "default", "mode": "whisper",
                                               "coach": "agent"})
     assert r.status_code == 201, r.json
     (q,) = fake_twilio.take()
@@ -82,7 +82,7 @@ def test_operator_flow(twilio_app, api, twilio, fake_twilio, tenant):
     assert to.scheme == "app" and to.path == twilio_app.config["TWILIO_TWIML_APP_SID"]
     custom = {k: v[0] for k, v in parse_qs(to.query).items()}
     assert (custom["conference"], custom["mode"], custom["agent"]) == ("support-1", "whisper",
-                                                                      "echo")
+                                                                      "default")
     ai_call = r.json["call_sid"]
 
     # The TwiML App's Voice URL answers <Connect><Stream> with the context as <Parameter>s.
@@ -95,7 +95,7 @@ def test_operator_flow(twilio_app, api, twilio, fake_twilio, tenant):
     assert "?" not in stream.get("url")
     params = {p.get("name"): p.get("value") for p in stream.findall("Parameter")}
     assert {k: params[k] for k in ("conference", "tenant", "agent", "mode", "coach")} == {
-        "conference": "support-1", "tenant": str(tid), "agent": "echo", "mode": "whisper",
+        "conference": "support-1", "tenant": str(tid), "agent": "default", "mode": "whisper",
         "coach": "agent"}
     assert read_stream_token(secret, params["token"], 60)["kind"] == "ai"
     assert join(twilio, conf_sid, friendly, ai_call, "ai", 3).status_code == 204
@@ -122,7 +122,7 @@ def test_operator_flow(twilio_app, api, twilio, fake_twilio, tenant):
     assert q.form == {"Muted": "false", "Coaching": "false"}
 
     # 5. The AI switches to speak.
-    r = api.put("/conferences/support-1/ai", {"agent": "echo", "mode": "speak"})
+    r = api.put("/conferences/support-1/ai", {"agent": "default", "mode": "speak"})
     assert r.status_code == 200 and r.json["mode"] == "speak" and r.json["coach"] is None
     (q,) = fake_twilio.take()
     assert q.operation_id == "UpdateParticipant"

@@ -41,7 +41,7 @@ def call(api, twilio, fake_twilio, tenant):
         conf_sid = r.json["twilio_sid"]
         for seq, p in enumerate(r.json["participants"], 1):
             join(twilio, conf_sid, p["call_sid"], p["label"], seq)
-        ai = api.put("/conferences/c1/ai", {"agent": "echo", "mode": "speak"}).json
+        ai = api.put("/conferences/c1/ai", {"agent": "default", "mode": "speak"}).json
         join(twilio, conf_sid, ai["call_sid"], "ai", 9)
         fake_twilio.take()
         return {"tenant_id": tenant[0], "conference": "c1", "ai_call_sid": ai["call_sid"],

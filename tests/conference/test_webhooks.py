@@ -119,7 +119,7 @@ def ai_to(api, fake_twilio):
     """Add the AI; returns (its CallSid, the custom params of its To=app:… address)."""
     api.post("/conferences", {"name": "room", "participants": [
         {"to": "+15551110002", "role": "agent", "label": "agent"}]})
-    r = api.put("/conferences/room/ai", {"agent": "echo", "mode": "listen"})
+    r = api.put("/conferences/room/ai", {"agent": "default", "mode": "listen"})
     assert r.status_code == 201, r.json
     to = [q for q in fake_twilio.take() if q.form.get("Label") == "ai"][0].form["To"]
     return r.json["call_sid"], {k: v[0] for k, v in parse_qs(urlsplit(to).query).items()}
@@ -139,7 +139,7 @@ def test_ai_voice_falls_back_to_parent_call_sid(twilio_app, twilio, api, fake_tw
     assert r.status_code == 200
     params = {p.get("name"): p.get("value")
               for p in ElementTree.fromstring(r.data).findall("./Connect/Stream/Parameter")}
-    assert (params["conference"], params["agent"]) == ("room", "echo")
+    assert (params["conference"], params["agent"]) == ("room", "default")
 
 
 def test_ai_voice_rejects_forged_token(twilio_app, twilio, api, fake_twilio, tenant):
