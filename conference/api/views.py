@@ -8,10 +8,35 @@ import sqlalchemy as sa
 from models import Conference, ConferenceEvent, Participant, Stream, get_session
 
 RECENT_EVENTS = 50
+# Payload fields an event may show. Twilio's raw callbacks carry AccountSid, From/To numbers and
+# more; media events may carry transcript text or DTMF digits (PINs): none of that is listed here.
+EVENT_FIELDS = frozenset({
+    # Twilio status callbacks
+    "StatusCallbackEvent", "CallSid", "CallStatus", "Label", "SequenceNumber", "Muted", "Hold",
+    "Coaching", "StreamSid", "StreamEvent", "StreamError", "ReasonConferenceEnded",
+    # media plane
+    "speaker", "label", "barge_in", "heard_ms", "flushed_ms", "item_id", "reason", "stream_sid",
+    # operator actions
+    "labels", "role", "mode", "coach", "agent",
+})
+MAX_VALUE_CHARS = 200
 
 
 def _ts(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def _short(value):
+    if isinstance(value, str):
+        return value[:MAX_VALUE_CHARS]
+    if isinstance(value, list):
+        return [_short(v) for v in value[:50] if isinstance(v, str | int | float | bool)]
+    return value if isinstance(value, int | float | bool) or value is None else None
+
+
+def event_payload(payload: dict | None) -> dict:
+    """The allow-listed fields of an event's stored payload (never tokens, numbers or text)."""
+    return {k: _short(v) for k, v in (payload or {}).items() if k in EVENT_FIELDS}
 
 
 def participant_json(p: Participant) -> dict:
@@ -63,7 +88,8 @@ def conference_detail_json(conf: Conference) -> dict:
         ],
         "events": [
             {"source": e.source, "event": e.event, "sequence_number": e.sequence_number,
-             "call_sid": e.call_sid, "received_at": _ts(e.received_at)}
+             "call_sid": e.call_sid, "received_at": _ts(e.received_at),
+             "payload": event_payload(e.payload)}
             for e in events
         ],
     }

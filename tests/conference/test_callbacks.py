@@ -255,3 +255,33 @@ def test_concurrent_events_for_one_leg_lose_no_update(twilio_app, twilio, room, 
     assert (p.status, p.muted, p.hold, p.last_sequence, p.fork_started) == (
         "joined", True, False, 4, True)
     assert fake_twilio.ops() == ["CreateStream"]
+
+
+def test_detail_events_show_only_allow_listed_payload_fields(twilio_app, twilio, api, room,
+                                                             tenant):
+    from conference.media import statesink
+
+    assert conf_event(twilio, room, "participant-mute", 3, "customer", Muted="true", Hold="false",
+                      Coaching="false").status_code == 204
+    info = {"tenant": str(tenant[0]), "conference": "room", "call_sid": "CA" + "a" * 32}
+    with twilio_app.app_context():
+        statesink.media_event(info, "barge-in", "k1", {
+            "source": "vad", "speaker": "customer", "item_id": "item_1", "heard_ms": 1200,
+            "flushed_ms": 800, "token": "secret-token"})
+        statesink.media_event(info, "transcript", "k2",
+                              {"speaker": "ai", "text": "Your PIN is 4321"})
+        statesink.media_event(info, "dtmf", "k3", {"digit": "7"})
+    events = {e["event"]: e for e in api.get("/conferences/room").json["events"]}
+
+    mute = events["participant-mute"]["payload"]
+    assert mute == {"StatusCallbackEvent": "participant-mute", "SequenceNumber": "3",
+                    "CallSid": room["calls"]["customer"], "Muted": "true", "Hold": "false",
+                    "Coaching": "false"}
+    assert events["barge-in"]["payload"] == {"speaker": "customer", "item_id": "item_1",
+                                             "heard_ms": 1200, "flushed_ms": 800}
+    assert events["transcript"]["payload"] == {"speaker": "ai"}
+    assert events["dtmf"]["payload"] == {}
+    assert events["conference-created"]["payload"] == {"labels": ["customer", "agent"]}
+    body = str(api.get("/conferences/room").json)
+    for secret in ("AC" + "0" * 32, "secret-token", "4321", room["friendly"]):
+        assert secret not in body
