@@ -43,12 +43,20 @@ class EchoSession:
 
     def next_event(self, timeout: float | None = None) -> AgentEvent | None:
         """The next echoed chunk, or None on timeout or after close."""
-        try:
-            event = self._events.get(timeout=timeout)
-        except queue.Empty:
-            return None
+        events = self._events
+        if timeout == 0:
+            # A poll must not arm a gevent timer nor throw Empty through the hub: the bridge
+            # drains with next_event(0) after every frame (bench/README.md, recommendation 7).
+            if events.empty():
+                return None
+            event = events.get_nowait()
+        else:
+            try:
+                event = events.get(timeout=timeout)
+            except queue.Empty:
+                return None
         if event is _CLOSED:
-            self._events.put(_CLOSED)  # keep later callers from blocking
+            events.put(_CLOSED)  # keep later callers from blocking
             return None
         return event
 

@@ -53,6 +53,7 @@ class LiveCall:
         self.out_index: deque[tuple[int, int]] = deque()  # (outbound ring index, end position)
         self.session = None
         self.ready = False
+        self.inline = False
         self.closed = False
         self.leg: AiLeg | None = None
         self.parked_at: float | None = None
@@ -90,15 +91,30 @@ class LiveCall:
             backoff = 0.25
             session = self.session
             try:
-                event = session.next_event(timeout=5.0)
-                while event is not None:
-                    self._handle(event)
-                    # Drain what is already queued without arming a timer, then wake the
-                    # sender once for the whole batch.
-                    event = session.next_event(0) if self.session is session else None
+                # No timeout: a timer per wake-up costs more than the frame; close() wakes us.
+                event = session.next_event(None)
             except Exception as exc:
                 self.failed("next_event", exc)
                 continue
+            if event is not None:
+                self.drain(session, event)
+            elif self.session is session and not self.closed:
+                self.failed("session_closed", None)  # the backend ended it by itself
+
+    def drain(self, session, event=None) -> None:
+        """Handle `event` and every event already queued, then wake the sender once."""
+        handled = False
+        try:
+            if event is None:
+                event = session.next_event(0)
+            while event is not None:
+                self._handle(event)
+                handled = True
+                # next_event(0) never arms a timer (agents/echo.py, the backends' queues).
+                event = session.next_event(0) if self.session is session else None
+        except Exception as exc:
+            self.failed("next_event", exc)
+        if handled:
             self.wake()
 
     def _connect(self) -> bool:
@@ -126,6 +142,9 @@ class LiveCall:
         except Exception as exc:
             self.failed("replay", exc)
             return False
+        # A synchronous backend has queued its answer when send_audio() returns: the socket's
+        # read loop drains it inline (one greenlet hop per frame instead of two).
+        self.inline = bool(getattr(session, "synchronous", False))
         self.ready = True
         return True
 
