@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import sqlalchemy.exc as sa_exc
 import sqlalchemy.orm as so
 
-from conference.fork import start_fork, upsert_stream
+from conference.fork import refork, start_fork, upsert_stream
 from conference.logs import get_logger
 from conference.service_base import mark_conference_ended
 from models import Conference, ConferenceEvent, Participant
@@ -234,6 +234,8 @@ def handle_stream_event(session: so.Session, form: Mapping) -> str:
     row.conference_id = p.conference_id if p else None
 
     status = {"stream-started": "started", "stream-stopped": "stopped"}.get(event, "failed")
-    upsert_stream(session, stream_sid=stream_sid, call_sid=call_sid, status=status,
-                  name=form.get("StreamName"), participant=p)
+    stream = upsert_stream(session, stream_sid=stream_sid, call_sid=call_sid, status=status,
+                           name=form.get("StreamName"), participant=p)
+    if event != "stream-started" and refork(session, stream, p):
+        return "re-forked"
     return "applied"

@@ -14,6 +14,9 @@ from models.times import utcnow
 
 log = get_logger("fork")
 TERMINAL = ("stopped", "failed", "dropped")
+# A leg whose forks keep failing (say, the fork socket refuses them) stops being re-forked here,
+# instead of costing a Streams request per failure for the rest of the call.
+MAX_FORKS_PER_LEG = 5
 
 
 def claim_fork(session: so.Session, p: Participant) -> bool:
@@ -48,6 +51,31 @@ def start_fork(session: so.Session, conf: Conference, p: Participant) -> bool:
                   name=info.name or fork_stream_name(p), participant=p, kind="fork")
     log.info("fork started", extra={**ctx, "stream_sid": info.sid})
     return True
+
+
+def refork(session: so.Session, stream: Stream, p: Participant | None) -> bool:
+    """After `p`'s current fork `stream` stopped or failed, start a new one (once per failure).
+
+    Only the leg's latest fork is replaced: a repeated or second terminal callback for the same
+    stream finds the replacement already newer and does nothing. Callers hold the conference lock.
+    """
+    if p is None or stream.kind != "fork" or stream.status not in TERMINAL:
+        return False
+    conf = p.conference
+    if not (p.forkable and p.call_sid and p.status == "joined" and conf.is_active):
+        return False
+    forks = session.scalars(sa.select(Stream.stream_sid).where(
+        Stream.call_sid == p.call_sid, Stream.kind == "fork").order_by(Stream.id)).all()
+    if not forks or forks[-1] != stream.stream_sid:
+        return False
+    ctx = {"conference": conf.name, "call_sid": p.call_sid, "stream_sid": stream.stream_sid}
+    if len(forks) >= MAX_FORKS_PER_LEG:
+        log.warning("fork failed again; not re-forking this leg any more", extra=ctx)
+        return False
+    log.info("fork ended while the leg is in the conference; re-forking", extra=ctx)
+    p.fork_started = False  # under the conference lock: the claim below cannot be raced
+    session.flush()
+    return start_fork(session, conf, p)
 
 
 def upsert_stream(

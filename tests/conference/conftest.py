@@ -108,3 +108,15 @@ def other_tenant_api(twilio_app):
 def api_as(twilio_app):
     """Build an Api for any bearer key (or none)."""
     return lambda key: Api(twilio_app.test_client(), key)
+
+
+@pytest.fixture
+def room(api, fake_twilio, tenant):
+    """A conference with a customer and an agent dialed; returns its facts."""
+    r = api.post("/conferences", {"name": "room", "participants": [
+        {"to": "+15551110001", "role": "customer", "label": "customer"},
+        {"to": "+15551110002", "role": "agent", "label": "agent"}]})
+    assert r.status_code == 201, r.json
+    fake_twilio.take()
+    calls = {p["label"]: p["call_sid"] for p in r.json["participants"]}
+    return {"sid": r.json["twilio_sid"], "friendly": f"t{tenant[0]}-room", "calls": calls}

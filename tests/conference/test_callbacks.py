@@ -12,18 +12,6 @@ from models import ConferenceEvent, Participant, Stream, get_session
 TS = "Wed, 25 Nov 2026 12:00:00 +0000"
 
 
-@pytest.fixture
-def room(api, fake_twilio, tenant):
-    """A conference with a customer and an agent dialed; returns its facts."""
-    r = api.post("/conferences", {"name": "room", "participants": [
-        {"to": "+15551110001", "role": "customer", "label": "customer"},
-        {"to": "+15551110002", "role": "agent", "label": "agent"}]})
-    assert r.status_code == 201, r.json
-    fake_twilio.take()
-    calls = {p["label"]: p["call_sid"] for p in r.json["participants"]}
-    return {"sid": r.json["twilio_sid"], "friendly": f"t{tenant[0]}-room", "calls": calls}
-
-
 def conf_event(twilio, room, event, seq, label=None, **extra):
     params = {"ConferenceSid": room["sid"], "FriendlyName": room["friendly"],
               "StatusCallbackEvent": event, "SequenceNumber": str(seq), "Timestamp": TS,
