@@ -113,3 +113,29 @@ def print_summary(results: list[dict], names: list[str], errors: dict, meta: dic
     for name, error in errors.items():
         print(f"capacity {name:9}: not measured ({error.splitlines()[0]})")
     return {"meta": meta, "steps": results, "capacity": caps, "errors": errors}
+
+
+def markdown(report: dict) -> str:
+    """The capacities and a compact per-step table, as Markdown (for bench/README.md)."""
+    meta, caps = report["meta"], report["capacity"]
+    lines = [f"Run of {meta['started']}, load average {meta['loadavg_start'][0]:.2f} at start, "
+             f"{meta['loadavg_end'][0]:.2f} at end; gunicorn workers: {meta['args']['workers']}, "
+             f"nice: {meta['args']['nice']}.", "",
+             "| target | capacity | × bare |", "|---|---|---|"]
+    for name, cap in caps.items():
+        floor = " (no step failed)" if cap["capped"] else ""
+        ratio = cap.get("ratio_to_bare")
+        lines.append(f"| {name} | {cap['capacity']}{floor} | {'' if ratio is None else ratio} |")
+    lines += ["", "| target | N | p50 ms | p99 ms | lost | late | server CPU % | CPU %/stream "
+              "| RSS MB | KB/stream | gen CPU % | other CPU % | stalls | ok |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for s in report["steps"]:
+        p50 = "-" if s["p50_ms"] is None else f"{s['p50_ms']:.1f}"
+        p99 = "-" if s["p99_ms"] is None else f"{s['p99_ms']:.1f}"
+        lines.append(
+            f"| {s['target']} | {s['streams']} | {p50} | {p99} | {s['lost']} | {s['late']} "
+            f"| {s['server_cpu_pct']:.0f} | {s['cpu_pct_per_stream']:.2f} "
+            f"| {s['server_rss_mb']:.0f} | {s['rss_kb_per_stream']:.0f} "
+            f"| {s['generator_cpu_pct']:.0f} | {s['other_cpu_pct']:.0f} | {s['stall_slots']} "
+            f"| {'yes' if s['passed'] else 'NO'} |")
+    return "\n".join(lines) + "\n"

@@ -22,7 +22,7 @@ from pathlib import Path
 import orjson
 
 from bench import _procstat
-from bench._report import print_step, print_summary, step_summary
+from bench._report import markdown, print_step, print_summary, step_summary
 from bench._targets import ACCOUNT_SID, ROOT, TARGETS
 
 DEFAULT_STEPS = "10,20,40,60,80,100,120,150,200,250,300,400"
@@ -232,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="instrument gunicorn workers (see bench/_hook_conf.py)")
     p.add_argument("--hook-dir", default="bench-hooks", help="where --hook writes <target>/")
     p.add_argument("--json", help="also write the results as JSON to this path ('-' = stdout)")
+    p.add_argument("--markdown", help="also write capacities and steps as Markdown to this path")
     args = p.parse_args(argv)
     names = [n for n in args.targets.split(",") if n]
     steps = [int(s) for s in args.steps.split(",")]
@@ -248,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
                 target.stop()
     meta["loadavg_end"] = os.getloadavg()
     report = print_summary(results, names, errors, meta)
+    if args.markdown:
+        Path(args.markdown).write_text(markdown(report))
     if args.json:
         text = orjson.dumps(report, option=orjson.OPT_INDENT_2).decode()
         if args.json == "-":
