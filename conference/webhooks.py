@@ -9,7 +9,7 @@ import sqlalchemy.exc as sa_exc
 from flask import Blueprint, Flask, current_app, request
 from werkzeug.exceptions import HTTPException
 
-from conference import callbacks, inbound, urls
+from conference import callbacks, inbound, prewarm, profiles, urls
 from conference.callbacks import CA_RE, BadWebhook
 from conference.logs import get_logger
 from conference.security import twilio_signed
@@ -70,8 +70,7 @@ def ai_voice():
         if ai is not None and ai.call_sid is None:
             ai.call_sid = call_sid
         values = request.values
-        agent = (ai.agent if ai else None) or values.get("agent") or current_app.config[
-            "AI_BACKEND"]
+        agent = (ai.agent if ai else None) or values.get("agent") or profiles.DEFAULT_NAME
         mode = (ai.mode if ai else None) or values.get("mode") or "speak"
         coach = ai.coach_label if ai else (values.get("coach") or None)
         context = {
@@ -79,6 +78,8 @@ def ai_voice():
             "stream_events_url": urls.stream_events_url(),
             "parameters": ai_parameters(conf, agent, mode, coach),
         }
+        # Keyed by this CallSid: the AI stream's start message carries the same callSid.
+        prewarm.maybe_start(current_app._get_current_object(), call_sid, conf.tenant_id, agent)
     log.info("ai leg connected", extra={"conference": conf.name, "call_sid": call_sid})
     return render_twiml("ai_stream.xml", **context)
 
