@@ -91,11 +91,15 @@ class AiLeg:
         if self.frames_in >= 250:  # counters in batches: no metric locks per frame
             self._flush_counters()
         if live.ready:
+            session = live.session
             try:
-                live.session.send_audio(data)
+                session.send_audio(data)
                 replay.fed = index + 1
             except Exception as exc:
                 live.failed("send_audio", exc)
+                return
+            if live.inline:
+                live.drain(session)  # wakes the sender; it stays the socket's only writer
 
     def on_mark(self, name: str, now_ms: float) -> None:
         """An echoed mark: advance acknowledged playout, let more audio out."""
