@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from flask import Blueprint, Flask, g, jsonify
@@ -13,14 +12,7 @@ from conference.api import authenticate, http_error, service_error
 from conference.api.schemas import json_body
 from conference.errors import Conflict, Invalid, NotFound, ServiceError
 from conference.service_base import get_conference
-from models import (
-    AgentProfileRecord,
-    ConferenceEvent,
-    ConferenceSummary,
-    TranscriptEntry,
-    get_session,
-    transaction,
-)
+from models import AgentProfileRecord, ConferenceSummary, get_session, transaction
 
 bp = Blueprint("agents_api", __name__, url_prefix="/api")
 bp.before_request(authenticate)
@@ -71,41 +63,13 @@ def get_transcript(name: str):
     """One ordered, speaker-labelled transcript (human forks and the AI), plus the summary."""
     session = get_session()
     conf = get_conference(g.tenant, name, session)
-    rows = [(e.started_at, e.seq, e.id, {
-        "speaker": e.speaker, "role": e.role, "text": e.text, "source": e.source,
-        "started_at": _iso(e.started_at), "ended_at": _iso(e.ended_at)})
-        for e in session.scalars(
-            sa.select(TranscriptEntry).where(TranscriptEntry.conference_id == conf.id))]
-    if not any(row[3]["source"] == "ai" for row in rows):
-        rows += _ai_lines_from_events(session, conf.id)
-    rows.sort(key=lambda row: (_utc(row[0]), row[1], row[2]))
     summary = session.scalar(
         sa.select(ConferenceSummary).where(ConferenceSummary.conference_id == conf.id))
     return jsonify({
         "conference": conf.name,
-        "entries": [row[3] for row in rows],
+        "entries": transcripts.conference_entries(session, conf.id),
         "summary": {"text": summary.text, "method": summary.method} if summary else None,
     })
-
-
-def _ai_lines_from_events(session, conference_id: int) -> list[tuple]:
-    # The media plane records the AI's final transcript lines as media events.
-    events = session.scalars(sa.select(ConferenceEvent).where(
-        ConferenceEvent.conference_id == conference_id, ConferenceEvent.source == "media",
-        ConferenceEvent.event == "transcript"))
-    return [(e.received_at, 0, e.id, {
-        "speaker": "ai", "role": "ai", "text": e.payload.get("text", ""), "source": "ai",
-        "started_at": _iso(e.received_at), "ended_at": None})
-        for e in events if (e.payload or {}).get("speaker") == "ai"]
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything is stored in UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return _utc(value).isoformat() if value else None
 
 
 def init_app(app: Flask) -> None:

@@ -8,7 +8,8 @@ import sqlalchemy as sa
 
 from agents.pipeline.rules import content
 from conference.logs import get_logger
-from models import Conference, ConferenceSummary, TranscriptEntry, get_session, transaction
+from conference.transcripts import conference_entries
+from models import Conference, ConferenceSummary, get_session, transaction
 
 log = get_logger("summary")
 EXTRACT_LINES = 3
@@ -46,12 +47,8 @@ def llm(lines: list[tuple[str, str]], settings: Mapping) -> str:
 
 
 def transcript_lines(conference_id: int) -> list[tuple[str, str]]:
-    """(speaker, text) of a conference in transcript order."""
-    rows = get_session().execute(
-        sa.select(TranscriptEntry.speaker, TranscriptEntry.text)
-        .where(TranscriptEntry.conference_id == conference_id)
-        .order_by(TranscriptEntry.started_at, TranscriptEntry.seq, TranscriptEntry.id))
-    return [(speaker, text) for speaker, text in rows]
+    """(speaker, text) of a conference in transcript order, the AI's lines as heard."""
+    return [(e["speaker"], e["text"]) for e in conference_entries(get_session(), conference_id)]
 
 
 def summarize_conference(tenant: str | int | None, name: str | None, settings: Mapping):

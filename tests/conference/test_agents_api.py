@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from agents.base import AgentProfile
-from conference import profiles
+from conference import profiles, summary, transcripts
 from models import Conference, ConferenceSummary, TranscriptEntry, transaction
 
 FAQ = [{"question": "Do you ship abroad?", "answer": "Yes, to all of Europe."}]
@@ -170,3 +170,45 @@ def test_agents_routes_are_in_the_openapi_document(client, app):
             documented = {m.upper() for m in doc["paths"][path]}
             assert rule.methods - {"HEAD", "OPTIONS"} <= documented, rule.rule
     assert doc["paths"]["/agents/{name}"]["put"]["requestBody"]["required"] is True
+
+
+def test_heard_cuts_take_the_first_cut_and_count_flushed_audio():
+    cuts = transcripts.heard_cuts([
+        {"item_id": "i1", "heard_ms": 900, "flushed_ms": 2100},
+        {"item_id": "i1", "heard_ms": 1500, "flushed_ms": 0},  # a later, stale report
+        {"item_id": None, "heard_ms": 0, "flushed_ms": 0},  # the AI was silent
+        {"item_id": "i2", "heard_ms": "?"}])
+    assert cuts == {"i1": (900, 3000)}
+    assert transcripts.ai_line("one two three four five six seven eight nine ten", "i1", cuts) == {
+        "text": "one two three...", "interrupted": True, "heard_ms": 900}
+    assert transcripts.ai_line("Untouched.", "i9", cuts) == {"text": "Untouched."}
+    assert transcripts.ai_line("Nothing heard.", "i0", {"i0": (0, 800)}) is None
+
+
+@pytest.mark.parametrize("barge_first", [False, True])
+def test_an_interrupted_ai_line_is_stored_as_heard(api, twilio_app, tenant, barge_first):
+    from conference.media import statesink
+
+    with twilio_app.app_context(), transaction() as session:
+        session.add(Conference(tenant_id=tenant[0], name="call-3", status="in-progress"))
+    info = {"tenant": str(tenant[0]), "conference": "call-3", "call_sid": "CA" + "a" * 32}
+    said = "Our opening hours are nine to five on weekdays and ten to two on Saturdays"
+    writes = [
+        ("transcript", {"speaker": "ai", "text": "Hello, how can I help?", "item_id": "r1"}),
+        ("transcript", {"speaker": "ai", "text": said, "item_id": "r2"}),
+        ("barge-in", {"source": "vad", "speaker": "alice", "item_id": "r2", "heard_ms": 1500,
+                      "flushed_ms": 3000}),
+    ]
+    if barge_first:  # the cut may be recorded before the backend's final text arrives
+        writes = [writes[0], writes[2], writes[1]]
+    with twilio_app.app_context():
+        for i, (event, payload) in enumerate(writes):
+            statesink.media_event(info, event, f"media:{i}", payload)
+    entries = api.get("/conferences/call-3/transcript").json["entries"]
+    assert [(e["text"], e.get("interrupted"), e.get("heard_ms")) for e in entries] == [
+        ("Hello, how can I help?", None, None),
+        ("Our opening hours are nine...", True, 1500)]  # 1.5 of 4.5 s: 5 of 15 words
+
+    with twilio_app.app_context():
+        row = summary.summarize_conference(tenant[0], "call-3", twilio_app.config)
+        assert "Saturdays" not in row.text and "weekdays" not in row.text
