@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import deque
+from functools import partial
 
 from flask import has_request_context, request
 from simple_websocket import ConnectionClosed
@@ -51,6 +52,12 @@ class FastSocket:
         self.peer_closed = False
         self.thread = None
         self._lock = threading.Lock()
+        # Under gevent, wait for readability first and then read the raw non-blocking socket:
+        # one recv per message instead of a recv that fails with EAGAIN, a wait and a recv.
+        raw, event = getattr(self.sock, "_sock", None), getattr(self.sock, "_read_event", None)
+        wait = getattr(self.sock, "_wait", None)
+        self._wait_read = partial(wait, event) if raw and event and wait else None
+        self._raw_recv = raw.recv if self._wait_read else self.sock.recv
 
     def receive(self) -> bytes:
         """The next text or binary message (as bytes); raises ConnectionClosed at the end."""
@@ -59,7 +66,11 @@ class FastSocket:
             if not self.connected:
                 raise ConnectionClosed(self.close_code or 1006, "")
             try:
-                data = self.sock.recv(65536)
+                if self._wait_read is not None:
+                    self._wait_read()
+                data = self._raw_recv(65536)
+            except BlockingIOError:
+                continue  # a spurious wake-up: wait again
             except OSError:
                 data = b""
             if not data:
