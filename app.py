@@ -34,7 +34,7 @@ DEFAULTS: dict = {
     "SECRET_KEY": None,  # signs stream tokens; falls back to the Twilio auth token
     "STREAM_TOKEN_TTL_S": 120,
     "PLAYOUT_LEAD_MS": 300,
-    "MARK_INTERVAL_MS": 150,
+    "MARK_INTERVAL_MS": 200,
     "REPLAY_INBOUND_S": 8.0,
     "REPLAY_OUTBOUND_S": 4.0,
     "RECONNECT_WINDOW_S": 10.0,
