@@ -1,4 +1,11 @@
-"""Socket side of the AI leg: inbound audio to the backend, one sender greenlet for all output."""
+"""Socket side of the AI leg: inbound audio to the backend, exactly one writer for all output.
+
+One sender per socket, by design: on a FastSocket under gevent the socket's read loop is also its
+only writer (`FastSocket.own_writes`): whoever has output (the backend reader, a barge-in, an
+echoed mark) calls `wake.set()`, which pokes the read loop, and it runs `_flush` before it next
+sleeps. Elsewhere a dedicated sender greenlet runs `_flush` on each wake. Nothing else writes
+media, marks or clear (fence() only closes a superseded socket).
+"""
 from __future__ import annotations
 
 import contextlib
@@ -38,7 +45,14 @@ class AiLeg:
         self.mix_key = "mix:" + conf_key(info.get("tenant"), info.get("conference"))
         self._marks_reported = 0
         self.out_key = "out:" + start.call_sid
-        self._sender = threading.Thread(target=self._send_loop, name="ai-sender", daemon=True)
+        self._sender = None
+        own = getattr(ws, "own_writes", None)
+        poke = own(self._flush_safely) if own is not None else None
+        if poke is not None:
+            self.wake = _Poke(poke)  # no sender greenlet: one hop less per frame
+        else:
+            self._sender = threading.Thread(target=self._send_loop, name="ai-sender",
+                                            daemon=True)
 
     def attach(self, now_ms: float) -> None:
         """Claim the call, resume or create its LiveCall, start the sender."""
@@ -65,7 +79,8 @@ class AiLeg:
         self.live = live
         plane.sink.submit(statesink.stream_started, self.info, self._on_recording)
         metrics.STREAMS.labels(kind="ai").inc()
-        self._sender.start()
+        if self._sender is not None:
+            self._sender.start()
         self.wake.set()
 
     def _on_recording(self, enabled: bool) -> None:
@@ -119,38 +134,58 @@ class AiLeg:
         self.wake.set()
 
     def _send_loop(self) -> None:
-        ws, enc, live, wake = self.ws, self.enc, self.live, self.wake
-        tracker, store, taps = live.tracker, self.plane.replay, self.plane.taps
-        send_many = getattr(ws, "send_many", None) or (lambda texts: [ws.send(t) for t in texts])
+        wake = self.wake
+        while self.open:
+            wake.wait()
+            wake.clear()
+            if not self._flush_safely():
+                break
+
+    def _flush_safely(self) -> bool:
         try:
-            while self.open:
-                wake.wait()
-                wake.clear()
-                if not self.open:
-                    break
-                if self.clear_signal is not None:
-                    signal, self.clear_signal = self.clear_signal, None
-                    ws.send(enc.clear_text)
-                    metrics.CLEARS.inc()
-                    metrics.BARGE_REACTION.observe((monotonic_ms() - signal) / 1000.0)
-                batch, actions = [], tracker.pull(monotonic_ms())
-                end = tracker.sent - sum(len(p) for k, p in actions if k == "media")
-                for kind, payload in actions:
-                    if kind == "media":
-                        batch.append(enc.media(payload))
-                        index = store.add_outbound(live.replay, payload)
-                        end += len(payload)
-                        live.out_index.append((index, end))  # ring index -> timeline end
-                        taps.publish(self.out_key, payload)
-                        self.messages_out += 1
-                        self.bytes_out += len(payload)
-                    else:
-                        batch.append(enc.mark(payload))
-                if batch:
-                    send_many(batch)
-                self._sync_marks()
+            if self.open:
+                self._flush()
+            return True
         except Exception:
             self.open = False  # the socket is gone; the read loop notices and closes
+            return False
+
+    def _flush(self) -> None:
+        """Send what is due: `clear` first, then media and marks as one write."""
+        ws, enc, live = self.ws, self.enc, self.live
+        if self.clear_signal is not None:
+            signal, self.clear_signal = self.clear_signal, None
+            ws.send(enc.clear_text)
+            metrics.CLEARS.inc()
+            metrics.BARGE_REACTION.observe((monotonic_ms() - signal) / 1000.0)
+        tracker = live.tracker
+        actions = tracker.pull(monotonic_ms())
+        if actions:
+            store, taps, replay = self.plane.replay, self.plane.taps, live.replay
+            out_index = live.out_index
+            batch = []
+            end = tracker.sent - sum(len(p) for k, p in actions if k == "media")
+            for kind, payload in actions:
+                if kind == "media":
+                    batch.append(enc.media(payload))
+                    index = store.add_outbound(replay, payload)
+                    end += len(payload)
+                    out_index.append((index, end))  # ring index -> timeline end
+                    taps.publish(self.out_key, payload)
+                    self.messages_out += 1
+                    self.bytes_out += len(payload)
+                else:
+                    batch.append(enc.mark(payload))
+            if len(batch) == 1:
+                ws.send(batch[0])
+            else:
+                send_many = getattr(ws, "send_many", None)
+                if send_many is not None:
+                    send_many(batch)
+                else:
+                    for text in batch:
+                        ws.send(text)
+        self._sync_marks()
 
     def fence(self) -> None:
         """A newer socket took the call: stop sending and close this one."""
@@ -213,3 +248,12 @@ class AiLeg:
         metrics.FRAMES_OUT.inc(self.messages_out)
         metrics.BYTES_OUT.inc(self.bytes_out)
         self.frames_in = self.messages_out = self.bytes_out = 0
+
+
+class _Poke:
+    """`wake.set()` for a leg whose socket's read loop does the writing."""
+
+    __slots__ = ("set",)
+
+    def __init__(self, poke) -> None:
+        self.set = poke

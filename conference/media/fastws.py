@@ -9,9 +9,10 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import deque
-from functools import partial
+from collections.abc import Callable
 
 from flask import has_request_context, request
+from gevent.hub import Waiter
 from simple_websocket import ConnectionClosed
 
 from conference.media.wsframe import (
@@ -54,10 +55,40 @@ class FastSocket:
         self._lock = threading.Lock()
         # Under gevent, wait for readability first and then read the raw non-blocking socket:
         # one recv per message instead of a recv that fails with EAGAIN, a wait and a recv.
-        raw, event = getattr(self.sock, "_sock", None), getattr(self.sock, "_read_event", None)
-        wait = getattr(self.sock, "_wait", None)
-        self._wait_read = partial(wait, event) if raw and event and wait else None
-        self._raw_recv = raw.recv if self._wait_read else self.sock.recv
+        raw, self._read_event = getattr(self.sock, "_sock", None), None
+        if raw is not None and hasattr(self.sock, "_read_event") and hasattr(self.sock, "hub"):
+            self._read_event, self._hub = self.sock._read_event, self.sock.hub
+        self._raw_recv = raw.recv if self._read_event is not None else self.sock.recv
+        self._on_idle = None  # the owner's flush: run by this reader before it sleeps
+        self._poked = False
+        self._parked: Waiter | None = None
+
+    def own_writes(self, flush: Callable[[], None]) -> Callable[[], None] | None:
+        """Make the reading greenlet this socket's only writer: it runs `flush` whenever it is
+        about to sleep and someone called the returned poke(); None when not on gevent."""
+        if self._read_event is None:
+            return None
+        self._on_idle = flush
+        return self.poke
+
+    def poke(self) -> None:
+        """Ask the reader to run its flush soon (wakes it if it is waiting for the peer)."""
+        self._poked = True
+        waiter, self._parked = self._parked, None
+        if waiter is not None:
+            self._hub.loop.run_callback(waiter.switch, False)
+
+    def _park(self) -> bool:
+        """Sleep until the peer sent something (True) or poke() (False)."""
+        waiter = Waiter(self._hub)
+        event = self._read_event
+        event.start(waiter.switch, True)
+        self._parked = waiter
+        try:
+            return waiter.get()
+        finally:
+            self._parked = None
+            event.stop()
 
     def receive(self) -> bytes:
         """The next text or binary message (as bytes); raises ConnectionClosed at the end."""
@@ -65,9 +96,13 @@ class FastSocket:
         while not pending:
             if not self.connected:
                 raise ConnectionClosed(self.close_code or 1006, "")
+            if self._poked and self._on_idle is not None:
+                self._poked = False
+                self._on_idle()  # may raise ConnectionClosed: the socket is gone
+                continue
             try:
-                if self._wait_read is not None:
-                    self._wait_read()
+                if self._read_event is not None and not self._park():
+                    continue  # poked: flush, then wait again
                 data = self._raw_recv(65536)
             except BlockingIOError:
                 continue  # a spurious wake-up: wait again
