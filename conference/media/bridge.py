@@ -22,6 +22,7 @@ from agents.base import (
     Transcript,
 )
 from agents.registry import create_session
+from conference.agent_records import AgentEventRecorder
 from conference.logs import get_logger, monotonic_ms
 from conference.media import metrics, statesink
 from conference.media.playout import PlayoutTracker
@@ -59,6 +60,9 @@ class LiveCall:
         self.parked_at: float | None = None
         self.failures = 0
         self.replayed_in = 0
+        # AI transcript lines and turn metrics: queued on the state writer, off the audio path.
+        self.recorder = AgentEventRecorder(plane.sink.submit, dict(info, call_sid=call_sid))
+        self._observed_item: str | None = None
         self._reader = threading.Thread(target=self._read_events, name=f"agent-{call_sid}",
                                         daemon=True)
 
@@ -162,8 +166,13 @@ class LiveCall:
     def _handle(self, event) -> None:
         kind = type(event)
         if kind is AudioOut:
+            if event.item_id != self._observed_item:  # the recorder keeps only first audio
+                self._observed_item = event.item_id
+                self._observe(event)
             self.tracker.push(event.item_id, event.ulaw)  # the read loop wakes the sender
-        elif kind is SpeechStarted:
+            return
+        self._observe(event)
+        if kind is SpeechStarted:
             self.barge_in("backend", monotonic_ms(), event.speaker)
         elif kind is ResponseDone:
             self.tracker.end_item(event.item_id)
@@ -176,6 +185,13 @@ class LiveCall:
             metrics.BACKEND_FAILURES.labels(code=event.code).inc()
             if event.fatal:
                 self.failed(event.code, None)
+
+    def _observe(self, event) -> None:
+        try:
+            self.recorder.observe(event)
+        except Exception:
+            log.warning("agent event not recorded", exc_info=True,
+                        extra={"call_sid": self.call_sid, "event": "record"})
 
     def failed(self, where: str, exc: BaseException | None) -> None:
         """The backend broke: drop the session, apologise once, reconnect; the call stays up."""

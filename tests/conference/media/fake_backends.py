@@ -1,8 +1,9 @@
 """Test-only AI backends (registered inside the app-under-test process)."""
 from __future__ import annotations
 
-from agents.base import AudioOut, SpeechStarted
+from agents.base import AudioOut, SpeechStarted, Transcript
 from agents.echo import EchoSession
+from agents.pipeline.metrics import TurnMetrics
 from agents.registry import register
 
 
@@ -55,8 +56,25 @@ class Talker(EchoSession):
         self.interrupts.append((heard_ms, item_id))
 
 
+class Narrator(EchoSession):
+    """Says one line on connect, with its transcript and turn metrics, then only listens."""
+
+    def connect(self) -> None:
+        super().connect()
+        for event in (AudioOut("say-1", b"\x10" * 1600), Transcript("caller", "hello?", True),
+                      Transcript("ai", "Welcome", False, "say-1"),
+                      AudioOut("say-1", b"\x11" * 1600),
+                      Transcript("ai", "Welcome to Forkline.", True, "say-1"),
+                      TurnMetrics("say-1", "narrator", 11.0, 22.0, 33.0, 44.0)):
+            self._events.put(event)
+
+    def send_audio(self, ulaw: bytes) -> None:
+        self.heard_bytes += len(ulaw)
+
+
 def register_all() -> None:
     """Make the fakes available by name."""
     register("flaky", FlakyEcho)
     register("broken", BrokenEcho)
     register("talker", Talker)
+    register("narrator", Narrator)
