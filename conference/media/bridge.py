@@ -21,6 +21,7 @@ from agents.base import (
     ToolCall,
     Transcript,
 )
+from agents.realtime.prewarm import POOL
 from agents.registry import create_session
 from conference.agent_records import AgentEventRecorder
 from conference.logs import get_logger, monotonic_ms
@@ -124,9 +125,10 @@ class LiveCall:
     def _connect(self) -> bool:
         try:
             if self.session is None:
-                profile = self._profile()
-                self.session = create_session(self.plane.config["AI_BACKEND"], profile,
-                                              backend_settings(self.plane.config))
+                # The AI Voice webhook may have opened this call's session while it rang.
+                self.session = POOL.claim(self.call_sid) or create_session(
+                    self.plane.config["AI_BACKEND"], self._profile(),
+                    backend_settings(self.plane.config))
             self.session.connect()
         except Exception as exc:
             self.failed("connect", exc)
