@@ -10,5 +10,9 @@ Public entry points for other components:
 - `app.extensions["agent_profile_loader"] = fn(tenant_id, agent_name) -> AgentProfile` (optional).
 - `conference.tools.handle_tool_call(live_call, ToolCall) -> dict | None` is called for tool
   calls, in its own greenlet, inside an app context; a dict result goes back to the model.
+- `registry.set_ai_mode(app, tenant_id, conference_name, mode) -> int`: the orchestrator tells
+  the live AI its speak/whisper/listen mode (also relayed to other workers over the bus); the
+  AI stream's `mode` parameter sets it at start. In listen the AI's audio is dropped, what was
+  playing is cleared (truncated at what was heard), and unspoken AI lines are not recorded.
 - Prometheus metrics (forkline_media_*) on GET /metrics.
 """

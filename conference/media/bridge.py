@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 log = get_logger("media.bridge")
 SETTING_PREFIXES = ("OPENAI_", "AI_", "AGENT_", "PIPELINE_", "LOCAL_", "STT_", "TTS_", "LLM_")
+MODES = ("speak", "whisper", "listen")  # whisper: Twilio routes the audio to the coached leg
 
 
 def backend_settings(config) -> dict:
@@ -59,6 +60,8 @@ class LiveCall:
         self.closed = False
         self.leg: AiLeg | None = None
         self.parked_at: float | None = None
+        # The stream's `mode` parameter at start, then set_mode() (registry.set_ai_mode / bus).
+        self.mode = info.get("mode") if info.get("mode") in MODES else "speak"
         self.failures = 0
         self.replayed_in = 0
         # AI transcript lines and turn metrics: queued on the state writer, off the audio path.
@@ -168,19 +171,24 @@ class LiveCall:
     def _handle(self, event) -> None:
         kind = type(event)
         if kind is AudioOut:
+            if self.mode == "listen":  # a listening AI is not heard: its audio is dropped
+                self.tracker.dropped_bytes += len(event.ulaw)
+                return
             if event.item_id != self._observed_item:  # the recorder keeps only first audio
                 self._observed_item = event.item_id
                 self._observe(event)
             self.tracker.push(event.item_id, event.ulaw)  # the read loop wakes the sender
             return
-        self._observe(event)
+        if kind is not Transcript or event.speaker != "ai" or self.mode != "listen":
+            self._observe(event)  # (an AI line nobody heard is not the AI's record)
         if kind is SpeechStarted:
             self.barge_in("backend", monotonic_ms(), event.speaker)
         elif kind is ResponseDone:
             self.tracker.end_item(event.item_id)
         elif kind is ToolCall:
             threading.Thread(target=self._run_tool, args=(event,), daemon=True).start()
-        elif kind is Transcript and event.final:
+        elif kind is Transcript and event.final and (event.speaker != "ai"
+                                                     or self.mode != "listen"):
             self.record("transcript", {"speaker": event.speaker, "text": event.text,
                                        "item_id": event.item_id})
         elif kind is AgentFailure:
@@ -206,7 +214,7 @@ class LiveCall:
         if session is not None:
             with contextlib.suppress(Exception):
                 session.close()
-        if was_ready or self.failures == 1:
+        if (was_ready or self.failures == 1) and self.mode != "listen":
             apology = self.plane.apology()
             if apology:
                 self.tracker.push(f"apology-{self.failures}", apology)
@@ -227,6 +235,15 @@ class LiveCall:
         except Exception:
             log.warning("tool call failed", exc_info=True,
                         extra={"call_sid": self.call_sid, "event": "tool_call"})
+
+    def set_mode(self, mode: str, now_ms: float) -> bool:
+        """speak / whisper / listen; going to listen cuts what is playing (False: no change)."""
+        if mode not in MODES or mode == self.mode:
+            return False
+        self.mode = mode
+        if mode == "listen":
+            self.barge_in("mode", now_ms)  # clear + truncate, as if someone talked over it
+        return True
 
     # -- interruption -------------------------------------------------------------------------
 

@@ -1,8 +1,8 @@
 """Cross-worker signals over Redis pub/sub (only with REDIS_URL, i.e. several gevent workers).
 
 A human's fork and the AI leg of the same conference may land on different workers; so may two
-sockets of one call. Speech edges and socket claims are published, and every other worker acts
-on them as if they had happened locally.
+sockets of one call. Speech edges, socket claims and AI mode changes are published, and every
+other worker acts on them as if they had happened locally.
 """
 from __future__ import annotations
 
@@ -69,6 +69,8 @@ class SignalBus:
         if msg.get("kind") == "speech":
             for live in self.plane.ai_calls_in(str(msg.get("conf_key"))):
                 live.barge_in("vad", monotonic_ms(), msg.get("speaker"))
+        elif msg.get("kind") == "mode":
+            self.plane.apply_ai_mode(str(msg.get("conf_key")), str(msg.get("mode")))
         elif msg.get("kind") == "claim":
             key = (str(msg.get("call_sid")), str(msg.get("leg")))
             older = self.plane.table.owner(key)

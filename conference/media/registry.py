@@ -107,6 +107,11 @@ class MediaPlane:
         """The live AI calls of a conference in this worker."""
         return [live for live in self.calls.values() if live.conf_key == conf_key]
 
+    def apply_ai_mode(self, key: str, mode: str) -> int:
+        """Set the mode of this worker's live AI calls in conference `key`; how many changed."""
+        now_ms = time.monotonic() * 1000.0
+        return sum(live.set_mode(mode, now_ms) for live in self.ai_calls_in(key))
+
     def apology(self) -> bytes:
         """A short spoken apology (mu-law) from local TTS, or b"" when none is available."""
         if self._apology is None:
@@ -135,6 +140,21 @@ def subscribe(app: Flask, key: str, callback) -> Callable[[], None]:
 def mix_key(tenant: str | int | None, conference: str | None) -> str:
     """The tap key of a conference's mix."""
     return "mix:" + conf_key(str(tenant) if tenant is not None else None, conference)
+
+
+def set_ai_mode(app: Flask, tenant: str | int | None, conference: str | None,
+                mode: str) -> int:
+    """Tell the live AI of a conference its new mode, on this worker and (bus) on the others.
+
+    Call it after the Participant update commits. In "listen" the bridge drops the AI's audio.
+    Returns how many of this worker's calls changed.
+    """
+    plane = get_plane(app)
+    key = conf_key(str(tenant) if tenant is not None else None, conference)
+    changed = plane.apply_ai_mode(key, mode)
+    if plane.bus is not None:
+        plane.bus.publish("mode", conf_key=key, mode=mode)
+    return changed
 
 
 def get_plane(app: Flask) -> MediaPlane:
