@@ -159,12 +159,12 @@ class AiLeg:
             metrics.CLEARS.inc()
             metrics.BARGE_REACTION.observe((monotonic_ms() - signal) / 1000.0)
         tracker = live.tracker
+        end = tracker.sent  # pull() advances it by exactly the media it returns
         actions = tracker.pull(monotonic_ms())
         if actions:
             store, taps, replay = self.plane.replay, self.plane.taps, live.replay
             out_index = live.out_index
             batch = []
-            end = tracker.sent - sum(len(p) for k, p in actions if k == "media")
             for kind, payload in actions:
                 if kind == "media":
                     batch.append(enc.media(payload))

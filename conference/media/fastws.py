@@ -59,6 +59,7 @@ class FastSocket:
         if raw is not None and hasattr(self.sock, "_read_event") and hasattr(self.sock, "hub"):
             self._read_event, self._hub = self.sock._read_event, self.sock.hub
         self._raw_recv = raw.recv if self._read_event is not None else self.sock.recv
+        self._raw_send = raw.send if self._read_event is not None else self.sock.send
         self._on_idle = None  # the owner's flush: run by this reader before it sleeps
         self._poked = False
         self._parked: Waiter | None = None
@@ -174,8 +175,12 @@ class FastSocket:
         with self._lock:
             try:
                 # send() first: gevent's sendall() asks the kernel for SO_SNDBUF on every call,
-                # which costs more than the send itself for a 300-byte media message.
-                sent = self.sock.send(data)
+                # which costs more than the send itself for a 300-byte media message. Under
+                # gevent the raw non-blocking socket is used; a full buffer waits in sendall().
+                try:
+                    sent = self._raw_send(data)
+                except BlockingIOError:
+                    sent = 0
                 if sent < len(data):
                     self.sock.sendall(data[sent:])
             except OSError as exc:

@@ -109,3 +109,22 @@ def test_without_gevent_sockets_there_is_no_inline_writer():
     finally:
         a.close()
         b.close()
+
+
+def test_a_write_bigger_than_the_socket_buffer_arrives_whole(pair):
+    fs, peer = pair
+    big = "x" * (3 << 20)  # far more than a socketpair buffers: the raw send is partial
+    received = bytearray()
+
+    def read_all() -> None:
+        while len(received) < 10 + len(big) + 7:
+            received.extend(peer.recv(1 << 16))
+
+    reader = gevent.spawn(read_all)
+    fs.send(big)
+    fs.send("after")
+    reader.join(timeout=10)
+    assert received[0] == 0x81 and received[1] == 127
+    assert int.from_bytes(received[2:10], "big") == len(big)
+    assert received[10:10 + len(big)] == big.encode()
+    assert received[10 + len(big):] == b"\x81\x05after"  # the next frame follows intact
