@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from agents.audio import UlawEncoder
 from agents.base import AgentError
 
-APOLOGY_TEXT = "Sorry, I am having trouble right now. Please go on, the call stays connected."
+APOLOGY_TEXT = "Sorry, one moment please."
 DEFAULT_VOICE = "en-us"
 DEFAULT_SPEED = 160  # words per minute; espeak's default 175 is hard to follow on a phone line
 HEADER_BYTES = 44  # espeak-ng --stdout writes one canonical PCM WAV header, then streams samples
