@@ -9,6 +9,7 @@ from flask import current_app
 
 from conference import orphans
 from conference.errors import Conflict, NotFound, TooManyAISessions, UpstreamError
+from conference.logs import get_logger
 from conference.service_base import (
     _active,
     _coach_call_sid,
@@ -34,6 +35,7 @@ from conference.validation import (
 from models import Conference, Participant, Tenant, transaction
 
 AI_LABEL = "ai"
+log = get_logger("service.roles")
 
 
 def _check_coach(mode: str, coach_label: str | None) -> dict[str, str | None]:
@@ -102,12 +104,17 @@ def add_ai(tenant: Tenant | int, conference_name: str, agent: str, mode: str,
         conf = _active(get_conference(tenant, conference_name, session, lock=True))
         _require(_check_coach(mode, coach_label))
         p = _live_ai(conf)
-        if p is not None:
+        switched = p is not None
+        if switched:
             _apply_mode(conf, p, mode, coach_label)
             record_api_event(session, conf, "ai-mode", mode=mode, coach=coach_label)
-            return p, False
-        p = _attach_ai(session, conf, agent, mode, coach_label)
-        record_api_event(session, conf, "ai-added", agent=agent, mode=mode, coach=coach_label)
+        else:
+            p = _attach_ai(session, conf, agent, mode, coach_label)
+            record_api_event(session, conf, "ai-added", agent=agent, mode=mode,
+                             coach=coach_label)
+    if switched:
+        _tell_live_ai(conf, mode)
+        return p, False
     orphans.adopt(p.conference_id, [p.call_sid])
     return p, True
 
@@ -124,7 +131,19 @@ def set_ai_mode(tenant: Tenant | int, conference_name: str, mode: str,
         _require(_check_coach(mode, coach_label or p.coach_label))
         _apply_mode(conf, p, mode, coach_label or p.coach_label)
         record_api_event(session, conf, "ai-mode", mode=mode, coach=p.coach_label)
+    _tell_live_ai(conf, mode)
     return p
+
+
+def _tell_live_ai(conf: Conference, mode: str) -> None:
+    """After the commit, let the live bridge (here, or on another worker via the bus) follow."""
+    from conference.media import registry
+
+    try:
+        registry.set_ai_mode(current_app._get_current_object(), conf.tenant_id, conf.name, mode)
+    except Exception:  # Twilio's flags already changed; the bridge re-reads the mode at start
+        log.warning("could not tell the live AI its new mode", exc_info=True,
+                    extra={"conference": conf.name, "tenant": conf.tenant_id})
 
 
 def remove_ai(tenant: Tenant | int, conference_name: str) -> Participant:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from conference import service
-from conference.errors import Conflict, Invalid, NotFound
+from conference.errors import Conflict, Invalid, NotFound, UpstreamError
 
 
 @pytest.fixture
@@ -68,3 +68,21 @@ def test_without_public_url_callbacks_fall_back_to_localhost(twilio_app, tenant,
             {"to": "+15551110002", "role": "agent", "label": "agent"}])
     (q,) = fake_twilio.take()
     assert q.form["ConferenceStatusCallback"] == "http://localhost/twilio/conference-events"
+
+
+def test_mode_switch_reaches_the_live_bridge(ctx, fake_twilio, monkeypatch):
+    """After the commit, the media plane learns the new mode (in listen the AI is not heard)."""
+    from conference.media import registry
+
+    seen = []
+    monkeypatch.setattr(registry.MediaPlane, "apply_ai_mode",
+                        lambda self, key, mode: seen.append((key, mode)) or 1)
+    service.add_ai(ctx, "room", "echo", "speak")
+    assert seen == []  # a new AI learns its mode from its stream's <Parameter>
+    service.set_ai_mode(ctx, "room", "listen")
+    service.add_ai(ctx, "room", "echo", "speak")  # PUT /ai on a present AI switches its mode
+    fake_twilio.fail_next("UpdateParticipant", 21220, "Call is not in-progress")
+    with pytest.raises(UpstreamError):  # a refused switch must not reach the bridge
+        service.set_ai_mode(ctx, "room", "listen")
+    key = registry.conf_key(str(ctx), "room")
+    assert seen == [(key, "listen"), (key, "speak")]
