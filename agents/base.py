@@ -93,6 +93,7 @@ class AgentProfile:
     greeting: str | None = None
     tools: tuple[str, ...] = ()
     faq: tuple[tuple[str, str], ...] = ()
+    backend: str | None = None  # None: the deployment's AI_BACKEND
 
 
 @runtime_checkable

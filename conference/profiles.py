@@ -65,6 +65,7 @@ def to_profile(record: AgentProfileRecord) -> AgentProfile:
         name=record.name, instructions=record.instructions, voice=record.voice,
         greeting=record.greeting, tools=tuple(record.tools or ()),
         faq=tuple((item["question"], item["answer"]) for item in record.faq or ()),
+        backend=record.backend,
     )
 
 

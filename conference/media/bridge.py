@@ -129,8 +129,9 @@ class LiveCall:
         try:
             if self.session is None:
                 # The AI Voice webhook may have opened this call's session while it rang.
+                profile = self._profile()
                 self.session = POOL.claim(self.call_sid) or create_session(
-                    self.plane.config["AI_BACKEND"], self._profile(),
+                    profile.backend or self.plane.config["AI_BACKEND"], profile,
                     backend_settings(self.plane.config))
             self.session.connect()
         except Exception as exc:

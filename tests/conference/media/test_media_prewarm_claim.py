@@ -36,3 +36,17 @@ def test_without_a_prewarmed_session_one_is_created(app):
         assert POOL.claim("CA" + "8" * 32) is not None  # another call's session is untouched
     finally:
         live.shutdown()
+
+
+def test_the_profile_backend_wins_over_the_deployment_default(app):
+    """A profile that names a backend gets it, whatever AI_BACKEND says."""
+    app.config["AI_BACKEND"] = "no-such-backend"
+    app.extensions["agent_profile_loader"] = lambda tenant, name: AgentProfile(
+        name=name, backend="echo")
+    live = LiveCall(get_plane(app), "CA" + "6" * 32, INFO)
+    try:
+        assert live._connect()
+        assert isinstance(live.session, EchoSession)
+        assert live.session.profile.backend == "echo"
+    finally:
+        live.shutdown()
