@@ -1,9 +1,9 @@
 """Small HTTP clients the demo drives: Forkline's admin API and polling helpers."""
 from __future__ import annotations
 
-import time
-
 import requests
+
+from twilio_sim.testing import wait_for
 
 
 class DemoError(RuntimeError):
@@ -32,14 +32,10 @@ class AdminApi:
 
 def wait_until(predicate, timeout_s: float, what: str, interval_s: float = 0.1):
     """Poll `predicate` until it returns something truthy; DemoError on timeout."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise DemoError(f"timed out after {timeout_s:.0f}s waiting for {what}")
-        time.sleep(interval_s)
+    try:
+        return wait_for(predicate, timeout_s, interval_s, message=what)
+    except AssertionError:
+        raise DemoError(f"timed out after {timeout_s:.0f}s waiting for {what}") from None
 
 
 def participant(detail: dict, label: str) -> dict | None:
