@@ -14,7 +14,7 @@ class EchoSession:
     """Every chunk heard comes back as AudioOut of item `echo-<n>`; interrupt starts a new item."""
 
     # send_audio() queues its answer before returning: a host may drain it with next_event(0)
-    # right away instead of waking a reader thread (conference/media/bridge.py does).
+    # right away instead of waking a reader thread (conference/media/live_call.py does).
     synchronous = True
 
     def __init__(self, profile: AgentProfile, settings: Mapping[str, Any]) -> None:

@@ -186,7 +186,7 @@ class Forkline(GunicornTarget):
         super().start()
 
     def params(self, index: int) -> dict:
-        from conference.security import make_stream_token
+        from conference.twilio.security import make_stream_token
 
         name = f"bench-{index}"
         claims = {"conference": name, "tenant": self.tenant_id, "kind": "ai", "label": "ai"}

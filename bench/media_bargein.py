@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from agents.audio import pcm16_to_ulaw
 from bench._targets import ACCOUNT_SID, AUTH_TOKEN, SECRET, Forkline
-from conference.security import make_stream_token
+from conference.twilio.security import make_stream_token
 from twilio_sim.media_client import MediaStreamClient
 
 SILENCE = b"\xff" * 160

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from twilio_fake import FakeTwilio  # noqa: E402
 
 from app import create_app  # noqa: E402
-from conference.twilio_gateway import TwilioGateway  # noqa: E402
+from conference.twilio.gateway import TwilioGateway  # noqa: E402
 from models import Tenant, migrate, transaction  # noqa: E402
 
 ACCOUNT, TOKEN, PUBLIC = "AC" + "0" * 31 + "1", "bench-token", "https://forkline.bench"

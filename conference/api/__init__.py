@@ -5,8 +5,8 @@ import sqlalchemy as sa
 from flask import Blueprint, Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from conference.errors import ServiceError
 from conference.logs import get_logger
+from conference.service.errors import ServiceError
 from models import ApiKey, Tenant, get_session
 from models.tenant import hash_api_key
 

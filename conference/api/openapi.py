@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import current_app, jsonify
 
 from conference.api import bp
-from conference.validation import AI_MODES, HUMAN_ROLES, SUPERVISOR_MODES
+from conference.service.validation import AI_MODES, HUMAN_ROLES, SUPERVISOR_MODES
 
 _REF = "#/components/schemas/"
 

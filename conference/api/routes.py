@@ -6,8 +6,8 @@ from flask import g, jsonify, request
 from conference import service
 from conference.api import bp, schemas
 from conference.api.views import conference_detail_json, conference_json, participant_json
-from conference.errors import Invalid, NotFound
-from conference.validation import CONFERENCE_STATUSES
+from conference.service.errors import Invalid, NotFound
+from conference.service.validation import CONFERENCE_STATUSES
 
 
 @bp.post("/conferences")

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from flask import request
 
-from conference.errors import Invalid
-from conference.profiles import profile_exists
-from conference.validation import (
+from conference.ai.profiles import profile_exists
+from conference.service.errors import Invalid
+from conference.service.validation import (
     AI_MODES,
     HUMAN_ROLES,
     SUPERVISOR_MODES,

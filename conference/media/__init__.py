@@ -1,14 +1,14 @@
 """The media plane: Twilio Media Streams sockets, playout, barge-in, replay, taps and metrics.
 
 Layout: sans-I/O cores (codec, stream_state, playout, vad, replay.Ring, wsframe) and thin shells
-(sockets -> forkleg / ai_leg -> bridge.LiveCall; registry.MediaPlane per worker; statesink for
+(sockets -> forkleg / ai_leg -> live_call.LiveCall; registry.MediaPlane per worker; statesink for
 database writes; bus for cross-worker signals; fastws for the socket transport).
 
 Public entry points for other components:
 - `registry.subscribe(app, key, callback) -> unsubscribe` with key = a leg's callSid,
   "out:<AI callSid>" or `registry.mix_key(tenant_id, conference_name)`.
 - `app.extensions["agent_profile_loader"] = fn(tenant_id, agent_name) -> AgentProfile` (optional).
-- `conference.tools.handle_tool_call(live_call, ToolCall) -> dict | None` is called for tool
+- `conference.ai.tools.handle_tool_call(live_call, ToolCall) -> dict | None` is called for tool
   calls, in its own greenlet, inside an app context; a dict result goes back to the model.
 - `registry.set_ai_mode(app, tenant_id, conference_name, mode) -> int`: the orchestrator tells
   the live AI its speak/whisper/listen mode (also relayed to other workers over the bus); the

@@ -11,12 +11,12 @@ from __future__ import annotations
 import contextlib
 import threading
 
-from conference import urls
 from conference.logs import get_logger, monotonic_ms
 from conference.media import metrics, statesink
-from conference.media.bridge import LiveCall
 from conference.media.codec import Encoder, Media, Start
+from conference.media.live_call import LiveCall
 from conference.media.registry import MediaPlane, conf_key
+from conference.twilio import urls
 
 log = get_logger("media.ai_leg")
 DROP_AFTER_MS = 5000.0  # marks outstanding this long at a stop / socket loss mean a drop
@@ -235,7 +235,7 @@ class AiLeg:
         app = self.plane.app
         try:
             with app.app_context():
-                from conference.twilio_gateway import get_gateway
+                from conference.twilio.gateway import get_gateway
 
                 url = urls.http_url("/twilio/ai/voice")
                 get_gateway().update_call(self.start.call_sid, url=url)

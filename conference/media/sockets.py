@@ -17,7 +17,7 @@ from conference.media.fastws import FastSocket, HandOffThread
 from conference.media.forkleg import ForkLeg
 from conference.media.registry import MediaPlane, get_plane
 from conference.media.stream_state import Rejected, StreamState
-from conference.security import check_twilio_signature, read_stream_token
+from conference.twilio.security import check_twilio_signature, read_stream_token
 
 bp = Blueprint("media_sockets", __name__, url_prefix="/twilio")
 sock = Sock()

@@ -5,7 +5,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 from twilio_fake import FakeTwilio
 
-from conference.twilio_gateway import TwilioGateway
+from conference.twilio.gateway import TwilioGateway
 from models import Tenant, transaction
 
 PUBLIC = "https://forkline.test"

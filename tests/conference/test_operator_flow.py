@@ -4,7 +4,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 from xml.etree import ElementTree
 
-from conference.security import read_stream_token
+from conference.twilio.security import read_stream_token
 
 CALL_EVENTS = ["initiated", "ringing", "answered", "completed"]
 CONF_EVENTS = ["start", "end", "join", "leave", "mute", "hold", "modify"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from conference.security import make_stream_token
+from conference.twilio.security import make_stream_token
 from twilio_sim.media_client import MediaStreamClient
 
 SECRET = "test-secret"

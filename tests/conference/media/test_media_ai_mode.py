@@ -10,8 +10,8 @@ from conftest import wait_for
 from media_harness import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, Ticker, token
 
 from agents.base import AudioOut, Transcript
-from conference.media.bridge import LiveCall
 from conference.media.bus import CHANNEL
+from conference.media.live_call import LiveCall
 from conference.media.registry import get_plane, set_ai_mode
 from twilio_sim.media_client import MediaStreamClient
 

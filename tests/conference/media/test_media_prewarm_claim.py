@@ -4,7 +4,7 @@ from __future__ import annotations
 from agents.base import AgentProfile
 from agents.echo import EchoSession
 from agents.realtime.prewarm import POOL
-from conference.media.bridge import LiveCall
+from conference.media.live_call import LiveCall
 from conference.media.registry import get_plane
 
 INFO = {"tenant": "1", "conference": "room", "agent": "default"}

@@ -1,0 +1,111 @@
+"""Runs the AI's tool calls for a live call, and records each one in the database.
+
+The media bridge calls `handle_tool_call` from its own greenlet when an AgentSession emits a
+ToolCall; the returned dict goes back to the model with `send_tool_result`. Arguments are
+validated again here (any backend may emit ToolCalls): a bad call is recorded as `rejected`, is
+answered with a tool error, and changes nothing.
+
+call_context keys:
+    tenant_id (int, required), conference (str, required): whose conference this is;
+    ai_call_sid (str): the AI leg; coach (str): label of the agent the AI coaches in whisper mode;
+    tools (list[str]): the profile's tool names (None: any known tool);
+    transfer_to (str): number of the human agent for transfer_to_human
+        (default: config AGENT_TRANSFER_NUMBER); lookup_url (str): the tenant's webhook
+        (default: config AGENT_LOOKUP_URL); join_timeout_s, briefing_s, end_grace_s (floats);
+    live_call: the media plane's LiveCall, whose playout tracker times the end of whispers.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from agents import tools
+from agents.base import ToolCall
+from conference.ai import tool_actions
+from conference.logs import get_logger
+from conference.service.errors import ServiceError
+from models import Conference, get_session, transaction
+from models.agent import ToolCallRecord
+
+log = get_logger("tools")
+
+
+def handle_tool_call(app: Any, call_context: Any, event: ToolCall | None = None) -> dict:
+    """Run `event` for the call in `call_context`; returns the output for the model.
+
+    Also accepts `(live_call, event)`, the media bridge's LiveCall standing in for both.
+    """
+    if event is None:
+        live, event = app, call_context
+        app, call_context = live.plane.app, context_from_live_call(live)
+    with app.app_context():
+        return _run(app, dict(call_context), event)
+
+
+def context_from_live_call(live: Any) -> dict:
+    """call_context from the media plane's LiveCall (its stream parameters and session)."""
+    info = live.info
+    profile = getattr(getattr(live, "session", None), "profile", None)
+    tenant = info.get("tenant")
+    return {
+        "tenant_id": int(tenant) if tenant not in (None, "") else None,
+        "conference": info.get("conference"),
+        "ai_call_sid": live.call_sid,
+        "coach": info.get("coach") or None,
+        "tools": list(profile.tools) if profile is not None else None,
+        "live_call": live,  # its playout tracker tells when a whisper has been heard
+    }
+
+
+def _run(app: Any, ctx: dict, event: ToolCall) -> dict:
+    record_id = _record(ctx, event)
+    allowed = tuple(ctx["tools"]) if ctx.get("tools") is not None else None
+    try:
+        arguments = tools.validate(event.name, event.arguments, allowed)
+    except tools.ToolArgumentError as exc:
+        result, status = tools.error_output(str(exc)), "rejected"
+    else:
+        result, status = _execute(app, ctx, event.name, arguments)
+    _finish(record_id, result, status)
+    log.info("tool call", extra={"event": "tool_call", "tool": event.name, "status": status,
+                                 "call_sid": ctx.get("ai_call_sid")})
+    return result
+
+
+def _execute(app: Any, ctx: dict, name: str, arguments: dict) -> tuple[dict, str]:
+    if ctx.get("tenant_id") is None or not ctx.get("conference"):
+        return tools.error_output("this call is not part of a conference"), "error"
+    try:
+        result = tool_actions.ACTIONS[name](app, ctx, arguments)
+    except ServiceError as exc:
+        return tools.error_output(exc.message), "error"
+    except Exception:  # a tool must never take the call down with it
+        log.warning("tool %s failed", name, exc_info=True, extra={"event": "tool_call"})
+        return tools.error_output("the tool failed"), "error"
+    return result, "ok" if result.get("ok") else "error"
+
+
+def _record(ctx: dict, event: ToolCall) -> int:
+    with transaction() as session:
+        conference_id = None
+        if ctx.get("tenant_id") is not None and ctx.get("conference"):
+            conference_id = session.scalar(sa.select(Conference.id).where(
+                Conference.tenant_id == ctx["tenant_id"], Conference.name == ctx["conference"]))
+        row = ToolCallRecord(conference_id=conference_id, call_sid=ctx.get("ai_call_sid"),
+                             call_id=event.call_id[:64], name=event.name[:64],
+                             arguments=_jsonable(event.arguments), status="pending")
+        session.add(row)
+    return row.id
+
+
+def _finish(record_id: int, result: dict, status: str) -> None:
+    with transaction() as session:
+        row = session.get(ToolCallRecord, record_id)
+        row.result, row.status = result, status
+    get_session().expire_all()
+
+
+def _jsonable(arguments: Mapping) -> dict:
+    return arguments if isinstance(arguments, dict) else {"raw": str(arguments)}

@@ -1,0 +1,290 @@
+"""The AI leg's backend side: one session, playout tracker and replay rings per AI callSid.
+
+A LiveCall outlives its sockets (reconnects, duplicate sockets) for RECONNECT_WINDOW_S. One
+reader thread (a greenlet under gevent) pulls agent events; the socket side is `AiLeg`.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections import deque
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+from agents.base import (
+    AgentFailure,
+    AgentProfile,
+    AudioOut,
+    ResponseDone,
+    SpeechStarted,
+    ToolCall,
+    Transcript,
+)
+from agents.realtime.prewarm import POOL
+from agents.registry import create_session
+from conference.logs import get_logger, monotonic_ms
+from conference.media import metrics, statesink
+from conference.media.playout import PlayoutTracker
+from conference.media.registry import conf_key
+from conference.transcripts.agent_records import AgentEventRecorder
+
+if TYPE_CHECKING:
+    from conference.media.ai_leg import AiLeg
+    from conference.media.registry import MediaPlane
+
+log = get_logger("media.bridge")
+SETTING_PREFIXES = ("OPENAI_", "AI_", "AGENT_", "PIPELINE_", "LOCAL_", "STT_", "TTS_", "LLM_")
+MODES = ("speak", "whisper", "listen")  # whisper: Twilio routes the audio to the coached leg
+
+
+def backend_settings(config) -> dict:
+    """The plain config values a backend may read (never Twilio secrets)."""
+    return {k: v for k, v in config.items() if k.startswith(SETTING_PREFIXES)}
+
+
+class LiveCall:
+    """AI side of one AI call: survives socket restarts; never dies of a backend failure."""
+
+    def __init__(self, plane: MediaPlane, call_sid: str, info: dict) -> None:
+        cfg = plane.config
+        self.plane, self.call_sid, self.info = plane, call_sid, info
+        self.conf_key = conf_key(info.get("tenant"), info.get("conference"))
+        self.tracker = PlayoutTracker(int(cfg["PLAYOUT_LEAD_MS"]), int(cfg["MARK_INTERVAL_MS"]),
+                                      int(cfg.get("MEDIA_CHUNK_MS", 100)))
+        self.replay = plane.replay.get(call_sid)
+        self.out_index: deque[tuple[int, int]] = deque()  # (outbound ring index, end position)
+        self.session = None
+        self.ready = False
+        self.inline = False
+        self.closed = False
+        self.leg: AiLeg | None = None
+        self.parked_at: float | None = None
+        # The stream's `mode` parameter at start, then set_mode() (registry.set_ai_mode / bus).
+        self.mode = info.get("mode") if info.get("mode") in MODES else "speak"
+        self.failures = 0
+        self.replayed_in = 0
+        # AI transcript lines and turn metrics: queued on the state writer, off the audio path.
+        self.recorder = AgentEventRecorder(plane.sink.submit, dict(info, call_sid=call_sid))
+        self._observed_item: str | None = None
+        self._reader = threading.Thread(target=self._read_events, name=f"agent-{call_sid}",
+                                        daemon=True)
+
+    def start(self) -> None:
+        """Resume from shared replay rings if another worker had this call, then start reading."""
+        replay = self.replay
+        if replay.inbound.frames and replay.fed >= replay.inbound.next_index:
+            # A fresh session never heard the buffered tail: give it the whole ring.
+            replay.fed = replay.inbound.frames[0][0]
+        for chunk in replay.unacked_outbound():
+            self.tracker.push("resume", chunk)
+        self._reader.start()
+
+    def wake(self) -> None:
+        """Let the current socket's sender look for work."""
+        leg = self.leg
+        if leg is not None:
+            leg.wake.set()
+
+    # -- backend side -------------------------------------------------------------------------
+
+    def _read_events(self) -> None:
+        backoff = 0.25
+        while not self.closed:
+            if not self.ready:
+                if not self._connect():
+                    time.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                continue
+            backoff = 0.25
+            session = self.session
+            try:
+                # No timeout: a timer per wake-up costs more than the frame; close() wakes us.
+                event = session.next_event(None)
+            except Exception as exc:
+                self.failed("next_event", exc)
+                continue
+            if event is not None:
+                self.drain(session, event)
+            elif self.session is session and not self.closed:
+                self.failed("session_closed", None)  # the backend ended it by itself
+
+    def drain(self, session, event=None) -> None:
+        """Handle `event` and every event already queued, then wake the sender once."""
+        handled = False
+        try:
+            if event is None:
+                event = session.next_event(0)
+            while event is not None:
+                self._handle(event)
+                handled = True
+                # next_event(0) never arms a timer (agents/echo.py, the backends' queues).
+                event = session.next_event(0) if self.session is session else None
+        except Exception as exc:
+            self.failed("next_event", exc)
+        if handled:
+            self.wake()
+
+    def _connect(self) -> bool:
+        try:
+            if self.session is None:
+                # The AI Voice webhook may have opened this call's session while it rang.
+                profile = self._profile()
+                self.session = POOL.claim(self.call_sid) or create_session(
+                    profile.backend or self.plane.config["AI_BACKEND"], profile,
+                    backend_settings(self.plane.config))
+            self.session.connect()
+        except Exception as exc:
+            self.failed("connect", exc)
+            return False
+        replay, session = self.replay, self.session
+        try:
+            # Feed what the backend missed (audio heard while it was down); no yield between
+            # the last check and `ready`, so no frame slips past both paths.
+            while replay.fed < replay.inbound.next_index:
+                target = replay.inbound.next_index
+                frames = replay.inbound.since(replay.fed)
+                for frame in frames:
+                    session.send_audio(frame)
+                replay.fed = target
+                self.replayed_in += len(frames)
+                metrics.REPLAYED.labels(direction="inbound").inc(len(frames))
+        except Exception as exc:
+            self.failed("replay", exc)
+            return False
+        # A synchronous backend has queued its answer when send_audio() returns: the socket's
+        # read loop drains it inline (one greenlet hop per frame instead of two).
+        self.inline = bool(getattr(session, "synchronous", False))
+        self.ready = True
+        return True
+
+    def _profile(self) -> AgentProfile:
+        loader = self.plane.app.extensions.get("agent_profile_loader")
+        name = self.info.get("agent") or "default"
+        if loader is not None:
+            try:
+                with self.plane.app.app_context():
+                    return loader(self.info.get("tenant"), name)
+            except Exception:
+                log.warning("profile loader failed", exc_info=True, extra={"event": "profile"})
+        return AgentProfile(name=name)
+
+    def _handle(self, event) -> None:
+        kind = type(event)
+        if kind is AudioOut:
+            if self.mode == "listen":  # a listening AI is not heard: its audio is dropped
+                self.tracker.dropped_bytes += len(event.ulaw)
+                return
+            if event.item_id != self._observed_item:  # the recorder keeps only first audio
+                self._observed_item = event.item_id
+                self._observe(event)
+            self.tracker.push(event.item_id, event.ulaw)  # the read loop wakes the sender
+            return
+        if kind is not Transcript or event.speaker != "ai" or self.mode != "listen":
+            self._observe(event)  # (an AI line nobody heard is not the AI's record)
+        if kind is SpeechStarted:
+            self.barge_in("backend", monotonic_ms(), event.speaker)
+        elif kind is ResponseDone:
+            self.tracker.end_item(event.item_id)
+        elif kind is ToolCall:
+            threading.Thread(target=self._run_tool, args=(event,), daemon=True).start()
+        elif kind is Transcript and event.final and (event.speaker != "ai"
+                                                     or self.mode != "listen"):
+            self.record("transcript", {"speaker": event.speaker, "text": event.text,
+                                       "item_id": event.item_id})
+        elif kind is AgentFailure:
+            metrics.BACKEND_FAILURES.labels(code=event.code).inc()
+            if event.fatal:
+                self.failed(event.code, None)
+
+    def _observe(self, event) -> None:
+        try:
+            self.recorder.observe(event)
+        except Exception:
+            log.warning("agent event not recorded", exc_info=True,
+                        extra={"call_sid": self.call_sid, "event": "record"})
+
+    def failed(self, where: str, exc: BaseException | None) -> None:
+        """The backend broke: drop the session, apologise once, reconnect; the call stays up."""
+        self.failures += 1
+        metrics.BACKEND_FAILURES.labels(code=where).inc()
+        log.warning("agent backend failed: %s", where, exc_info=exc is not None,
+                    extra={"call_sid": self.call_sid, "event": "backend_failure"})
+        was_ready, self.ready = self.ready, False
+        session, self.session = self.session, None
+        if session is not None:
+            with contextlib.suppress(Exception):
+                session.close()
+        if (was_ready or self.failures == 1) and self.mode != "listen":
+            apology = self.plane.apology()
+            if apology:
+                self.tracker.push(f"apology-{self.failures}", apology)
+                self.tracker.end_item(None)
+                self.wake()
+
+    def _run_tool(self, event: ToolCall) -> None:
+        try:
+            tools = import_module("conference.ai.tools")
+            handler = getattr(tools, "handle_tool_call", None)
+            if handler is None:
+                return
+            with self.plane.app.app_context():
+                result = handler(self, event)
+            session = self.session
+            if isinstance(result, dict) and session is not None:
+                session.send_tool_result(event.call_id, result)
+        except Exception:
+            log.warning("tool call failed", exc_info=True,
+                        extra={"call_sid": self.call_sid, "event": "tool_call"})
+
+    def set_mode(self, mode: str, now_ms: float) -> bool:
+        """speak / whisper / listen; going to listen cuts what is playing (False: no change)."""
+        if mode not in MODES or mode == self.mode:
+            return False
+        self.mode = mode
+        if mode == "listen":
+            self.barge_in("mode", now_ms)  # clear + truncate, as if someone talked over it
+        return True
+
+    # -- interruption -------------------------------------------------------------------------
+
+    def barge_in(self, source: str, signal_ms: float, speaker: str | None = None) -> bool:
+        """Clear at once and truncate at what was heard; no-op while the AI is silent."""
+        tracker = self.tracker
+        if not tracker.is_speaking(signal_ms):
+            return False
+        cut = tracker.clear(signal_ms)
+        leg = self.leg
+        if leg is not None:
+            leg.send_clear(signal_ms)
+        metrics.BARGE_INS.labels(source=source).inc()
+        session = self.session
+        if session is not None and self.ready:
+            try:
+                session.interrupt(cut.heard_ms, cut.item_id)
+            except Exception as exc:
+                self.failed("interrupt", exc)
+        self.last_truncation = cut
+        self.record("barge-in", {"source": source, "speaker": speaker, "item_id": cut.item_id,
+                                 "heard_ms": cut.heard_ms, "flushed_ms": cut.flushed_ms})
+        return True
+
+    def on_acked(self) -> None:
+        """Advance the shared outbound cursor to the tracker's acknowledged position."""
+        acked, index = self.tracker.acked, self.out_index
+        while index and index[0][1] <= acked:
+            self.replay.out_acked = index.popleft()[0] + 1
+
+    def record(self, event: str, payload: dict) -> None:
+        """Queue a ConferenceEvent(source="media") write."""
+        key = f"media:{self.call_sid}:{event}:{time.time_ns()}"
+        self.plane.sink.submit(statesink.media_event, dict(self.info, call_sid=self.call_sid),
+                               event, key, payload)
+
+    def shutdown(self) -> None:
+        """Close the backend session and stop the reader (parked window expired)."""
+        self.closed = True
+        session, self.session = self.session, None
+        if session is not None:
+            with contextlib.suppress(Exception):
+                session.close()

@@ -1,0 +1,1 @@
+"""Transcripts: the store, live transcription of forks, summaries and agent event records."""

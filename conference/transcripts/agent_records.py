@@ -1,0 +1,47 @@
+"""What an AI call leaves behind, written off the audio path: its transcript lines and metrics.
+
+The media plane's bridge hands every agent event to `AgentEventRecorder.observe` (cheap: it
+only notes times and queues jobs on the state writer).
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from agents.base import AudioOut, Transcript
+from agents.pipeline.metrics import TurnMetrics
+from conference.transcripts.live import store_line
+from models import Conference, TurnMetric, transaction
+
+
+def store_turn_metric(info: dict, metrics: TurnMetrics) -> None:
+    """Insert one TurnMetric row for the conference named in `info` (a state-writer job)."""
+    tenant = info.get("tenant")
+    with transaction() as session:
+        conf_id = None
+        if str(tenant or "").isdigit():
+            conf_id = session.scalar(sa.select(Conference.id).where(
+                Conference.tenant_id == int(tenant), Conference.name == info.get("conference")))
+        session.add(TurnMetric(conference_id=conf_id, **metrics.as_row()))
+
+
+class AgentEventRecorder:
+    """Per AI call: the AI's own transcript lines (timed from its first audio) and turn metrics."""
+
+    def __init__(self, submit: Callable, info: dict) -> None:
+        self.submit = submit
+        self.info = dict(info, role="ai")
+        self._first_audio: dict[str, float] = {}
+
+    def observe(self, event: object) -> None:
+        """Note one agent event; queues DB writes for final AI lines and turn metrics."""
+        if isinstance(event, AudioOut):
+            self._first_audio.setdefault(event.item_id, time.time())
+        elif isinstance(event, Transcript) and event.final and event.speaker == "ai":
+            now = time.time()
+            started = self._first_audio.pop(event.item_id or "", now)
+            self.submit(store_line, self.info, event.text, started, now, "ai")
+        elif isinstance(event, TurnMetrics):
+            self.submit(store_turn_metric, self.info, event)

@@ -1,0 +1,79 @@
+"""Conference summaries: an LLM summary with an OpenAI key, else an extractive one (offline)."""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+
+import sqlalchemy as sa
+
+from agents.pipeline.rules import content
+from conference.logs import get_logger
+from conference.transcripts.live import conference_entries
+from models import Conference, ConferenceSummary, get_session, transaction
+
+log = get_logger("summary")
+EXTRACT_LINES = 3
+LLM_PROMPT = "Summarize this phone conference in two or three sentences for the account notes."
+
+
+def extractive(lines: list[tuple[str, str]], limit: int = EXTRACT_LINES) -> str:
+    """The most informative (speaker, text) lines, each speaker's best first, in call order."""
+    counts = Counter(word for _, text in lines for word in content(text))
+
+    def score(index: int) -> float:
+        words = content(lines[index][1])
+        # Words repeated across the call carry its topic; a long line is not better per se.
+        return sum(counts[w] for w in words) / (1 + len(words)) ** 0.5
+
+    ranked = sorted(range(len(lines)), key=score, reverse=True)
+    chosen: list[int] = []
+    for index in ranked:  # one line per speaker first, so answers are not crowded out
+        if lines[index][0] not in {lines[i][0] for i in chosen} and len(chosen) < limit:
+            chosen.append(index)
+    chosen += [i for i in ranked if i not in chosen][: limit - len(chosen)]
+    return " ".join(f"{lines[i][0]}: {lines[i][1].rstrip('.')}." for i in sorted(chosen))
+
+
+def llm(lines: list[tuple[str, str]], settings: Mapping) -> str:
+    """A summary from OpenAI chat completions (raises on any API failure)."""
+    from agents.pipeline.openai_stages import CHAT_MODEL, make_client
+
+    transcript = "\n".join(f"{speaker}: {text}" for speaker, text in lines)
+    reply = make_client(settings).chat.completions.create(
+        model=settings.get("PIPELINE_CHAT_MODEL") or CHAT_MODEL,
+        messages=[{"role": "system", "content": LLM_PROMPT},
+                  {"role": "user", "content": transcript}])
+    return (reply.choices[0].message.content or "").strip()
+
+
+def transcript_lines(conference_id: int) -> list[tuple[str, str]]:
+    """(speaker, text) of a conference in transcript order, the AI's lines as heard."""
+    return [(e["speaker"], e["text"]) for e in conference_entries(get_session(), conference_id)]
+
+
+def summarize_conference(tenant: str | int | None, name: str | None, settings: Mapping):
+    """Compute and upsert the summary of conference `name`; None when there is nothing to say."""
+    if not str(tenant or "").isdigit() or not name:
+        return None
+    conf_id = get_session().scalar(sa.select(Conference.id).where(
+        Conference.tenant_id == int(tenant), Conference.name == name))
+    lines = transcript_lines(conf_id) if conf_id is not None else []
+    get_session().rollback()  # no transaction stays open across the (slow) LLM call
+    if not lines:
+        return None
+    text, method = "", "extractive"
+    if settings.get("OPENAI_API_KEY"):
+        try:
+            text, method = llm(lines, settings), "llm"
+        except Exception as exc:  # the extractive summary is always available
+            log.warning("LLM summary failed: %s", type(exc).__name__, extra={"event": "summary"})
+    if not text:
+        text, method = extractive(lines), "extractive"
+    with transaction() as session:
+        row = session.scalar(sa.select(ConferenceSummary).where(
+            ConferenceSummary.conference_id == conf_id))
+        if row is None:
+            row = ConferenceSummary(conference_id=conf_id)
+            session.add(row)
+        row.text, row.method = text, method
+    return row

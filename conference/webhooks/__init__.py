@@ -1,0 +1,1 @@
+"""Twilio's HTTP requests in: voice, AI voice, status callbacks and inbound routing."""

@@ -1,0 +1,143 @@
+"""HTTP routes Twilio calls: voice webhooks answer TwiML, status callbacks update state.
+
+All are signed (X-Twilio-Signature). Bad parameters get 400 with the reason; nothing
+reaches Twilio as a 500.
+"""
+from __future__ import annotations
+
+import sqlalchemy.exc as sa_exc
+from flask import Blueprint, Flask, current_app, request
+from werkzeug.exceptions import HTTPException
+
+from conference.ai import prewarm, profiles
+from conference.logs import get_logger
+from conference.service import callbacks
+from conference.service.callbacks import CA_RE, BadWebhook
+from conference.twilio import urls
+from conference.twilio.security import twilio_signed
+from conference.twilio.stream_params import ai_parameters, fork_parameters, fork_stream_name
+from conference.twilio.twiml import CONFERENCE_EVENTS, error_twiml, render_twiml
+from conference.webhooks import inbound
+from models import transaction
+
+bp = Blueprint("twilio_webhooks", __name__, url_prefix="/twilio")
+log = get_logger("webhooks")
+ADMIT_ATTEMPTS = 5
+
+
+def _call_sid() -> str:
+    value = request.form.get("CallSid")
+    if not value:
+        raise BadWebhook("missing parameter CallSid")
+    if not CA_RE.match(value):
+        raise BadWebhook("invalid parameter CallSid")
+    return value
+
+
+@bp.post("/voice")
+@twilio_signed
+def voice():
+    """An inbound call: fork the caller's leg, then put it in the conference its routing picks."""
+    call_sid = _call_sid()
+    for attempt in range(ADMIT_ATTEMPTS):
+        try:
+            with transaction() as session:
+                conf, p = inbound.admit_caller(session, call_sid, request.values)
+                context = {
+                    "stream_name": fork_stream_name(p), "fork_url": urls.fork_url(),
+                    "stream_events_url": urls.stream_events_url(),
+                    "parameters": fork_parameters(conf, p), "label": p.label, "beep": True,
+                    "conference_events_url": urls.conference_events_url(),
+                    "conference_events": CONFERENCE_EVENTS, "conference_name": conf.twilio_name,
+                }
+            break
+        except sa_exc.IntegrityError:  # a concurrent caller took the same room or label first
+            if attempt == ADMIT_ATTEMPTS - 1:
+                raise
+        except inbound.Unroutable as exc:
+            log.info("unroutable call: %s", exc, extra={"call_sid": call_sid})
+            return error_twiml(str(exc))
+    log.info("caller admitted", extra={"conference": conf.name, "call_sid": call_sid})
+    return render_twiml("join_conference.xml", **context)
+
+
+@bp.post("/ai/voice")
+@twilio_signed
+def ai_voice():
+    """The TwiML App's Voice URL: connect the AI leg to the bidirectional AI stream."""
+    call_sid = _call_sid()
+    with transaction() as session:
+        conf, ai = inbound.resolve_ai_leg(session, request.values)
+        if not conf.is_active:
+            return error_twiml("This conference has ended. Goodbye.")
+        if ai is not None and ai.call_sid is None:
+            ai.call_sid = call_sid
+        values = request.values
+        agent = (ai.agent if ai else None) or values.get("agent") or profiles.DEFAULT_NAME
+        mode = (ai.mode if ai else None) or values.get("mode") or "speak"
+        coach = ai.coach_label if ai else (values.get("coach") or None)
+        context = {
+            "stream_name": "ai", "ai_stream_url": urls.ai_stream_url(),
+            "stream_events_url": urls.stream_events_url(),
+            "parameters": ai_parameters(conf, agent, mode, coach),
+        }
+        # Keyed by this CallSid: the AI stream's start message carries the same callSid.
+        prewarm.maybe_start(current_app._get_current_object(), call_sid, conf.tenant_id, agent)
+    log.info("ai leg connected", extra={"conference": conf.name, "call_sid": call_sid})
+    return render_twiml("ai_stream.xml", **context)
+
+
+def _status_callback(handler):
+    with transaction() as session:
+        outcome = handler(session, request.form)
+    log.info("callback %s", outcome, extra={
+        "event": request.form.get("StatusCallbackEvent") or request.form.get("CallStatus")
+        or request.form.get("StreamEvent"),
+        "call_sid": request.form.get("CallSid"), "stream_sid": request.form.get("StreamSid"),
+        "conference": request.form.get("FriendlyName"),
+    })
+    return "", 204
+
+
+@bp.post("/conference-events")
+@twilio_signed
+def conference_events():
+    """Conference status callbacks (start, end, join, leave, mute, hold, modify)."""
+    return _status_callback(callbacks.handle_conference_event)
+
+
+@bp.post("/call-events")
+@twilio_signed
+def call_events():
+    """Call progress callbacks of the legs we dial."""
+    return _status_callback(callbacks.handle_call_event)
+
+
+@bp.post("/stream-events")
+@twilio_signed
+def stream_events():
+    """Stream status callbacks (stream-started, stream-stopped, stream-error)."""
+    return _status_callback(callbacks.handle_stream_event)
+
+
+@bp.errorhandler(BadWebhook)
+def bad_webhook(exc: BadWebhook):
+    """400 with the reason, as plain text."""
+    log.warning("bad webhook: %s", exc, extra={"call_sid": request.form.get("CallSid")})
+    return f"Bad Request: {exc}\n", 400, {"Content-Type": "text/plain"}
+
+
+@bp.errorhandler(Exception)
+def unexpected(exc: Exception):
+    """Never a 500 to Twilio: callers hear an apology, callbacks are logged and acknowledged."""
+    if isinstance(exc, HTTPException):
+        return exc
+    log.exception("webhook failed", extra={"call_sid": request.form.get("CallSid")})
+    if request.path.endswith("/voice"):
+        return error_twiml("Sorry, something went wrong. Please call again later.")
+    return "", 204
+
+
+def init_app(app: Flask) -> None:
+    """Register the webhook routes."""
+    app.register_blueprint(bp)
