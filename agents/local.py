@@ -1,9 +1,7 @@
 """LocalSession: the pipeline with offline stages only (no keys, no network)."""
 from __future__ import annotations
 
-from agents.base import AgentProfile
-from agents.pipeline.offline import EspeakTTS, SphinxSTT, profile_corpus
-from agents.pipeline.rules import RuleResponder
+from agents.pipeline.factory import offline_stages
 from agents.pipeline.session import PipelineSession
 
 # The FAQ the built-in `default` profile starts with, so the demo has something to answer.
@@ -14,9 +12,7 @@ DEFAULT_FAQ: tuple[tuple[str, str], ...] = (
 )
 
 
-def offline_stages(profile: AgentProfile) -> tuple[SphinxSTT, RuleResponder, EspeakTTS]:
-    """pocketsphinx biased to the profile, the rule responder, and espeak-ng."""
-    return SphinxSTT(profile_corpus(profile)), RuleResponder(profile), EspeakTTS()
+__all__ = ["DEFAULT_FAQ", "LocalSession", "offline_stages"]
 
 
 class LocalSession(PipelineSession):

@@ -18,6 +18,13 @@ BUILTIN_BACKENDS: dict[str, str] = {
 }
 
 _registered: dict[str, SessionFactory] = {}
+# Config keys a backend may read (never Twilio secrets).
+SETTING_PREFIXES = ("OPENAI_", "AI_", "AGENT_", "PIPELINE_", "LOCAL_", "STT_", "TTS_", "LLM_")
+
+
+def backend_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The plain config values a backend may read (never Twilio secrets)."""
+    return {k: v for k, v in config.items() if k.startswith(SETTING_PREFIXES)}
 
 
 def register(name: str, factory: SessionFactory) -> None:

@@ -14,5 +14,7 @@ def init_app(app: Flask) -> None:
     import_module("conference.webhooks.routes").init_app(app)  # /twilio/* webhooks
     import_module("conference.api").init_app(app)  # /api admin API
     import_module("conference.api.agents").init_app(app)  # /api/agents, transcripts
+    import_module("conference.ai.tools").init_app(app)  # media ports: profiles, tool calls
+    import_module("conference.transcripts.live").init_app(app)  # fork transcripts, AI records
     import_module("conference.ops").init_app(app)  # /healthz, /readyz
     import_module("conference.media.sockets").init_app(app)  # media sockets, /metrics

@@ -72,14 +72,9 @@ class PipelineSession:
     # -- stage construction -------------------------------------------------------------
     def build_stages(self) -> None:
         """Fill missing stages: OpenAI with a key, else the offline ones."""
-        if self.settings.get("OPENAI_API_KEY"):
-            from agents.pipeline.openai_stages import build
+        from agents.pipeline.factory import stages
 
-            stt, responder, tts = build(self.profile, self.settings)
-        else:
-            from agents.local import offline_stages
-
-            stt, responder, tts = offline_stages(self.profile)
+        stt, responder, tts = stages(self.profile, self.settings)
         self.stt = self.stt or stt
         self.responder = self.responder or responder
         self.tts = self.tts or tts

@@ -10,7 +10,7 @@ import threading
 from flask import Flask
 
 from agents.realtime.prewarm import POOL
-from agents.registry import create_session
+from agents.registry import backend_settings, create_session
 from conference.ai import profiles
 from conference.logs import get_logger
 
@@ -36,8 +36,6 @@ def maybe_start(app: Flask, call_sid: str, tenant_id: int, agent: str) -> thread
 
 def prewarm(app: Flask, call_sid: str, tenant_id: int, agent: str) -> bool:
     """Build `agent`'s Realtime session for `call_sid` and start connecting it; never raises."""
-    from conference.media.live_call import backend_settings
-
     try:
         with app.app_context():
             # The same profile and settings the media plane builds its session with.

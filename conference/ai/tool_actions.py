@@ -14,12 +14,14 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 
 from conference import service
-from conference.logs import get_logger, monotonic_ms
+from conference.logs import get_logger
+from conference.media import facade
 from models import Conference, Participant, get_session
 
 log = get_logger("tools")
@@ -128,21 +130,24 @@ def _wait_joined(tenant_id: int, name: str, label: str, timeout: float) -> bool:
 def _after_speech(app: Any, ctx: dict, estimate_s: float, fn, *args) -> threading.Thread:
     """Run `fn(*args)` once the AI has said what the tool output asked for.
 
-    With the live call's playout tracker (bridge form) that is: the AI started speaking, then
-    its audio finished playing, so a whisper never leaks to the caller by reverting early.
-    Without it, a generous guess from the word count (`briefing_s` overrides it).
+    When the AI call is live on this worker (the media plane knows whether it is audible) that
+    is: the AI started speaking, then its audio finished playing, so a whisper never leaks to
+    the caller by reverting early. Elsewhere, a generous guess from the word count
+    (`briefing_s` overrides it).
     """
-    live = ctx.get("live_call")
-    tracker = getattr(live, "tracker", None)
+    call_sid = ctx.get("ai_call_sid")
     delay = float(ctx.get("briefing_s", estimate_s * 1.5))
+
+    def speaking() -> bool | None:
+        return facade.ai_speaking(app, call_sid)
 
     def run() -> None:
         try:
-            if tracker is None:
+            if speaking() is None:
                 time.sleep(delay)
             else:
-                _wait_speaking(tracker, True, float(ctx.get("speech_start_timeout_s", 10)))
-                _wait_speaking(tracker, False, SPEECH_MAX_S)
+                _wait_speaking(speaking, True, float(ctx.get("speech_start_timeout_s", 10)))
+                _wait_speaking(speaking, False, SPEECH_MAX_S)
             with app.app_context():
                 fn(*args)
         except Exception:
@@ -153,7 +158,7 @@ def _after_speech(app: Any, ctx: dict, estimate_s: float, fn, *args) -> threadin
     return thread
 
 
-def _wait_speaking(tracker: Any, speaking: bool, timeout: float) -> None:
+def _wait_speaking(speaking: Callable[[], bool | None], wanted: bool, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while tracker.is_speaking(monotonic_ms()) != speaking and time.monotonic() < deadline:
+    while speaking() is not wanted and time.monotonic() < deadline:
         time.sleep(POLL_S)

@@ -1,9 +1,9 @@
 """Runs the AI's tool calls for a live call, and records each one in the database.
 
-The media bridge calls `handle_tool_call` from its own greenlet when an AgentSession emits a
-ToolCall; the returned dict goes back to the model with `send_tool_result`. Arguments are
-validated again here (any backend may emit ToolCalls): a bad call is recorded as `rejected`, is
-answered with a tool error, and changes nothing.
+The media plane calls `handle_tool_call` (its "agent_tool_handler" port) from its own greenlet
+when an AgentSession emits a ToolCall; the returned dict goes back to the model with
+`send_tool_result`. Arguments are validated again here (any backend may emit ToolCalls): a bad
+call is recorded as `rejected`, is answered with a tool error, and changes nothing.
 
 call_context keys:
     tenant_id (int, required), conference (str, required): whose conference this is;
@@ -11,8 +11,7 @@ call_context keys:
     tools (list[str]): the profile's tool names (None: any known tool);
     transfer_to (str): number of the human agent for transfer_to_human
         (default: config AGENT_TRANSFER_NUMBER); lookup_url (str): the tenant's webhook
-        (default: config AGENT_LOOKUP_URL); join_timeout_s, briefing_s, end_grace_s (floats);
-    live_call: the media plane's LiveCall, whose playout tracker times the end of whispers.
+        (default: config AGENT_LOOKUP_URL); join_timeout_s, briefing_s, end_grace_s (floats).
 """
 from __future__ import annotations
 
@@ -23,8 +22,9 @@ import sqlalchemy as sa
 
 from agents import tools
 from agents.base import ToolCall
-from conference.ai import tool_actions
+from conference.ai import profiles, tool_actions
 from conference.logs import get_logger
+from conference.media import ports
 from conference.service.errors import ServiceError
 from models import Conference, get_session, transaction
 from models.agent import ToolCallRecord
@@ -32,31 +32,16 @@ from models.agent import ToolCallRecord
 log = get_logger("tools")
 
 
-def handle_tool_call(app: Any, call_context: Any, event: ToolCall | None = None) -> dict:
-    """Run `event` for the call in `call_context`; returns the output for the model.
-
-    Also accepts `(live_call, event)`, the media bridge's LiveCall standing in for both.
-    """
-    if event is None:
-        live, event = app, call_context
-        app, call_context = live.plane.app, context_from_live_call(live)
+def handle_tool_call(app: Any, call_context: Mapping, event: ToolCall) -> dict:
+    """Run `event` for the call in `call_context`; returns the output for the model."""
     with app.app_context():
         return _run(app, dict(call_context), event)
 
 
-def context_from_live_call(live: Any) -> dict:
-    """call_context from the media plane's LiveCall (its stream parameters and session)."""
-    info = live.info
-    profile = getattr(getattr(live, "session", None), "profile", None)
-    tenant = info.get("tenant")
-    return {
-        "tenant_id": int(tenant) if tenant not in (None, "") else None,
-        "conference": info.get("conference"),
-        "ai_call_sid": live.call_sid,
-        "coach": info.get("coach") or None,
-        "tools": list(profile.tools) if profile is not None else None,
-        "live_call": live,  # its playout tracker tells when a whisper has been heard
-    }
+def init_app(app: Any) -> None:
+    """Hand the media plane its ports up: agent profiles and tool calls."""
+    app.extensions[ports.PROFILE_LOADER] = profiles.runtime_profile
+    app.extensions[ports.TOOL_HANDLER] = handle_tool_call
 
 
 def _run(app: Any, ctx: dict, event: ToolCall) -> dict:

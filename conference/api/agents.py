@@ -74,11 +74,9 @@ def get_transcript(name: str):
 
 
 def init_app(app: Flask) -> None:
-    """Register the blueprint, the media plane's profile loader and the transcript service."""
+    """Register the blueprint, its OpenAPI paths and the stage metrics."""
     app.register_blueprint(bp)
-    app.extensions["agent_profile_loader"] = profiles.runtime_profile
     app.extensions.setdefault("openapi_paths", {}).update(agents_openapi.PATHS)
-    transcripts.init_app(app)
     _export_stage_metrics()
 
 

@@ -9,7 +9,6 @@ import contextlib
 import threading
 import time
 from collections import deque
-from importlib import import_module
 from typing import TYPE_CHECKING
 
 from agents.base import (
@@ -22,25 +21,19 @@ from agents.base import (
     Transcript,
 )
 from agents.realtime.prewarm import POOL
-from agents.registry import create_session
+from agents.registry import backend_settings, create_session
+from agents.tools import error_output
 from conference.logs import get_logger, monotonic_ms
-from conference.media import metrics, statesink
+from conference.media import metrics, ports, statesink
 from conference.media.playout import PlayoutTracker
 from conference.media.registry import conf_key
-from conference.transcripts.agent_records import AgentEventRecorder
 
 if TYPE_CHECKING:
     from conference.media.ai_leg import AiLeg
     from conference.media.registry import MediaPlane
 
 log = get_logger("media.bridge")
-SETTING_PREFIXES = ("OPENAI_", "AI_", "AGENT_", "PIPELINE_", "LOCAL_", "STT_", "TTS_", "LLM_")
 MODES = ("speak", "whisper", "listen")  # whisper: Twilio routes the audio to the coached leg
-
-
-def backend_settings(config) -> dict:
-    """The plain config values a backend may read (never Twilio secrets)."""
-    return {k: v for k, v in config.items() if k.startswith(SETTING_PREFIXES)}
 
 
 class LiveCall:
@@ -65,7 +58,8 @@ class LiveCall:
         self.failures = 0
         self.replayed_in = 0
         # AI transcript lines and turn metrics: queued on the state writer, off the audio path.
-        self.recorder = AgentEventRecorder(plane.sink.submit, dict(info, call_sid=call_sid))
+        self.recorder = ports.event_recorder(plane.app, plane.sink.submit,
+                                             dict(info, call_sid=call_sid))
         self._observed_item: str | None = None
         self._reader = threading.Thread(target=self._read_events, name=f"agent-{call_sid}",
                                         daemon=True)
@@ -159,7 +153,7 @@ class LiveCall:
         return True
 
     def _profile(self) -> AgentProfile:
-        loader = self.plane.app.extensions.get("agent_profile_loader")
+        loader = ports.profile_loader(self.plane.app)
         name = self.info.get("agent") or "default"
         if loader is not None:
             try:
@@ -222,20 +216,37 @@ class LiveCall:
                 self.tracker.end_item(None)
                 self.wake()
 
+    def tool_context(self) -> dict:
+        """What a tool handler may know of this call: its stream parameters and profile."""
+        info, session = self.info, self.session
+        profile = session.profile if session is not None else None
+        tenant = info.get("tenant")
+        return {
+            "tenant_id": int(tenant) if str(tenant or "").isdigit() else None,
+            "conference": info.get("conference"),
+            "ai_call_sid": self.call_sid,
+            "coach": info.get("coach") or None,
+            "tools": list(profile.tools) if profile is not None else None,
+        }
+
     def _run_tool(self, event: ToolCall) -> None:
         try:
-            tools = import_module("conference.ai.tools")
-            handler = getattr(tools, "handle_tool_call", None)
-            if handler is None:
-                return
-            with self.plane.app.app_context():
-                result = handler(self, event)
-            session = self.session
-            if isinstance(result, dict) and session is not None:
-                session.send_tool_result(event.call_id, result)
+            handler = ports.tool_handler(self.plane.app)
+            if handler is None:  # the model hears why, instead of waiting for nothing
+                result = error_output(f"no tool handler: {event.name} is not available")
+            else:
+                result = handler(self.plane.app, self.tool_context(), event)
         except Exception:
             log.warning("tool call failed", exc_info=True,
                         extra={"call_sid": self.call_sid, "event": "tool_call"})
+            result = error_output("the tool failed")
+        session = self.session
+        if session is None:
+            return
+        try:
+            session.send_tool_result(event.call_id, result)
+        except Exception as exc:
+            self.failed("tool_result", exc)
 
     def set_mode(self, mode: str, now_ms: float) -> bool:
         """speak / whisper / listen; going to listen cuts what is playing (False: no change)."""

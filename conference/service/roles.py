@@ -137,10 +137,10 @@ def set_ai_mode(tenant: Tenant | int, conference_name: str, mode: str,
 
 def _tell_live_ai(conf: Conference, mode: str) -> None:
     """After the commit, let the live bridge (here, or on another worker via the bus) follow."""
-    from conference.media import registry
+    from conference.media import facade
 
     try:
-        registry.set_ai_mode(current_app._get_current_object(), conf.tenant_id, conf.name, mode)
+        facade.set_ai_mode(current_app._get_current_object(), conf.tenant_id, conf.name, mode)
     except Exception:  # Twilio's flags already changed; the bridge re-reads the mode at start
         log.warning("could not tell the live AI its new mode", exc_info=True,
                     extra={"conference": conf.name, "tenant": conf.tenant_id})

@@ -21,6 +21,7 @@ from flask import Flask
 from agents.pipeline.endpoint import Endpointer, SpeechEnded
 from agents.pipeline.speaker import truncate_text
 from conference.logs import get_logger
+from conference.media import facade, ports
 from models import Conference, ConferenceEvent, TranscriptEntry, transaction
 
 log = get_logger("transcripts")
@@ -175,7 +176,7 @@ class TranscriptService:
     def __init__(self, app: Flask, make_stt: Callable[[dict], object] | None = None) -> None:
         self.app = app
         self.make_stt = make_stt or DefaultSTT(app)
-        self.active: dict[tuple[str, str], tuple[object, ForkTranscriber, Callable]] = {}
+        self.active: dict[tuple[str, str], tuple[str, ForkTranscriber, Callable]] = {}
         self.pending: dict[str, list[ForkTranscriber]] = {}  # conf key -> transcribers
         self.infos: dict[str, dict] = {}
         self.summary: threading.Thread | None = None
@@ -183,15 +184,11 @@ class TranscriptService:
 
     def sync(self) -> None:
         """Attach to new forks, detach from gone ones, summarise finished conferences."""
-        plane = self.app.extensions.get("media")
-        if plane is None:
-            return
-        current = {(ck, label): fork for ck, forks in list(plane.forks.items())
-                   for label, fork in list(forks.items())}
+        current = facade.forks(self.app)
         for key, fork in current.items():
-            if key not in self.active or self.active[key][0] is not fork:
+            if key not in self.active or self.active[key][0] != fork.stream_sid:
                 self._detach(key)
-                self._attach(plane, key, fork)
+                self._attach(key, fork)
         for key in [k for k in self.active if k not in current]:
             self._detach(key)
         live_confs = {ck for ck, _ in current}
@@ -203,12 +200,13 @@ class TranscriptService:
                                                 args=(self.app, self.infos.pop(ck)))
                 self.summary.start()
 
-    def _attach(self, plane, key: tuple[str, str], fork) -> None:
-        info = dict(fork.info)
-        transcriber = ForkTranscriber(info, lambda: self.make_stt(info), plane.sink.submit)
-        unsubscribe = plane.taps.subscribe(fork.start.call_sid, transcriber)
+    def _attach(self, key: tuple[str, str], fork: facade.ForkView) -> None:
+        info = fork.info
+        transcriber = ForkTranscriber(info, lambda: self.make_stt(info),
+                                      lambda *job: facade.submit(self.app, *job))
+        unsubscribe = facade.subscribe(self.app, fork.call_sid, transcriber)
         threading.Thread(target=transcriber.run, name="fork-transcriber", daemon=True).start()
-        self.active[key] = (fork, transcriber, unsubscribe)
+        self.active[key] = (fork.stream_sid, transcriber, unsubscribe)
         self.pending.setdefault(key[0], []).append(transcriber)
         self.infos[key[0]] = info
 
@@ -240,18 +238,14 @@ class DefaultSTT:
 
     def __call__(self, info: dict):
         """A fresh recognizer for one fork (recognizers are not shared between threads)."""
-        config = self.app.config
-        if config.get("OPENAI_API_KEY"):
-            from agents.pipeline.openai_stages import OpenAISTT, make_client
-
-            return OpenAISTT(make_client(config))
-        from agents.pipeline.offline import SphinxSTT, profile_corpus
+        from agents.pipeline.factory import transcriber
         from conference.ai.profiles import DEFAULT_NAME, load_profile
 
-        # Offline recognition is far better with the tenant's domain vocabulary.
-        with self.app.app_context():
-            profile = load_profile(int(info.get("tenant") or 0), DEFAULT_NAME)
-        return SphinxSTT(profile_corpus(profile) if profile else None)
+        profile = None
+        if not self.app.config.get("OPENAI_API_KEY"):  # only sphinx uses the vocabulary
+            with self.app.app_context():
+                profile = load_profile(int(info.get("tenant") or 0), DEFAULT_NAME)
+        return transcriber(self.app.config, profile)
 
 
 def summarize(app: Flask, info: dict) -> None:
@@ -266,7 +260,10 @@ def summarize(app: Flask, info: dict) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Create the service; serving workers (not tests) start its background loop."""
+    """Create the service, record AI calls' events; serving workers start the background loop."""
+    from conference.transcripts.agent_records import AgentEventRecorder
+
+    app.extensions[ports.EVENT_RECORDER] = AgentEventRecorder
     service = app.extensions["transcripts"] = TranscriptService(app)
     enabled = app.config.get("TRANSCRIPTS_ENABLED")
     if enabled if enabled is not None else not app.testing:

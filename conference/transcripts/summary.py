@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import sqlalchemy as sa
 
+from agents.pipeline.factory import summarize_text
 from agents.pipeline.rules import content
 from conference.logs import get_logger
 from conference.transcripts.live import conference_entries
@@ -35,15 +36,9 @@ def extractive(lines: list[tuple[str, str]], limit: int = EXTRACT_LINES) -> str:
 
 
 def llm(lines: list[tuple[str, str]], settings: Mapping) -> str:
-    """A summary from OpenAI chat completions (raises on any API failure)."""
-    from agents.pipeline.openai_stages import CHAT_MODEL, make_client
-
+    """A summary from the configured language model (raises on any API failure)."""
     transcript = "\n".join(f"{speaker}: {text}" for speaker, text in lines)
-    reply = make_client(settings).chat.completions.create(
-        model=settings.get("PIPELINE_CHAT_MODEL") or CHAT_MODEL,
-        messages=[{"role": "system", "content": LLM_PROMPT},
-                  {"role": "user", "content": transcript}])
-    return (reply.choices[0].message.content or "").strip()
+    return summarize_text(LLM_PROMPT, transcript, settings)
 
 
 def transcript_lines(conference_id: int) -> list[tuple[str, str]]:

@@ -7,13 +7,15 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
 
 from agents.base import AgentProfile, ToolCall
+from agents.echo import EchoSession
 from conference.ai.tools import handle_tool_call
+from conference.media.live_call import LiveCall
+from conference.media.registry import get_plane
 from models import Participant, get_session
 from models.agent import ToolCallRecord
 
@@ -204,20 +206,30 @@ def test_lookup_unreachable_is_a_tool_error(twilio_app, call):
     assert records(twilio_app)[0].status == "error"
 
 
-def test_bridge_form_takes_context_from_the_live_call(twilio_app, fake_twilio, call):
+def live_ai(app, ctx, profile=None) -> LiveCall:
+    """A real LiveCall of the AI leg, registered in this worker's media plane (no socket)."""
+    plane = get_plane(app)
+    live = LiveCall(plane, ctx["ai_call_sid"], {"tenant": str(ctx["tenant_id"]),
+                                                "conference": ctx["conference"], "coach": ""})
+    live.session = EchoSession(profile or AgentProfile(), {})
+    plane.calls[live.call_sid] = live
+    return live
+
+
+def test_the_live_call_gives_the_handler_its_profile_tools(twilio_app, fake_twilio, call):
     ctx = call()
-    live = SimpleNamespace(plane=SimpleNamespace(app=twilio_app), call_sid=ctx["ai_call_sid"],
-                           info={"tenant": str(ctx["tenant_id"]), "conference": "c1",
-                                 "coach": ""},
-                           session=SimpleNamespace(profile=AgentProfile(tools=("lookup",))))
-    result = handle_tool_call(live, ToolCall("c", "end_call", {}))
+    live = live_ai(twilio_app, ctx, AgentProfile(tools=("lookup",)))
+    try:
+        result = handle_tool_call(twilio_app, live.tool_context(), ToolCall("c", "end_call", {}))
+    finally:
+        get_plane(twilio_app).calls.pop(live.call_sid)
     assert result["ok"] is False  # end_call is not among this profile's tools
     (row,) = records(twilio_app)
     assert (row.status, row.call_sid) == ("rejected", ctx["ai_call_sid"])
 
 
 class ScriptedTracker:
-    """Stands in for the bridge's playout tracker: says whether the AI is audible."""
+    """Replaces a LiveCall's playout tracker: says whether the AI is audible."""
 
     def __init__(self) -> None:
         self.speaking = False
@@ -231,10 +243,10 @@ class ScriptedTracker:
 def test_whisper_reverts_only_after_the_whisper_has_played(twilio_app, fake_twilio, call):
     ctx = call(with_agent=True)
     tracker = ScriptedTracker()
-    live = SimpleNamespace(plane=SimpleNamespace(app=twilio_app), call_sid=ctx["ai_call_sid"],
-                           info={"tenant": str(ctx["tenant_id"]), "conference": "c1"},
-                           session=None, tracker=tracker)
-    result = handle_tool_call(live, ToolCall("c", "whisper_to_agent", {"text": "Refund it."}))
+    live = live_ai(twilio_app, ctx, AgentProfile(tools=("whisper_to_agent",)))
+    live.tracker = tracker  # the media plane asks the call's own tracker whether it is audible
+    result = handle_tool_call(twilio_app, live.tool_context(),
+                              ToolCall("c", "whisper_to_agent", {"text": "Refund it."}))
     assert result["ok"] is True
     (whisper,) = fake_twilio.take()
     assert whisper.form["Coaching"] == "true"

@@ -71,6 +71,20 @@ class Server:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def seed_room(self, recording: bool = False) -> None:
+        """Tenant 1 (`acme`) with conference 1 (`room`) in progress."""
+        with self.engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO tenant (id, name, recording_enabled, max_ai_sessions, created_at)"
+                " VALUES (1, 'acme', :rec, 5, CURRENT_TIMESTAMP)"), {"rec": int(recording)})
+            conn.execute(sa.text("INSERT INTO conference (id, tenant_id, name, status, created_at)"
+                                 " VALUES (1, 1, 'room', 'in-progress', CURRENT_TIMESTAMP)"))
+
+    def rows(self, sql: str) -> list:
+        """The rows of one read-only query."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.text(sql)).all()
+
 
 def wait_for(predicate, timeout: float = 5.0, interval: float = 0.02):
     """Poll `predicate` until it returns something truthy (a condition, not a fixed sleep)."""

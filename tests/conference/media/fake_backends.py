@@ -1,7 +1,7 @@
 """Test-only AI backends (registered inside the app-under-test process)."""
 from __future__ import annotations
 
-from agents.base import AudioOut, SpeechStarted, Transcript
+from agents.base import AudioOut, SpeechStarted, ToolCall, Transcript
 from agents.echo import EchoSession
 from agents.pipeline.metrics import TurnMetrics
 from agents.registry import register
@@ -72,9 +72,26 @@ class Narrator(EchoSession):
         self.heard_bytes += len(ulaw)
 
 
+class ToolCaller(EchoSession):
+    """Asks for a tool on connect; says the tool's answer (an AI line) once it comes back."""
+
+    def connect(self) -> None:
+        super().connect()
+        self._events.put(ToolCall("call-7", "format_disk", {}))
+
+    def send_audio(self, ulaw: bytes) -> None:
+        """Only listens."""
+
+    def send_tool_result(self, call_id: str, output: dict) -> None:
+        text = f"{call_id}: {output.get('error') or output}"
+        self._events.put(AudioOut("answer", b"\x21" * 1600))
+        self._events.put(Transcript("ai", text, True, "answer"))
+
+
 def register_all() -> None:
     """Make the fakes available by name."""
     register("flaky", FlakyEcho)
     register("broken", BrokenEcho)
     register("talker", Talker)
     register("narrator", Narrator)
+    register("toolcaller", ToolCaller)

@@ -1,39 +1,25 @@
 """The live bridge stores what the AI said (transcript lines) and its turn metrics."""
 from __future__ import annotations
 
-import sqlalchemy as sa
 from conftest import wait_for
 from media_harness import ai_client
 
 CALL = "CA" + "5" * 32
 
 
-def _seed(server) -> None:
-    with server.engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO tenant (id, name, recording_enabled, max_ai_sessions,"
-                             " created_at) VALUES (1, 'acme', 0, 5, CURRENT_TIMESTAMP)"))
-        conn.execute(sa.text("INSERT INTO conference (id, tenant_id, name, status, created_at)"
-                             " VALUES (1, 1, 'room', 'in-progress', CURRENT_TIMESTAMP)"))
-
-
-def _rows(server, sql: str) -> list:
-    with server.engine.connect() as conn:
-        return conn.execute(sa.text(sql)).all()
-
-
 def test_ai_transcript_lines_and_turn_metrics_are_stored(media_server):
     server = media_server(AI_BACKEND="narrator")
-    _seed(server)
+    server.seed_room()
     client = ai_client(server, CALL)
     client.connect()
     for _ in range(25):
         client.send_tick(b"\xff" * 160)
-    lines = wait_for(lambda: _rows(
-        server, "SELECT speaker, role, source, text, conference_id FROM transcript_entry"))
+    lines = wait_for(lambda: server.rows(
+        "SELECT speaker, role, source, text, conference_id FROM transcript_entry"))
     # Only the AI's final line: the caller's line and the partial are not the AI's record.
     assert [tuple(r) for r in lines] == [("ai", "ai", "ai", "Welcome to Forkline.", 1)]
-    metrics = wait_for(lambda: _rows(
-        server, "SELECT backend, stt_ms, llm_first_token_ms, tts_first_audio_ms,"
+    metrics = wait_for(lambda: server.rows(
+        "SELECT backend, stt_ms, llm_first_token_ms, tts_first_audio_ms,"
                 " end_to_end_ms, conference_id FROM turn_metric"))
     assert [tuple(r) for r in metrics] == [("narrator", 11.0, 22.0, 33.0, 44.0, 1)]
     # The AI's audio still played: recording happens beside the audio path, not instead of it.

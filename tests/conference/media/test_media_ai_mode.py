@@ -11,8 +11,9 @@ from media_harness import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, Ticker, token
 
 from agents.base import AudioOut, Transcript
 from conference.media.bus import CHANNEL
+from conference.media.facade import set_ai_mode
 from conference.media.live_call import LiveCall
-from conference.media.registry import get_plane, set_ai_mode
+from conference.media.registry import get_plane
 from twilio_sim.media_client import MediaStreamClient
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")

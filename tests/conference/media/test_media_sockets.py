@@ -4,7 +4,6 @@ from __future__ import annotations
 import wave
 
 import pytest
-import sqlalchemy as sa
 from conftest import wait_for
 from media_harness import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, Ticker, ai_client, fork_client
 from websockets.exceptions import InvalidStatus
@@ -75,11 +74,7 @@ def test_echo_round_trip_with_marks(media_server):
 
 def test_recording_opt_in_writes_a_wav_per_leg_and_the_mix(media_server, tmp_path):
     server = media_server()
-    with server.engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO tenant (id, name, recording_enabled, max_ai_sessions,"
-                             " created_at) VALUES (1, 'acme', 1, 5, CURRENT_TIMESTAMP)"))
-        conn.execute(sa.text("INSERT INTO conference (id, tenant_id, name, status, created_at)"
-                             " VALUES (1, 1, 'room', 'in-progress', CURRENT_TIMESTAMP)"))
+    server.seed_room(recording=True)
     ai, alice = ai_client(server, CALL), fork_client(server, "CA" + "2" * 32, "alice")
     ai.connect()
     alice.connect()

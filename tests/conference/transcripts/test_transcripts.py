@@ -38,7 +38,8 @@ def conference(app):
 def fork(conference, label: str, role: str, call_sid: str):
     info = {"tenant": str(conference.tenant_id), "conference": conference.name, "label": label,
             "role": role, "call_sid": call_sid}
-    return SimpleNamespace(info=info, start=SimpleNamespace(call_sid=call_sid))
+    start = SimpleNamespace(call_sid=call_sid, stream_sid="MZ" + call_sid)
+    return SimpleNamespace(info=info, start=start)
 
 
 def publish_realtime(plane, call_sid: str, ulaw: bytes) -> None:
