@@ -28,12 +28,17 @@ $(SYSSTAMP): $(BIN)/python
 
 install: $(STAMP) $(SYSSTAMP)
 
+# Layers (import-linter contracts in pyproject.toml) and types are checked before the tests.
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 demo: install
 	$(BIN)/python scripts/demo.py $(DEMO_ARGS)

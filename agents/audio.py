@@ -87,7 +87,7 @@ class Resampler:
     def __init__(self, src_rate: int, dst_rate: int) -> None:
         self.src_rate = src_rate
         self.dst_rate = dst_rate
-        self._state = None
+        self._state: tuple | None = None
         self._odd = b""
         taps = math.ceil(src_rate / dst_rate) if src_rate > dst_rate else 1
         self._taps = taps

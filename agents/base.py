@@ -100,6 +100,8 @@ class AgentProfile:
 class AgentSession(Protocol):
     """One AI conversation. Constructors do no I/O; call connect() first."""
 
+    profile: AgentProfile  # who the AI is in this conversation (its tools, voice, backend)
+
     def connect(self) -> None:
         """Open the backend (may block briefly); raises AgentError on failure."""
 

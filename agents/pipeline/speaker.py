@@ -11,7 +11,7 @@ SOFT_LIMIT = 120  # cut long clauses at a comma so TTS can start before the sent
 
 def cut_sentences(buffer: str) -> tuple[list[str], str]:
     """Complete sentences at the front of `buffer`, and the unfinished rest."""
-    sentences = []
+    sentences: list[str] = []
     while True:
         match = _SENTENCE_END.search(buffer)
         if match is None and len(buffer) > SOFT_LIMIT and "," in buffer:

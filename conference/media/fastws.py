@@ -60,7 +60,8 @@ class FastSocket:
             self._read_event, self._hub = self.sock._read_event, self.sock.hub
         self._raw_recv = raw.recv if self._read_event is not None else self.sock.recv
         self._raw_send = raw.send if self._read_event is not None else self.sock.send
-        self._on_idle = None  # the owner's flush: run by this reader before it sleeps
+        # The owner's flush: run by this reader before it sleeps.
+        self._on_idle: Callable[[], None] | None = None
         self._poked = False
         self._parked: Waiter | None = None
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from agents.base import (
     AgentFailure,
     AgentProfile,
+    AgentSession,
     AudioOut,
     ResponseDone,
     SpeechStarted,
@@ -47,7 +48,7 @@ class LiveCall:
                                       int(cfg.get("MEDIA_CHUNK_MS", 100)))
         self.replay = plane.replay.get(call_sid)
         self.out_index: deque[tuple[int, int]] = deque()  # (outbound ring index, end position)
-        self.session = None
+        self.session: AgentSession | None = None
         self.ready = False
         self.inline = False
         self.closed = False

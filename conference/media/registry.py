@@ -16,7 +16,7 @@ from conference.media.stream_state import StreamTable
 from conference.media.taps import Recordings, TapHub
 
 if TYPE_CHECKING:
-    from conference.media.fork import ForkLeg
+    from conference.media.forkleg import ForkLeg
     from conference.media.live_call import LiveCall
 
 log = get_logger("media.registry")

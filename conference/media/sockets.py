@@ -23,7 +23,7 @@ bp = Blueprint("media_sockets", __name__, url_prefix="/twilio")
 sock = Sock()
 log = get_logger("media.sockets")
 sampler = Sampler(200)
-LEGS = {"fork": ForkLeg, "ai": AiLeg}
+LEGS: dict[str, type[ForkLeg] | type[AiLeg]] = {"fork": ForkLeg, "ai": AiLeg}
 POLICY_VIOLATION = 1008
 
 

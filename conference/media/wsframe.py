@@ -59,7 +59,7 @@ class FrameParser:
         """Add received bytes; return every message/control frame now complete."""
         buf = self.buf
         buf += data
-        out = []
+        out: list = []
         while True:
             got = self._next(buf)
             if got is None:
