@@ -39,8 +39,8 @@ class Operation:
 def load_spec() -> dict:
     """The parsed OpenAPI document (cached)."""
     if not SPEC_PATH.is_file():
-        raise FileNotFoundError(f"Twilio's OpenAPI spec is missing at {SPEC_PATH}: run `make install`"
-                                " (or set TWILIO_OAI_SPEC)")
+        raise FileNotFoundError(f"Twilio's OpenAPI spec is missing at {SPEC_PATH}: "
+                                "run `make install` (or set TWILIO_OAI_SPEC)")
     return json.loads(SPEC_PATH.read_text())
 
 

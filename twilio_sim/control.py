@@ -36,7 +36,9 @@ def body() -> dict:
 
 def field(data: dict, name: str, kind, default=None, required: bool = False):
     """A typed field of the JSON body."""
-    value = data.get(name, default)
+    value = data.get(name)
+    if value is None:  # absent or JSON null: the default
+        value = default
     if value is None and required:
         raise ControlError(400, f"{name} is required")
     if value is not None and not isinstance(value, kind):
@@ -195,7 +197,8 @@ def list_calls():
                     "direction": call.direction, "conference_sid": leg and leg.conference_sid,
                     "error": getattr(call.runtime, "error", None),
                     "streams": [{"sid": s.sid, "name": s.name, "track": s.track,
-                                 "status": s.status, "bidirectional": s.bidirectional}
+                                 "status": s.status, "bidirectional": s.bidirectional,
+                                 "error": s.error}
                                 for s in call.streams]})
     return jsonify({"calls": out})
 
@@ -222,26 +225,53 @@ def stream_port(sid: str):
     raise ControlError(404, f"no live stream {sid}")
 
 
+def _ms(data: dict, name: str) -> float:
+    value = field(data, name, (int, float), 0)
+    if not 0 <= value <= 10_000:
+        raise ControlError(400, f"{name} must be 0..10000")
+    return float(value)
+
+
 @bp.post("/streams/<sid>/<fault>")
 def stream_fault(sid, fault):
-    """Fault injection: restart (new streamSid; {"graceful": true} sends stop first),
-    drop (close without stop), delay (+jitter)."""
+    """Fault injection: kill (the socket is lost: the stream ends, a <Connect> runs its
+    action URL; `drop` is the same), delay (to the app: delay_ms/jitter_ms; to the caller's
+    ear: to_caller_ms/to_caller_jitter_ms; playout_start_ms)."""
     port = stream_port(sid)
-    if fault == "restart":
-        new = port.restart(graceful=bool(body().get("graceful")))
-        return jsonify({"old_sid": sid, "sid": new})
-    if fault == "drop":
-        port.drop()
-        return jsonify({"sid": sid, "dropped": True})
+    if fault in ("kill", "drop"):
+        port.kill()
+        return jsonify({"sid": sid, "killed": True})
     if fault == "delay":
         data = body()
-        delay = field(data, "delay_ms", (int, float), 0)
-        jitter = field(data, "jitter_ms", (int, float), 0)
-        if not (0 <= delay <= 10_000 and 0 <= jitter <= 10_000):
-            raise ControlError(400, "delay_ms and jitter_ms must be 0..10000")
-        port.set_delay(float(delay), float(jitter))
-        return jsonify({"sid": sid, "delay_ms": delay, "jitter_ms": jitter})
+        out = {name: _ms(data, name) for name in ("delay_ms", "jitter_ms", "to_caller_ms",
+                                                  "to_caller_jitter_ms", "playout_start_ms")}
+        port.set_delay(out["delay_ms"], out["jitter_ms"])
+        port.set_delay(out["to_caller_ms"], out["to_caller_jitter_ms"], direction="to_caller")
+        port.client.set_playout_start_delay(out["playout_start_ms"])
+        return jsonify({"sid": sid, **out})
     raise ControlError(404, f"unknown fault {fault!r}")
+
+
+@bp.post("/calls/<sid>/fail-streams")
+def fail_streams(sid):
+    """Fault: the next `count` streams opened on this call fail at connect time with `code`
+    (stream-error; a <Connect> then ends and runs its action URL)."""
+    data = body()
+    code = field(data, "code", int, 31920)
+    count = field(data, "count", int, 1)
+    call = sim().store.calls.get(sid)
+    if call is None or not call.live:
+        raise ControlError(404, f"no live call {sid}")
+    if not (31900 <= code <= 31999 and 1 <= count <= 100):
+        raise ControlError(400, "code 31900..31999, count 1..100")
+    call.fail_streams.extend([code] * count)
+    return jsonify({"sid": sid, "code": code, "pending": len(call.fail_streams)})
+
+
+@bp.get("/strictness")
+def strictness():
+    """Which Twilio rules are enforced (see twilio_sim/strictness.py)."""
+    return jsonify(sim().strictness.as_json())
 
 
 @bp.get("/stats")

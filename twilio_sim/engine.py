@@ -12,9 +12,11 @@ from .callbacks import Sender
 from .clock import Ticker
 from .conference import Room, configure
 from .interpreter import ConferenceParty, Leg, PhoneParty, Redirect
+from .media_protocol import StreamConnectError
 from .phone import Phone, speech_or_tone
 from .store import Call, Conference, Participant, Store, Stream, rfc2822
 from .streams import StreamPort
+from .strictness import Strictness
 
 log = logging.getLogger("twilio_sim.engine")
 
@@ -22,8 +24,10 @@ log = logging.getLogger("twilio_sim.engine")
 class Simulator:
     """One simulated Twilio account."""
 
-    def __init__(self, account_sid: str, auth_token: str, clock, public_host: str = ""):
+    def __init__(self, account_sid: str, auth_token: str, clock, public_host: str = "",
+                 strictness: Strictness | None = None):
         self.account_sid, self.auth_token, self.clock = account_sid, auth_token, clock
+        self.strictness = strictness or Strictness()
         self.store = Store(account_sid)
         self.sender = Sender(auth_token)
         self.rooms: dict[str, Room] = {}
@@ -157,10 +161,22 @@ class Simulator:
         leg.interrupt(None)
 
     def redirect_call(self, call: Call, url: str | None, method: str, twiml: str | None) -> None:
-        """Calls update with Url/Twiml: interrupt the current verb and run the new TwiML."""
+        """Calls update with Url/Twiml: interrupt the current verb and run the new TwiML.
+
+        A conference participant leaves its conference (participant-leave,
+        participant_updated_via_api: the Participants list holds no "call modified to use new
+        TwiML", https://www.twilio.com/docs/voice/api/conference-participant-resource), and its
+        <Connect><Stream> ends (twiml/stream: a bidirectional stream ends when the call is
+        updated); <Start> forks carry on. An app: leg's membership does not hang on its
+        TwiML, so it is taken out here (lenient "redirect-leaves" keeps it in)."""
         leg = self.legs.get(call.sid)
-        if leg is not None:
-            leg.interrupt(Redirect(url, method, twiml))
+        if leg is None:
+            return
+        leg.interrupt(Redirect(url, method, twiml))
+        if leg.join_on_answer is not None and self.strictness.strict("redirect-leaves"):
+            for room in list(self.rooms.values()):
+                if call.sid in room.members:
+                    room.leave(call.sid, self.now(), "participant_updated_via_api")
 
     def on_answer(self, leg: Leg) -> None:
         """Answered: an app: participant joins its room before its TwiML runs."""
@@ -188,13 +204,38 @@ class Simulator:
     def start_stream(self, call: Call, stream: Stream) -> StreamPort:
         """REST or TwiML: open a Media Stream for a live call."""
         leg = self.legs.get(call.sid)
+        refusal = self.stream_refusal(call, stream)
         call.streams.append(stream)
         port = StreamPort(self, stream, call)
         stream.client = port
-        if not stream.bidirectional and leg is not None:
+        if not stream.bidirectional and leg is not None and refusal is None:
             leg.forks.append(port)
-        port.start()
+        port.start(refusal)
         return port
+
+    def stream_refusal(self, call: Call, stream: Stream) -> StreamConnectError | None:
+        """Why a new stream fails at connect time (stream-error), or None.
+
+        wss only: https://www.twilio.com/docs/voice/twiml/stream#url (31922, errors/31922);
+        names unique per call: https://www.twilio.com/docs/voice/twiml/stream#name — the code
+        for a reused name is not documented (UNVERIFIED, 20001 here, as over REST)."""
+        if stream.url.startswith("ws://") and not self.strictness.allow_ws:
+            return StreamConnectError(31922, "URL Schema Not Supported: only wss:// "
+                                             "(start the simulator with --allow-ws for ws://)")
+        if stream.name and self.strictness.strict("stream-names") and any(
+                stream.name in (s.name, s.sid) for s in call.streams):
+            return StreamConnectError(20001, f"a stream named {stream.name[:40]} was already "
+                                             "used on this call")
+        if call.fail_streams:
+            return StreamConnectError(call.fail_streams.pop(0), "stream failed at connect "
+                                                                "(fault injection)")
+        return None
+
+    def stream_ended(self, port: StreamPort) -> None:
+        """A stream's socket is gone: it is no longer fed."""
+        leg = self.legs.get(port.stream.call_sid)
+        if leg is not None and port in leg.forks:
+            leg.forks.remove(port)
 
     def start_stream_spec(self, leg: Leg, spec, bidirectional: bool) -> StreamPort:
         """<Start>/<Connect><Stream> from TwiML."""
@@ -234,7 +275,7 @@ class Simulator:
     def room(self, conf: Conference) -> Room:
         """The engine room of a conference resource."""
         if conf.sid not in self.rooms:
-            self.rooms[conf.sid] = Room(conf, self._conference_callback)
+            self.rooms[conf.sid] = Room(conf, self._conference_callback, self.strictness)
         return self.rooms[conf.sid]
 
     def _conference_callback(self, conf: Conference, params: dict | None) -> None:

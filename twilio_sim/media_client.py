@@ -14,6 +14,7 @@ import random
 import socket
 import ssl
 import threading
+from collections import deque
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -48,6 +49,8 @@ class _Link:
         self.closed_by_app = False
         self.tick = 0
         self.last_due = 0.0
+        self.inbox: deque = deque()  # (due, text): app messages still on their way to the ear
+        self.last_arrival = 0.0
 
 
 class MediaStreamClient:
@@ -75,6 +78,7 @@ class MediaStreamClient:
         self._rng = random.Random(seed)
         self._lock = threading.Lock()  # message numbering + enqueue happen atomically
         self._delay = self._jitter = 0.0
+        self._ear_delay = self._ear_jitter = 0.0  # app -> caller latency (bidirectional)
         self.frames_sent = self.app_messages = self.marks_echoed = 0
         self._warned = 0
 
@@ -194,6 +198,17 @@ class MediaStreamClient:
         """Fault: hold every outgoing message `ms` (+ up to `jitter_ms`) ms; order is kept."""
         self._delay, self._jitter = ms / 1000.0, jitter_ms / 1000.0
 
+    def set_playout_delay(self, ms: float, jitter_ms: float = 0.0) -> None:
+        """Fault: the app's messages reach the playout buffer `ms` (+ jitter) late, in order
+        (the network and Twilio's pipeline between the app and the caller's ear)."""
+        self._ear_delay, self._ear_jitter = ms / 1000.0, jitter_ms / 1000.0
+
+    def set_playout_start_delay(self, ms: float) -> None:
+        """Fault: audio after an idle buffer starts playing `ms` late (jitter buffer fill)."""
+        playout = self._link.session.playout
+        if playout is not None:
+            playout.start_delay_frames = round(ms / 20)
+
     # Per tick -------------------------------------------------------------------------------
     def send_tick(self, inbound: bytes | None = None, outbound: bytes | None = None) -> None:
         """Send this 20 ms tick's frame on each track (None = silence)."""
@@ -213,7 +228,10 @@ class MediaStreamClient:
         if link.session.playout is None or link.ws is None or link.closed.is_set():
             return SILENCE
         with self._lock:
-            frame, echoes = link.session.playout_tick(self.clock.now())
+            now = self.clock.now()
+            while link.inbox and link.inbox[0][0] <= now:
+                self._apply(link, link.inbox.popleft()[1], now)
+            frame, echoes = link.session.playout_tick(now)
             self._put_echoes(link, echoes)
         return frame
 
@@ -261,11 +279,13 @@ class MediaStreamClient:
             for text in link.ws:
                 self.app_messages += 1
                 with self._lock:
-                    result = link.session.receive(text, self.clock.now())
-                    if not isinstance(result, Dropped):
-                        self._put_echoes(link, result)
-                if isinstance(result, Dropped):
-                    self._warn_dropped(link, result.reason)
+                    now = self.clock.now()
+                    if self._ear_delay or self._ear_jitter or link.inbox:
+                        due = now + self._ear_delay + self._rng.uniform(0.0, self._ear_jitter)
+                        link.last_arrival = max(link.last_arrival, due)  # order is kept
+                        link.inbox.append((link.last_arrival, text))
+                    else:
+                        self._apply(link, text, now)
         except (ConnectionClosed, OSError):
             pass
         with self._lock:
@@ -276,6 +296,14 @@ class MediaStreamClient:
         link.closed.set()
         if by_app:
             self._status("stream-stopped")
+
+    def _apply(self, link: _Link, text, now: float) -> None:
+        """Feed one app message to the session (caller holds the lock)."""
+        result = link.session.receive(text, now)
+        if isinstance(result, Dropped):
+            self._warn_dropped(link, result.reason)
+        else:
+            self._put_echoes(link, result)
 
     def _warn_dropped(self, link: _Link, reason: str) -> None:
         # Sampled (1 in 200) so a misbehaving app cannot flood the log; never logs payloads.

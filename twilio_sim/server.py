@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Flask, render_template_string
 
 from .engine import Simulator
+from .strictness import Strictness
 
 STATUS_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="2">
@@ -28,12 +29,13 @@ tick {{ sim.ticks }} · {{ calls|length }} calls · {{ confs|length }} conferenc
 </table></body></html>"""
 
 
-def create_sim_app(account_sid: str, auth_token: str, clock, start: bool = True) -> Flask:
+def create_sim_app(account_sid: str, auth_token: str, clock, start: bool = True,
+                   strictness: Strictness | None = None) -> Flask:
     """A Flask app simulating Twilio Voice for one account; `start` runs the tick loop."""
     from . import control, rest
 
     app = Flask("twilio_sim")
-    sim = Simulator(account_sid, auth_token, clock)
+    sim = Simulator(account_sid, auth_token, clock, strictness=strictness)
     app.extensions["twilio_sim"] = sim
     rest.register(app)
     control.register(app)

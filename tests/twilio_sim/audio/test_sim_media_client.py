@@ -103,9 +103,9 @@ def test_bidirectional_playout_marks_and_clear(app_server):
     # Wait until the client has queued all of it (polling a condition, not sleeping blindly).
     _wait_for(lambda: client.session.playout.pending_marks == ["utt-1", "utt-2", "utt-3"])
     assert client.playout_frame() == b"\x11" * 160
-    assert client.playout_frame() == b"\x11" * 160
+    assert client.playout_frame() == b"\x11" * 160  # utt-1's last frame starts playing...
+    assert client.playout_frame() == b"\x22" * 160  # ...and has played when the next starts
     assert app_server.next_event("mark")["mark"] == {"name": "utt-1"}
-    assert client.playout_frame() == b"\x22" * 160
     app_server.send(0, {"event": "clear", "streamSid": sid})
     assert app_server.next_event("mark")["mark"] == {"name": "utt-2"}
     assert app_server.next_event("mark")["mark"] == {"name": "utt-3"}
