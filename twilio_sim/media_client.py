@@ -9,20 +9,19 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import queue
 import random
 import socket
 import ssl
 import threading
-from collections import deque
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
-from websockets.sync.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection
 
 from twilio_sim.audio import SILENCE
 from twilio_sim.clock import Clock, RealClock
+from twilio_sim.media_connect import Link as _Link
+from twilio_sim.media_connect import open_socket
 from twilio_sim.media_protocol import (
     Dropped,
     StreamConnectError,
@@ -35,22 +34,6 @@ __all__ = ["MediaStreamClient", "StreamConnectError", "new_stream_sid", "signed_
 log = logging.getLogger("twilio_sim.media")
 StatusHook = Callable[["MediaStreamClient", str, "str | None"], None]
 _STOP = object()  # sender sentinel: close the socket after what is queued
-
-
-class _Link:
-    """One socket's worth of state; a restart makes a new one, so old threads stay harmless."""
-
-    def __init__(self, session: StreamSession) -> None:
-        self.session = session
-        self.ws: ClientConnection | None = None
-        self.queue: queue.Queue = queue.Queue()
-        self.closing = False  # no more messages may be queued
-        self.closed = threading.Event()  # the socket is gone
-        self.closed_by_app = False
-        self.tick = 0
-        self.last_due = 0.0
-        self.inbox: deque = deque()  # (due, text): app messages still on their way to the ear
-        self.last_arrival = 0.0
 
 
 class MediaStreamClient:
@@ -128,31 +111,7 @@ class MediaStreamClient:
         self._status("stream-started")
 
     def _open(self) -> ClientConnection:
-        parts = urlsplit(self.url)
-        if parts.scheme not in ("ws", "wss"):
-            raise StreamConnectError(31922, f"URL scheme not supported: {parts.scheme!r}")
-        if not parts.hostname:
-            raise StreamConnectError(31923, "malformed stream URL")
-        _, signature = signed_upgrade(self.url, self.auth_token)
-        try:
-            return connect(self.url, additional_headers={"X-Twilio-Signature": signature},
-                           open_timeout=self.open_timeout, compression=None, proxy=None,
-                           user_agent_header="Twilio.TmeWs/1.0", max_size=2**24,
-                           ping_interval=None, close_timeout=2.0,
-                           ssl=self.ssl_context if parts.scheme == "wss" else None)
-        except InvalidStatus as exc:
-            status = exc.response.status_code
-            raise StreamConnectError(31920, f"handshake answered HTTP {status}") from exc
-        except (InvalidHandshake, InvalidURI) as exc:
-            raise StreamConnectError(31920, f"handshake error: {exc}") from exc
-        except ssl.SSLError as exc:
-            raise StreamConnectError(31910, f"TLS error: {exc}") from exc
-        except ConnectionRefusedError as exc:
-            raise StreamConnectError(31902, "connection refused") from exc
-        except TimeoutError as exc:
-            raise StreamConnectError(31901, "connection timed out") from exc
-        except OSError as exc:
-            raise StreamConnectError(31902, f"connection failed: {exc}") from exc
+        return open_socket(self.url, self.auth_token, self.open_timeout, self.ssl_context)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Send `stop`, close the socket after everything queued, report stream-stopped."""
