@@ -24,8 +24,9 @@ tick {{ sim.ticks }} · {{ calls|length }} calls · {{ confs|length }} conferenc
 <th>Participants</th></tr>{% for f in confs %}<tr><td>{{ f.sid }}</td><td>{{ f.friendly_name }}</td>
 <td>{{ f.status }}</td><td>{{ f.participants|length }}</td></tr>{% endfor %}</table>
 <h2>Streams</h2><table id="streams"><tr><th>SID</th><th>Call</th><th>Name</th><th>Track</th>
-<th>Status</th></tr>{% for s in streams %}<tr><td>{{ s.sid }}</td><td>{{ s.call_sid }}</td>
-<td>{{ s.name or "" }}</td><td>{{ s.track }}</td><td>{{ s.status }}</td></tr>{% endfor %}
+<th>Status</th><th>Error</th></tr>{% for s in streams %}<tr><td>{{ s.sid }}</td>
+<td>{{ s.call_sid }}</td><td>{{ s.name or "" }}</td><td>{{ s.track }}</td><td>{{ s.status }}</td>
+<td>{{ s.error or "" }}</td></tr>{% endfor %}
 </table></body></html>"""
 
 
