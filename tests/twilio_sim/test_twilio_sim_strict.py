@@ -236,9 +236,9 @@ def test_a_waiting_phone_hears_hold_music_then_a_beep_when_someone_joins(sim_ser
 def test_without_the_dev_flag_ws_urls_are_refused_and_lenient_rules_relax(sim_server, webhooks):
     # twiml/stream#url: wss only (31922); a second simulator, same credentials, no --allow-ws
     with running_sim(sim_server.account_sid, sim_server.auth_token,
-                     lenient=("coach", "labels")) as sim:
+                     lenient=("coach", "labels", "redirect-leaves")) as sim:
         assert sim.control.strictness() == {"allow_ws": False, "rules": {
-            "coach": False, "labels": False, "stream-names": True, "redirect-leaves": True,
+            "coach": False, "labels": False, "stream-names": True, "redirect-leaves": False,
             "hold-music": True, "beeps": True}}
         webhooks.routes["/ws"] = ('<Response><Connect><Stream url="ws://127.0.0.1:9/x" '
                                   'statusCallback="/ws-st"/></Connect></Response>')
@@ -253,4 +253,14 @@ def test_without_the_dev_flag_ws_urls_are_refused_and_lenient_rules_relax(sim_se
             from_="+15550700000", to="+15550700102", coaching=True,
             call_sid_to_coach=ringing.call_sid)  # lenient: a ringing target is accepted
         assert coach.coaching
+        webhooks.routes["/pause"] = '<Response><Pause length="60"/></Response>'
+        app = client.applications.create(voice_url=webhooks.url("/pause"))
+        ai = client.conferences(ringing.conference_sid).participants.create(
+            from_="+15550700000", to=f"app:{app.sid}", label="ai")
+        wait_for(lambda: client.conferences(ringing.conference_sid).participants("ai").fetch()
+                 .status == "connected", 10)
+        client.calls(ai.call_sid).update(twiml='<Response><Pause length="30"/></Response>')
+        webhooks.requests.wait_for(lambda r: r["path"] == "/pause")
+        assert "ai" in [p.label for p in client.conferences(ringing.conference_sid)
+                        .participants.list()], "lenient: a redirected app: leg stays in"
         client.conferences(ringing.conference_sid).update(status="completed")
