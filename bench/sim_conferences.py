@@ -47,7 +47,7 @@ class Sink:
 
 def run(conferences: int, legs: int, seconds: float, rate: float, sink: Sink) -> dict:
     """One load level; returns the measured numbers."""
-    base, proc = testing.start_sim_subprocess(ACCOUNT, TOKEN, clock_rate=rate)
+    base, proc = testing.start_sim_subprocess(ACCOUNT, TOKEN, clock_rate=rate, allow_ws=True)
     try:
         client, ctl = testing.sdk_client(base, ACCOUNT, TOKEN), testing.SimControl(base)
         calls = []

@@ -77,7 +77,7 @@ class Stack:
         """`python -m twilio_sim --port 0`; returns its base URL once it listens."""
         proc = self._spawn("twilio_sim", [
             sys.executable, "-m", "twilio_sim", "--port", "0",
-            "--clock-rate", str(self.clock_rate), "--log-level", "WARNING",
+            "--clock-rate", str(self.clock_rate), "--log-level", "WARNING", "--allow-ws",
         ], self.env, stdout=subprocess.PIPE)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

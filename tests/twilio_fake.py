@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import twilio_fake_shapes as shapes
 import twilio_spec
+from twilio_fake_rules import ConferenceRules, FakeError
 
 
 @dataclass
@@ -37,18 +38,19 @@ class Recorded:
         return f"<{self.method} {self.operation_id} {self.form}>"
 
 
-class TwilioError(Exception):
-    """A scripted or state-driven refusal, rendered as Twilio's error JSON."""
-
-    def __init__(self, code: int, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code, self.message, self.status = code, message, status
+TwilioError = FakeError  # a scripted or state-driven refusal, rendered as Twilio's error JSON
 
 
-class FakeTwilio:
-    """Holds conferences, participants, calls and streams; one instance per test."""
+class FakeTwilio(ConferenceRules):
+    """Holds conferences, participants, calls and streams; one instance per test.
 
-    def __init__(self, account_sid: str, auth_token: str) -> None:
+    As strict as the simulator (twilio_fake_rules); `lenient` relaxes rules by the simulator's
+    names ("coach", "labels", "stream-names", "redirect-leaves"). Participants stay `queued`
+    until a test calls `join(call_sid)` (what the participant-join callback reports).
+    """
+
+    def __init__(self, account_sid: str, auth_token: str, lenient=()) -> None:
+        self.lenient = frozenset(lenient)
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.requests: list[Recorded] = []
@@ -175,14 +177,12 @@ class FakeTwilio:
     def _op_CreateParticipant(self, path, form, params):
         conf = self._conference(path["ConferenceSid"], create=True)
         label = form.get("Label")
-        if label and any(p["label"] == label and p["conference_sid"] == conf["sid"]
-                         for p in self.participants.values()):
-            raise TwilioError(16025, f"Participant label {label} already exists")
-        coaching = form.get("Coaching") == "true"
+        self.check_label(conf, label)
         coached = form.get("CallSidToCoach")
-        if coaching and (coached not in self.participants
-                         or self.participants[coached]["conference_sid"] != conf["sid"]):
-            raise TwilioError(13240, "CallSidToCoach is not a participant of this conference")
+        # Coaching "defaults to false unless call_sid_to_coach is defined" (Participants create)
+        coaching = form.get("Coaching", "true" if coached else "false") == "true"
+        if coaching:
+            self.check_coach(conf, coached)
         call_sid = self.new_sid("CA")
         self.calls[call_sid] = {"sid": call_sid, "to": form["To"], "from": form["From"],
                                 "status": "queued", "direction": "outbound-api"}
@@ -191,13 +191,19 @@ class FakeTwilio:
             "muted": form.get("Muted") == "true", "hold": False, "coaching": coaching,
             "call_sid_to_coach": coached if coaching else None, "status": "queued",
             "to": form["To"], "params": params,
+            "end_conference_on_exit": form.get("EndConferenceOnExit") == "true",
         }
         body = shapes.participant(self.account_sid, self.participants[call_sid], queue_time="1000")
         return 201, body
 
     def _op_UpdateParticipant(self, path, form, params):
-        p = self._participant(self._conference(path["ConferenceSid"]), path["CallSid"])
-        for key, field_ in (("Muted", "muted"), ("Hold", "hold"), ("Coaching", "coaching")):
+        conf = self._conference(path["ConferenceSid"])
+        p = self._participant(conf, path["CallSid"])
+        coaching = form.get("Coaching", "true" if p["coaching"] else "false") == "true"
+        if coaching and ("Coaching" in form or "CallSidToCoach" in form):
+            self.check_coach(conf, form.get("CallSidToCoach", p["call_sid_to_coach"]))
+        for key, field_ in (("Muted", "muted"), ("Hold", "hold"), ("Coaching", "coaching"),
+                            ("EndConferenceOnExit", "end_conference_on_exit")):
             if key in form:
                 p[field_] = form[key] == "true"
         if "CallSidToCoach" in form:
@@ -208,8 +214,7 @@ class FakeTwilio:
 
     def _op_DeleteParticipant(self, path, form, params):
         p = self._participant(self._conference(path["ConferenceSid"]), path["CallSid"])
-        del self.participants[p["call_sid"]]
-        self.calls[p["call_sid"]]["status"] = "completed"
+        self.leave(p["call_sid"])
         return 204, None
 
     def _op_UpdateConference(self, path, form, params):
@@ -226,15 +231,23 @@ class FakeTwilio:
         call = self._live_call(path["Sid"])
         if form.get("Status") in ("completed", "canceled"):
             call["status"] = form["Status"]
-            self.participants.pop(call["sid"], None)
+            if call["sid"] in self.participants:
+                self.leave(call["sid"], form["Status"])
+        elif ("Url" in form or "Twiml" in form) and call["sid"] in self.participants \
+                and self.strict("redirect-leaves"):
+            # New TwiML takes a participant out of its conference (conference-participant-
+            # resource lists no "modified to use new TwiML" participant); the call goes on.
+            self.leave(call["sid"], call_status=None)
         return 200, shapes.call(self.account_sid, call)
 
     def _op_CreateStream(self, path, form, params):
         call = self._live_call(path["CallSid"])
         name = form.get("Name")
+        # Unique per call, live or ended, as in the simulator (code UNVERIFIED: 20001).
         if name and any(s["name"] == name and s["call_sid"] == call["sid"]
-                        and s["status"] == "in-progress" for s in self.streams.values()):
-            raise TwilioError(31500, f"Stream {name} already exists on this call")
+                        and (s["status"] == "in-progress" or self.strict("stream-names"))
+                        for s in self.streams.values()):
+            raise TwilioError(20001, f"A stream named {name} was already used on this call")
         sid = self.new_sid("MZ")
         self.streams[sid] = {"sid": sid, "call_sid": call["sid"], "name": name,
                              "status": "in-progress", "params": params}

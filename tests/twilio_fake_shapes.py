@@ -15,7 +15,8 @@ def participant(account: str, p: dict, queue_time: str | None = None) -> dict:
         "account_sid": account, "call_sid": p["call_sid"], "label": p["label"],
         "call_sid_to_coach": p["call_sid_to_coach"], "coaching": p["coaching"],
         "conference_sid": p["conference_sid"], "date_created": DATE, "date_updated": DATE,
-        "end_conference_on_exit": False, "muted": p["muted"], "hold": p["hold"],
+        "end_conference_on_exit": p.get("end_conference_on_exit", False),
+        "muted": p["muted"], "hold": p["hold"],
         "start_conference_on_enter": True, "status": p["status"], "queue_time": queue_time,
         "uri": _uri(account, f"/Conferences/{p['conference_sid']}/Participants/"
                              f"{p['call_sid']}.json"),

@@ -1,6 +1,8 @@
 """Validate Twilio REST requests and responses against Twilio's own OpenAPI document.
 
-The spec is `../shared/twilio/twilio_api_v2010.json`, resolved from the repository root.
+The spec is fetched by `make install` into `.cache/twilio-oai/twilio_api_v2010.json` (from the
+pinned npm package `@twilio-alpha/mcp`); the environment variable TWILIO_OAI_SPEC may name another
+copy.
 A request must hit a declared path and method, use only declared parameter names, carry every
 required one, and keep enum-typed values legal; a response body may hold only declared keys
 with legal enum values.
@@ -8,13 +10,15 @@ with legal enum values.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SPEC_PATH = REPO_ROOT / ".." / "shared" / "twilio" / "twilio_api_v2010.json"
+DEFAULT_SPEC_PATH = REPO_ROOT / ".cache" / "twilio-oai" / "twilio_api_v2010.json"
+SPEC_PATH = Path(os.environ.get("TWILIO_OAI_SPEC") or DEFAULT_SPEC_PATH)
 # Enum-like values Twilio documents only in prose, e.g. "Can be: `true`, `false`, or `onEnter`."
 _PROSE_ENUM = re.compile(r"Can be:? ((?:`[^`]+`[,;]?\s*(?:or|and)?\s*)+)")
 _BOOLS = {"true", "false"}
@@ -34,6 +38,9 @@ class Operation:
 @cache
 def load_spec() -> dict:
     """The parsed OpenAPI document (cached)."""
+    if not SPEC_PATH.is_file():
+        raise FileNotFoundError(f"Twilio's OpenAPI spec is missing at {SPEC_PATH}: "
+                                "run `make install` (or set TWILIO_OAI_SPEC)")
     return json.loads(SPEC_PATH.read_text())
 
 

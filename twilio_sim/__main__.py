@@ -14,6 +14,7 @@ from gevent.pywsgi import WSGIServer  # noqa: E402
 
 from twilio_sim.clock import ScaledClock  # noqa: E402
 from twilio_sim.server import create_sim_app  # noqa: E402
+from twilio_sim.strictness import RULES, Strictness, parse_lenient  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,7 +25,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clock-rate", type=float, default=1.0,
                         help="simulated seconds per real second (default 1.0)")
     parser.add_argument("--log-level", default="WARNING")
+    parser.add_argument("--allow-ws", action="store_true",
+                        help="development only: accept ws:// stream URLs (Twilio needs wss://)")
+    parser.add_argument("--lenient", default=None,
+                        help="comma-separated strictness rules to relax (or 'all'): "
+                             + ", ".join(RULES))
     args = parser.parse_args(argv)
+    try:
+        strictness = Strictness(
+            lenient=parse_lenient(args.lenient if args.lenient is not None
+                                  else os.environ.get("TWILIO_SIM_LENIENT")),
+            allow_ws=args.allow_ws or os.environ.get("TWILIO_SIM_ALLOW_WS") == "1")
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     account_sid = os.environ.get("TWILIO_ACCOUNT_SID", "")
     auth_token = os.environ.get("TWILIO_AUTH_TOKEN", "")
     if not account_sid or not auth_token:
@@ -32,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    app = create_sim_app(account_sid, auth_token, ScaledClock(args.clock_rate))
+    app = create_sim_app(account_sid, auth_token, ScaledClock(args.clock_rate),
+                         strictness=strictness)
     server = WSGIServer((args.host, args.port), app, log=None, error_log=logging.getLogger("wsgi"))
     server.start()
     print(f"twilio_sim listening on http://{args.host}:{server.server_port}", flush=True)

@@ -41,10 +41,8 @@ def conference_event(conf: Conference, event: str, when: datetime,
                        "Coaching": _tf(part.coaching),
                        "EndConferenceOnExit": _tf(part.end_conference_on_exit),
                        "StartConferenceOnEnter": _tf(part.start_conference_on_enter)})
-        if part.label:
+        if part.label:  # only documented fields (no CallSidToCoach): twiml/conference
             params["ParticipantLabel"] = part.label
-        if part.coaching and part.call_sid_to_coach:
-            params["CallSidToCoach"] = part.call_sid_to_coach
     params.update({k: v for k, v in extra.items() if v is not None})
     return params
 

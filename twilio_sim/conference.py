@@ -1,14 +1,16 @@
 """Conference engine: membership, start/end rules, 20 ms mixing and status callbacks."""
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from . import callbacks
+from . import callbacks, tones
 from .audio import SILENCE, ulaw_dbfs
 from .mixer import MixLeg, mix
 from .store import Conference, Participant, rfc2822
+from .strictness import Strictness
 
 SPEECH_DBFS = -45.0  # a frame louder than this counts as speech
 SPEECH_HANGOVER_TICKS = 15  # 300 ms of quiet ends a speech burst
@@ -25,14 +27,18 @@ class Member:
     speaking: bool = False
     quiet_ticks: int = 0
     left: bool = field(default=False)
+    music_index: int = 0
+    beeps: deque = field(default_factory=deque)  # beep frames still to play to this member
 
 
 class Room:
     """A live conference; Emit receives (conference, callback params or None)."""
 
-    def __init__(self, conf: Conference, emit: Callable[[Conference, dict | None], None]):
+    def __init__(self, conf: Conference, emit: Callable[[Conference, dict | None], None],
+                 strictness: Strictness | None = None):
         self.conf = conf
         self.emit = emit
+        self.strictness = strictness or Strictness()
         self.members: dict[str, Member] = {}
 
     @property
@@ -50,6 +56,8 @@ class Room:
         self.conf.participants[part.call_sid] = part
         self.members[part.call_sid] = Member(part, on_leave)
         self._event("participant-join", now, part)
+        if part.beep in ("true", "onEnter"):
+            self._beep(part.call_sid, entering=True)
         enough = len(self.members) >= 2
         if not self.started and enough and any(
                 m.part.start_conference_on_enter for m in self.members.values()):
@@ -72,6 +80,8 @@ class Room:
         member.on_leave(reason)
         if self.conf.status == "completed":
             return
+        if part.beep in ("true", "onExit"):
+            self._beep(call_sid, entering=False)
         how = "kicked" if kicked else "left"
         if part.end_conference_on_exit:
             self.end(now, f"participant-with-end-conference-on-exit-{how}", call_sid, part.label)
@@ -109,7 +119,10 @@ class Room:
             self._event("participant-mute" if part.muted else "participant-unmute", now, part)
         if "hold" in changes and before["hold"] != part.hold:
             self._event("participant-hold" if part.hold else "participant-unhold", now, part)
-        modified = [k for k in ("coaching", "call_sid_to_coach", "end_conference_on_exit")
+        # participant-modify fires for BeepOnExit, EndConferenceOnExit, Coaching and WaitUrl
+        # changes only (https://www.twilio.com/docs/voice/api/conference-resource#statuscallbackevent),
+        # so a new CallSidToCoach alone sends none.
+        modified = [k for k in ("coaching", "end_conference_on_exit", "beep", "wait_url")
                     if k in changes and before[k] != getattr(part, k)]
         if modified:
             self._event("participant-modify", now, part)
@@ -133,9 +146,34 @@ class Room:
         else:
             out = {}
         for sid, member in list(self.members.items()):
-            member.heard = out.get(sid, SILENCE)
+            member.heard = self._sounds(member, out.get(sid, SILENCE))
             self._detect_speech(member, now)
             member.said = SILENCE
+
+    def _beep(self, who: str, entering: bool) -> None:
+        """Everyone else in the conference hears a beep (Beep: true/onEnter/onExit,
+        https://www.twilio.com/docs/voice/twiml/conference#beep). Whether the joiner hears its
+        own join beep is not documented (UNVERIFIED: it does not)."""
+        if not self.strictness.strict("beeps"):
+            return
+        for sid, member in self.members.items():
+            if sid != who:
+                member.beeps.extend(tones.beep_frames(entering))
+
+    def _sounds(self, member: Member, heard: bytes) -> bytes:
+        """Twilio's own audio on top of the mix: hold music while waiting for the start
+        (WaitUrl, default music, "" for silence: https://www.twilio.com/docs/voice/twiml/
+        conference#waiturl) or while on hold (HoldUrl), then any pending beep."""
+        part = member.part
+        url = part.hold_url if part.hold else part.wait_url
+        waiting = part.hold or not self.started
+        if waiting and url != "" and self.strictness.strict("hold-music"):
+            music = tones.hold_music_frames()
+            heard = music[member.music_index % len(music)]
+            member.music_index += 1
+        if member.beeps:
+            heard = tones.overlay(heard, member.beeps.popleft())
+        return heard
 
     def _mix_leg(self, sid: str, part: Participant) -> MixLeg:
         coach = part.call_sid_to_coach if part.coaching else None

@@ -36,7 +36,9 @@ def body() -> dict:
 
 def field(data: dict, name: str, kind, default=None, required: bool = False):
     """A typed field of the JSON body."""
-    value = data.get(name, default)
+    value = data.get(name)
+    if value is None:  # absent or JSON null: the default
+        value = default
     if value is None and required:
         raise ControlError(400, f"{name} is required")
     if value is not None and not isinstance(value, kind):
@@ -195,7 +197,8 @@ def list_calls():
                     "direction": call.direction, "conference_sid": leg and leg.conference_sid,
                     "error": getattr(call.runtime, "error", None),
                     "streams": [{"sid": s.sid, "name": s.name, "track": s.track,
-                                 "status": s.status, "bidirectional": s.bidirectional}
+                                 "status": s.status, "bidirectional": s.bidirectional,
+                                 "error": s.error}
                                 for s in call.streams]})
     return jsonify({"calls": out})
 
@@ -211,37 +214,6 @@ def inbound_call():
                               field(data, "to", str, "+15550002000"), url,
                               field(data, "method", str, "POST").upper())
     return jsonify({"sid": call.sid, "status": call.status}), 201
-
-
-def stream_port(sid: str):
-    """The live stream port with this SID."""
-    for call in list(sim().store.calls.values()):
-        for stream in call.streams:
-            if stream.sid == sid and stream.client is not None and stream.status != "stopped":
-                return stream.client
-    raise ControlError(404, f"no live stream {sid}")
-
-
-@bp.post("/streams/<sid>/<fault>")
-def stream_fault(sid, fault):
-    """Fault injection: restart (new streamSid; {"graceful": true} sends stop first),
-    drop (close without stop), delay (+jitter)."""
-    port = stream_port(sid)
-    if fault == "restart":
-        new = port.restart(graceful=bool(body().get("graceful")))
-        return jsonify({"old_sid": sid, "sid": new})
-    if fault == "drop":
-        port.drop()
-        return jsonify({"sid": sid, "dropped": True})
-    if fault == "delay":
-        data = body()
-        delay = field(data, "delay_ms", (int, float), 0)
-        jitter = field(data, "jitter_ms", (int, float), 0)
-        if not (0 <= delay <= 10_000 and 0 <= jitter <= 10_000):
-            raise ControlError(400, "delay_ms and jitter_ms must be 0..10000")
-        port.set_delay(float(delay), float(jitter))
-        return jsonify({"sid": sid, "delay_ms": delay, "jitter_ms": jitter})
-    raise ControlError(404, f"unknown fault {fault!r}")
 
 
 @bp.get("/stats")
@@ -274,5 +246,7 @@ def _control_error(err):
 
 
 def register(app) -> None:
-    """Attach the control blueprint."""
+    """Attach the control blueprint (fault routes included)."""
+    from . import control_faults  # noqa: F401  (routes register on bp)
+
     app.register_blueprint(bp)

@@ -11,19 +11,22 @@ from . import callbacks, fetch
 from .callbacks import Sender
 from .clock import Ticker
 from .conference import Room, configure
+from .engine_streams import StreamsMixin
 from .interpreter import ConferenceParty, Leg, PhoneParty, Redirect
 from .phone import Phone, speech_or_tone
-from .store import Call, Conference, Participant, Store, Stream, rfc2822
-from .streams import StreamPort
+from .store import Call, Conference, Participant, Store, rfc2822
+from .strictness import Strictness
 
 log = logging.getLogger("twilio_sim.engine")
 
 
-class Simulator:
+class Simulator(StreamsMixin):
     """One simulated Twilio account."""
 
-    def __init__(self, account_sid: str, auth_token: str, clock, public_host: str = ""):
+    def __init__(self, account_sid: str, auth_token: str, clock, public_host: str = "",
+                 strictness: Strictness | None = None):
         self.account_sid, self.auth_token, self.clock = account_sid, auth_token, clock
+        self.strictness = strictness or Strictness()
         self.store = Store(account_sid)
         self.sender = Sender(auth_token)
         self.rooms: dict[str, Room] = {}
@@ -157,10 +160,22 @@ class Simulator:
         leg.interrupt(None)
 
     def redirect_call(self, call: Call, url: str | None, method: str, twiml: str | None) -> None:
-        """Calls update with Url/Twiml: interrupt the current verb and run the new TwiML."""
+        """Calls update with Url/Twiml: interrupt the current verb and run the new TwiML.
+
+        A conference participant leaves its conference (participant-leave,
+        participant_updated_via_api: the Participants list holds no "call modified to use new
+        TwiML", https://www.twilio.com/docs/voice/api/conference-participant-resource), and its
+        <Connect><Stream> ends (twiml/stream: a bidirectional stream ends when the call is
+        updated); <Start> forks carry on. An app: leg's membership does not hang on its
+        TwiML, so it is taken out here (lenient "redirect-leaves" keeps it in)."""
         leg = self.legs.get(call.sid)
-        if leg is not None:
-            leg.interrupt(Redirect(url, method, twiml))
+        if leg is None:
+            return
+        leg.interrupt(Redirect(url, method, twiml))
+        if leg.join_on_answer is not None and self.strictness.strict("redirect-leaves"):
+            for room in list(self.rooms.values()):
+                if call.sid in room.members:
+                    room.leave(call.sid, self.now(), "participant_updated_via_api")
 
     def on_answer(self, leg: Leg) -> None:
         """Answered: an app: participant joins its room before its TwiML runs."""
@@ -184,45 +199,6 @@ class Simulator:
         if call.live:
             self.set_call_status(call, status)
 
-    # ---- streams ------------------------------------------------------------------------------
-    def start_stream(self, call: Call, stream: Stream) -> StreamPort:
-        """REST or TwiML: open a Media Stream for a live call."""
-        leg = self.legs.get(call.sid)
-        call.streams.append(stream)
-        port = StreamPort(self, stream, call)
-        stream.client = port
-        if not stream.bidirectional and leg is not None:
-            leg.forks.append(port)
-        port.start()
-        return port
-
-    def start_stream_spec(self, leg: Leg, spec, bidirectional: bool) -> StreamPort:
-        """<Start>/<Connect><Stream> from TwiML."""
-        stream = Stream(call_sid=leg.call.sid, account_sid=self.account_sid, url=spec.url,
-                        name=spec.name, track=spec.track, parameters=dict(spec.parameters),
-                        status_callback=spec.status_callback and leg.resolve(spec.status_callback),
-                        status_callback_method=spec.status_callback_method,
-                        bidirectional=bidirectional)
-        return self.start_stream(leg.call, stream)
-
-    def stop_stream(self, stream: Stream) -> None:
-        """Stop a stream (sends `stop`, then the stream-stopped callback)."""
-        if stream.status == "stopped":
-            return
-        stream.status = "stopped"
-        stream.date_updated = rfc2822(self.now())
-        leg = self.legs.get(stream.call_sid)
-        if leg is not None and stream.client in leg.forks:
-            leg.forks.remove(stream.client)
-        if stream.client is not None:
-            stream.client.stop()
-
-    def stop_streams_named(self, call: Call, name: str | None) -> None:
-        """<Stop><Stream name>: stop that stream (or every unidirectional one without a name)."""
-        for stream in list(call.streams):
-            if not stream.bidirectional and (name is None or name in (stream.name, stream.sid)):
-                self.stop_stream(stream)
-
     # ---- conferences --------------------------------------------------------------------------
     def room_for_name(self, name: str) -> Room:
         """The live room with this friendly name, created if needed."""
@@ -234,7 +210,7 @@ class Simulator:
     def room(self, conf: Conference) -> Room:
         """The engine room of a conference resource."""
         if conf.sid not in self.rooms:
-            self.rooms[conf.sid] = Room(conf, self._conference_callback)
+            self.rooms[conf.sid] = Room(conf, self._conference_callback, self.strictness)
         return self.rooms[conf.sid]
 
     def _conference_callback(self, conf: Conference, params: dict | None) -> None:

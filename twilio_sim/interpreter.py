@@ -12,6 +12,7 @@ from . import callbacks, twiml
 from .activities import Activity, ConferenceActivity, PauseActivity, PlayActivity, StreamActivity
 from .audio import SILENCE
 from .fetch import FetchError
+from .rules import coach_problem, label_problem
 from .store import Call, Conference, Participant
 
 log = logging.getLogger("twilio_sim.interpreter")
@@ -94,8 +95,10 @@ class Leg:
 
     # ---- control -----------------------------------------------------------------------------
     def left_conference(self, reason: str) -> None:
-        """An app: leg out of its conference (kicked, or the conference ended) hangs up."""
-        self.sim.hangup_call(self.call)
+        """An app: leg out of its conference (kicked, or the conference ended) hangs up;
+        one taken out by a Calls update runs its new TwiML instead."""
+        if self.pending is None:
+            self.sim.hangup_call(self.call)
 
     def interrupt(self, redirect: Redirect | None) -> None:
         """Stop the current verb; then run `redirect` or hang up (None)."""
@@ -199,6 +202,7 @@ class Leg:
                                               bidirectional=True)
             self.play(StreamActivity(port))
             self.sim.stop_stream(port.stream)  # redirected or hung up: the app gets `stop`
+            return self.connect_action(verb)
         elif isinstance(verb, twiml.DialConference):
             return self.dial_conference(verb)
         return None
@@ -216,18 +220,24 @@ class Leg:
         """<Dial><Conference>: join (creating it by name), block until we leave."""
         room = self.sim.room_for_name(verb.name)
         conf: Conference = room.conf
-        if verb.coach and verb.coach not in conf.participants:
-            log.warning("coach target %s is not in %s (13240)", verb.coach, verb.name)
+        problem = coach_problem(room, verb.coach, self.sim.strictness.strict("coach")) \
+            if verb.coach else None
+        if problem is not None:  # twiml/conference#coach: "fails to the Dial action"
+            self.error = f"{problem[0]} {problem[1]}"
             return self.dial_action(verb, "failed")
-        if verb.participant_label and self.sim.store.find_participant(conf, verb.participant_label):
-            log.warning("duplicate participantLabel %s (16025)", verb.participant_label)
+        label = verb.participant_label
+        if label and (label_problem(label, self.sim.strictness.strict("labels"))
+                      or self.sim.store.find_participant(conf, label)):
+            # twiml/conference#participantlabel: 16025, not added, the next verb runs
+            self.error = f"16025 participantLabel {label[:40]!r} refused"
             return None
         part = Participant(call_sid=self.call.sid, conference_sid=conf.sid,
-                           account_sid=conf.account_sid, label=verb.participant_label,
+                           account_sid=conf.account_sid, label=label,
                            muted=verb.muted, coaching=bool(verb.coach),
                            call_sid_to_coach=verb.coach, beep=verb.beep,
                            start_conference_on_enter=verb.start_conference_on_enter,
-                           end_conference_on_exit=verb.end_conference_on_exit)
+                           end_conference_on_exit=verb.end_conference_on_exit,
+                           wait_url=verb.wait_url)
         settings = {"status_callback": verb.status_callback and self.resolve(verb.status_callback),
                     "status_callback_method": verb.status_callback_method,
                     "status_callback_events": list(verb.status_callback_event)}
@@ -249,6 +259,14 @@ class Leg:
         self.conference_sid = None
         nxt, self.pending = self.pending, None
         return nxt
+
+    def connect_action(self, verb: twiml.ConnectStream) -> Redirect | None:
+        """<Connect> ended (socket closed, lost or never opened): request its action URL, whose
+        TwiML runs next (https://www.twilio.com/docs/voice/twiml/connect#action); without
+        one, the next verb. Not after a redirect or hang-up, which replace the document."""
+        if verb.action and not self.hung_up.is_set() and self.pending is None:
+            return Redirect(self.resolve(verb.action), verb.method)
+        return None
 
     def dial_action(self, verb: twiml.DialConference, status: str) -> Redirect | None:
         """Continue at the Dial action URL, if any, telling it the DialCallStatus."""

@@ -9,19 +9,19 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import queue
 import random
 import socket
 import ssl
 import threading
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
-from websockets.sync.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection
 
 from twilio_sim.audio import SILENCE
 from twilio_sim.clock import Clock, RealClock
+from twilio_sim.media_connect import Link as _Link
+from twilio_sim.media_connect import open_socket
 from twilio_sim.media_protocol import (
     Dropped,
     StreamConnectError,
@@ -34,20 +34,6 @@ __all__ = ["MediaStreamClient", "StreamConnectError", "new_stream_sid", "signed_
 log = logging.getLogger("twilio_sim.media")
 StatusHook = Callable[["MediaStreamClient", str, "str | None"], None]
 _STOP = object()  # sender sentinel: close the socket after what is queued
-
-
-class _Link:
-    """One socket's worth of state; a restart makes a new one, so old threads stay harmless."""
-
-    def __init__(self, session: StreamSession) -> None:
-        self.session = session
-        self.ws: ClientConnection | None = None
-        self.queue: queue.Queue = queue.Queue()
-        self.closing = False  # no more messages may be queued
-        self.closed = threading.Event()  # the socket is gone
-        self.closed_by_app = False
-        self.tick = 0
-        self.last_due = 0.0
 
 
 class MediaStreamClient:
@@ -75,6 +61,7 @@ class MediaStreamClient:
         self._rng = random.Random(seed)
         self._lock = threading.Lock()  # message numbering + enqueue happen atomically
         self._delay = self._jitter = 0.0
+        self._ear_delay = self._ear_jitter = 0.0  # app -> caller latency (bidirectional)
         self.frames_sent = self.app_messages = self.marks_echoed = 0
         self._warned = 0
 
@@ -124,31 +111,7 @@ class MediaStreamClient:
         self._status("stream-started")
 
     def _open(self) -> ClientConnection:
-        parts = urlsplit(self.url)
-        if parts.scheme not in ("ws", "wss"):
-            raise StreamConnectError(31922, f"URL scheme not supported: {parts.scheme!r}")
-        if not parts.hostname:
-            raise StreamConnectError(31923, "malformed stream URL")
-        _, signature = signed_upgrade(self.url, self.auth_token)
-        try:
-            return connect(self.url, additional_headers={"X-Twilio-Signature": signature},
-                           open_timeout=self.open_timeout, compression=None, proxy=None,
-                           user_agent_header="Twilio.TmeWs/1.0", max_size=2**24,
-                           ping_interval=None, close_timeout=2.0,
-                           ssl=self.ssl_context if parts.scheme == "wss" else None)
-        except InvalidStatus as exc:
-            status = exc.response.status_code
-            raise StreamConnectError(31920, f"handshake answered HTTP {status}") from exc
-        except (InvalidHandshake, InvalidURI) as exc:
-            raise StreamConnectError(31920, f"handshake error: {exc}") from exc
-        except ssl.SSLError as exc:
-            raise StreamConnectError(31910, f"TLS error: {exc}") from exc
-        except ConnectionRefusedError as exc:
-            raise StreamConnectError(31902, "connection refused") from exc
-        except TimeoutError as exc:
-            raise StreamConnectError(31901, "connection timed out") from exc
-        except OSError as exc:
-            raise StreamConnectError(31902, f"connection failed: {exc}") from exc
+        return open_socket(self.url, self.auth_token, self.open_timeout, self.ssl_context)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Send `stop`, close the socket after everything queued, report stream-stopped."""
@@ -194,6 +157,17 @@ class MediaStreamClient:
         """Fault: hold every outgoing message `ms` (+ up to `jitter_ms`) ms; order is kept."""
         self._delay, self._jitter = ms / 1000.0, jitter_ms / 1000.0
 
+    def set_playout_delay(self, ms: float, jitter_ms: float = 0.0) -> None:
+        """Fault: the app's messages reach the playout buffer `ms` (+ jitter) late, in order
+        (the network and Twilio's pipeline between the app and the caller's ear)."""
+        self._ear_delay, self._ear_jitter = ms / 1000.0, jitter_ms / 1000.0
+
+    def set_playout_start_delay(self, ms: float) -> None:
+        """Fault: audio after an idle buffer starts playing `ms` late (jitter buffer fill)."""
+        playout = self._link.session.playout
+        if playout is not None:
+            playout.start_delay_frames = round(ms / 20)
+
     # Per tick -------------------------------------------------------------------------------
     def send_tick(self, inbound: bytes | None = None, outbound: bytes | None = None) -> None:
         """Send this 20 ms tick's frame on each track (None = silence)."""
@@ -213,7 +187,10 @@ class MediaStreamClient:
         if link.session.playout is None or link.ws is None or link.closed.is_set():
             return SILENCE
         with self._lock:
-            frame, echoes = link.session.playout_tick(self.clock.now())
+            now = self.clock.now()
+            while link.inbox and link.inbox[0][0] <= now:
+                self._apply(link, link.inbox.popleft()[1], now)
+            frame, echoes = link.session.playout_tick(now)
             self._put_echoes(link, echoes)
         return frame
 
@@ -261,11 +238,13 @@ class MediaStreamClient:
             for text in link.ws:
                 self.app_messages += 1
                 with self._lock:
-                    result = link.session.receive(text, self.clock.now())
-                    if not isinstance(result, Dropped):
-                        self._put_echoes(link, result)
-                if isinstance(result, Dropped):
-                    self._warn_dropped(link, result.reason)
+                    now = self.clock.now()
+                    if self._ear_delay or self._ear_jitter or link.inbox:
+                        due = now + self._ear_delay + self._rng.uniform(0.0, self._ear_jitter)
+                        link.last_arrival = max(link.last_arrival, due)  # order is kept
+                        link.inbox.append((link.last_arrival, text))
+                    else:
+                        self._apply(link, text, now)
         except (ConnectionClosed, OSError):
             pass
         with self._lock:
@@ -276,6 +255,14 @@ class MediaStreamClient:
         link.closed.set()
         if by_app:
             self._status("stream-stopped")
+
+    def _apply(self, link: _Link, text, now: float) -> None:
+        """Feed one app message to the session (caller holds the lock)."""
+        result = link.session.receive(text, now)
+        if isinstance(result, Dropped):
+            self._warn_dropped(link, result.reason)
+        else:
+            self._put_echoes(link, result)
 
     def _warn_dropped(self, link: _Link, reason: str) -> None:
         # Sampled (1 in 200) so a misbehaving app cannot flood the log; never logs payloads.

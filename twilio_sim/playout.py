@@ -3,10 +3,14 @@
 Rules (reference §1.3):
 - media from the app is queued and played in arrival order, 160 bytes per 20 ms tick;
   a tick with less than a frame queued plays what there is, padded with silence (an underrun);
-- a mark completes once all audio queued before it has been played. `next_frame()` reports it
-  with the frame that carries the last byte of that audio (so the echo may precede the real
-  end of playout by up to one 20 ms frame, Twilio's own granularity);
-- a mark that arrives while nothing is queued completes at once: `push_mark` returns it;
+- a mark completes once all audio queued before it has been played: Twilio echoes it "when
+  that media message's playback is complete" (websocket-messages#mark-message), so
+  `next_frame()` reports it one tick after handing out the frame carrying its last byte, i.e.
+  once that frame has finished playing;
+- a mark that arrives while nothing is queued or playing completes at once: `push_mark`
+  returns it (one arriving while the last frame still plays waits for that frame);
+- `start_delay_frames` (default 0) models the playout start delay: after the buffer ran dry,
+  new audio starts playing that many ticks late (silence meanwhile);
 - `clear()` drops all queued audio and completes every pending mark, in order;
 - more than 10 minutes of queued audio is refused (Twilio error 31931, "Media Discarded").
 """
@@ -22,8 +26,12 @@ MAX_BUFFERED_BYTES = 10 * 60 * SAMPLE_RATE  # 10 minutes of μ-law
 class PlayoutBuffer:
     """What Twilio has received from the app and not yet played into the call."""
 
-    def __init__(self, max_bytes: int = MAX_BUFFERED_BYTES) -> None:
+    def __init__(self, max_bytes: int = MAX_BUFFERED_BYTES, start_delay_frames: int = 0) -> None:
         self.max_bytes = max_bytes
+        self.start_delay_frames = start_delay_frames
+        self._warmup = 0  # silent ticks left before queued audio starts playing
+        self._playing = False  # a frame of audio was handed out last tick and is still playing
+        self._finishing: list[str] = []  # marks done once the playing frame has played
         self._audio = bytearray()
         self._queued = 0  # bytes ever queued (not counting cleared or discarded ones)
         self._played = 0  # bytes ever played or cleared
@@ -44,13 +52,15 @@ class PlayoutBuffer:
     @property
     def pending_marks(self) -> list[str]:
         """Names of marks not yet completed, in order."""
-        return [name for _, name in self._marks]
+        return self._finishing + [name for _, name in self._marks]
 
     def push_media(self, ulaw: bytes) -> bool:
         """Queue app audio; False (and nothing queued) if it would exceed the 10-minute cap."""
         if len(self._audio) + len(ulaw) > self.max_bytes:
             self.discarded_bytes += len(ulaw)
             return False
+        if not self._audio and not self._playing and ulaw:
+            self._warmup = self.start_delay_frames
         self._audio += ulaw
         self._queued += len(ulaw)
         return True
@@ -58,6 +68,9 @@ class PlayoutBuffer:
     def push_mark(self, name: str) -> list[str]:
         """Queue a mark; returns `[name]` if it completes at once (nothing buffered), else []."""
         if not self._audio:
+            if self._playing:
+                self._finishing.append(name)
+                return []
             return [name]
         self._marks.append((self._queued, name))
         return []
@@ -66,21 +79,29 @@ class PlayoutBuffer:
         """Drop all queued audio; returns every pending mark (all complete now), in order."""
         self._played += len(self._audio)
         self._audio.clear()
-        done = [name for _, name in self._marks]
+        done = self._finishing + [name for _, name in self._marks]
         self._marks.clear()
+        self._finishing = []
+        self._playing = False
         return done
 
     def next_frame(self) -> tuple[bytes, list[str]]:
-        """Play one 20 ms tick: (160-byte μ-law frame, marks completed by it, in order)."""
+        """Play one 20 ms tick: (160-byte μ-law frame, marks whose audio finished playing by
+        the start of this tick, in order)."""
+        done, self._finishing = self._finishing, []
+        self._playing = False
         if not self._audio:
-            return SILENCE, []
+            return SILENCE, done
+        if self._warmup > 0:
+            self._warmup -= 1
+            return SILENCE, done
         chunk = bytes(self._audio[:FRAME_BYTES])
         del self._audio[:FRAME_BYTES]
         self._played += len(chunk)
         if len(chunk) < FRAME_BYTES:
             self.underruns += 1
             chunk += SILENCE[len(chunk):]
-        done = []
+        self._playing = True
         while self._marks and self._marks[0][0] <= self._played:
-            done.append(self._marks.popleft()[1])
+            self._finishing.append(self._marks.popleft()[1])
         return chunk, done

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Flask, render_template_string
 
 from .engine import Simulator
+from .strictness import Strictness
 
 STATUS_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="2">
@@ -23,17 +24,19 @@ tick {{ sim.ticks }} · {{ calls|length }} calls · {{ confs|length }} conferenc
 <th>Participants</th></tr>{% for f in confs %}<tr><td>{{ f.sid }}</td><td>{{ f.friendly_name }}</td>
 <td>{{ f.status }}</td><td>{{ f.participants|length }}</td></tr>{% endfor %}</table>
 <h2>Streams</h2><table id="streams"><tr><th>SID</th><th>Call</th><th>Name</th><th>Track</th>
-<th>Status</th></tr>{% for s in streams %}<tr><td>{{ s.sid }}</td><td>{{ s.call_sid }}</td>
-<td>{{ s.name or "" }}</td><td>{{ s.track }}</td><td>{{ s.status }}</td></tr>{% endfor %}
+<th>Status</th><th>Error</th></tr>{% for s in streams %}<tr><td>{{ s.sid }}</td>
+<td>{{ s.call_sid }}</td><td>{{ s.name or "" }}</td><td>{{ s.track }}</td><td>{{ s.status }}</td>
+<td>{{ s.error or "" }}</td></tr>{% endfor %}
 </table></body></html>"""
 
 
-def create_sim_app(account_sid: str, auth_token: str, clock, start: bool = True) -> Flask:
+def create_sim_app(account_sid: str, auth_token: str, clock, start: bool = True,
+                   strictness: Strictness | None = None) -> Flask:
     """A Flask app simulating Twilio Voice for one account; `start` runs the tick loop."""
     from . import control, rest
 
     app = Flask("twilio_sim")
-    sim = Simulator(account_sid, auth_token, clock)
+    sim = Simulator(account_sid, auth_token, clock, strictness=strictness)
     app.extensions["twilio_sim"] = sim
     rest.register(app)
     control.register(app)

@@ -47,6 +47,7 @@ class Stream:
     sid: str = field(default_factory=lambda: new_sid("MZ"))
     date_updated: str = field(default_factory=rfc2822)
     client: object = None  # the media_client shell, attached by the engine
+    error: str | None = None  # why it could not connect or was lost (GET /sim/calls)
 
 
 @dataclass
@@ -75,6 +76,7 @@ class Call:
     streams: list = field(default_factory=list)
     callback_seq: int = 0
     runtime: object = None  # the interpreter's CallRuntime
+    fail_streams: list = field(default_factory=list)  # fault: codes the next streams fail with
 
     @property
     def live(self) -> bool:
@@ -95,6 +97,8 @@ class Participant:
     start_conference_on_enter: bool = True
     end_conference_on_exit: bool = False
     beep: str = "true"
+    wait_url: str | None = None  # None: Twilio's default hold music; "": silence
+    hold_url: str | None = None  # the same, while on hold
     status: str = "queued"
     date_created: str = field(default_factory=rfc2822)
     date_updated: str = field(default_factory=rfc2822)

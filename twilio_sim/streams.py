@@ -26,37 +26,43 @@ class StreamPort:
             name=stream.name, on_status=self._on_status, clock=sim.clock)
         self._closed_callbacks: list[Callable[[], None]] = []
 
-    def start(self) -> None:
-        """Connect in the background (stream-started / stream-error callbacks follow)."""
-        gevent.spawn(self._connect)
+    def start(self, refusal: StreamConnectError | None = None) -> None:
+        """Connect in the background (stream-started / stream-error callbacks follow);
+        `refusal` makes it fail at connect time without dialing the app."""
+        gevent.spawn(self._connect, refusal)
 
-    def _connect(self) -> None:
+    def _connect(self, refusal: StreamConnectError | None) -> None:
         try:
+            if refusal is not None:
+                self._on_status(self.client, "stream-error", str(refusal))
+                raise refusal
             self.client.connect()
         except StreamConnectError as exc:
             log.warning("stream %s could not connect: %s", self.stream.sid, exc)
             self.failed = True
-            self.stream.status = "stopped"
-            self._fire_closed()
+            self.stream.error = str(exc)
+            self._ended()
             return
         gevent.spawn(self._watch)
 
     def _watch(self) -> None:
-        """A <Connect> ends when the app closes the socket (not on injected drops/restarts)."""
-        while self.stream.status != "stopped":
-            event = self.client.closed
-            event.wait()
-            if self.client.closed is not event:
-                continue  # restarted: watch the new socket
-            if self.client.closed_by_app:
-                self.stream.status = "stopped"
-                self.stream.date_updated = rfc2822(self.sim.now())
-                self._fire_closed()
-                return
-            gevent.sleep(0.05)  # dropped by a fault: wait for a restart or the call's end
+        """The socket is gone (the app closed it, or it was lost): the stream is over, and a
+        <Connect> ends, so its action URL runs. Twilio does not reconnect by itself
+        (https://www.twilio.com/docs/voice/twiml/connect: action, "when <Connect> ends")."""
+        self.client.closed.wait()
+        if not self.client.closed_by_app and self.stream.status != "stopped":
+            self.stream.error = self.stream.error or "31924 connection lost"
+        self._ended()
+
+    def _ended(self) -> None:
+        if self.stream.status != "stopped":
+            self.stream.status = "stopped"
+            self.stream.date_updated = rfc2822(self.sim.now())
+        self.sim.stream_ended(self)
+        self._fire_closed()
 
     def on_closed(self, callback: Callable[[], None]) -> None:
-        """Call `callback` once the app closes the stream (or it fails to connect)."""
+        """Call `callback` once the stream's socket is gone (or it failed to connect)."""
         self._closed_callbacks.append(callback)
         if self.failed:
             callback()
@@ -90,33 +96,19 @@ class StreamPort:
         self.sim.closing.add(closer)
         closer.link(self.sim.closing.discard)
 
-    def drop(self) -> None:
-        """Fault: cut the socket without `stop`."""
+    def kill(self) -> None:
+        """Fault: cut the socket without `stop` (a lost connection): the stream ends."""
+        self.stream.error = "31924 connection lost (fault injection)"
         self.client.drop()
 
-    def set_delay(self, ms: float, jitter_ms: float) -> None:
-        """Fault: delay (and jitter) every message to the app."""
-        self.client.set_delay(ms, jitter_ms)
-
-    def restart(self, graceful: bool = False) -> str:
-        """Fault: drop (or stop) the socket and reconnect with a new streamSid (same callSid)."""
-        old = self.stream
-        new = Stream(call_sid=old.call_sid, account_sid=old.account_sid, url=old.url,
-                     name=old.name, track=old.track, parameters=dict(old.parameters),
-                     status_callback=old.status_callback,
-                     status_callback_method=old.status_callback_method,
-                     bidirectional=old.bidirectional, client=self)
-        old.status, old.client = "stopped", None
-        self.stream = new
-        self.call.streams.append(new)
-        self.client.restart(graceful=graceful)
-        new.sid = self.client.stream_sid
-        return new.sid
+    def set_delay(self, ms: float, jitter_ms: float, direction: str = "to_app") -> None:
+        """Fault: delay (and jitter) messages to the app, or app audio on its way to the ear."""
+        if direction == "to_app":
+            self.client.set_delay(ms, jitter_ms)
+        else:
+            self.client.set_playout_delay(ms, jitter_ms)
 
     def _on_status(self, client, event: str, error: str | None) -> None:
         stream = self.stream
-        if event == "stream-started" and stream.sid != client.stream_sid:
-            stream.sid = client.stream_sid  # a restart reports before restart() returns
         params = callbacks.stream_event(stream, event, self.sim.now(), error)
-        params["StreamSid"] = client.stream_sid
         self.sim.sender.post(stream.status_callback, stream.status_callback_method, params)

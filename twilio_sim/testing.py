@@ -16,15 +16,21 @@ _LISTENING = re.compile(r"twilio_sim listening on (http://\S+)")
 
 
 def start_sim_subprocess(account_sid: str, auth_token: str, clock_rate: float = 1.0,
-                         timeout_s: float = 20.0, log_level: str = "WARNING"
+                         timeout_s: float = 20.0, log_level: str = "WARNING",
+                         allow_ws: bool = False, lenient: tuple[str, ...] = ()
                          ) -> tuple[str, subprocess.Popen]:
-    """Start `python -m twilio_sim --port 0`; return (base_url, process). Stop with stop_sim()."""
-    env = {k: v for k, v in os.environ.items() if k not in ("TWILIO_REGION", "TWILIO_EDGE")}
+    """Start `python -m twilio_sim --port 0`; return (base_url, process). Stop with stop_sim().
+
+    `allow_ws` passes the development flag (local test servers speak ws://); `lenient` names
+    strictness rules to relax (see twilio_sim/strictness.py)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("TWILIO_REGION", "TWILIO_EDGE")
+           and not k.startswith("TWILIO_SIM_")}  # only the arguments decide strictness
     env.update(TWILIO_ACCOUNT_SID=account_sid, TWILIO_AUTH_TOKEN=auth_token,
                PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
         [sys.executable, "-m", "twilio_sim", "--port", "0", "--clock-rate", str(clock_rate),
-         "--log-level", log_level],
+         "--log-level", log_level, "--lenient", ",".join(lenient)]
+        + (["--allow-ws"] if allow_ws else []),
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=None, text=True)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -122,8 +128,17 @@ class SimControl:
         return self._call("POST", "/calls/inbound", **{"from": from_, "to": to, "url": url})
 
     def stream_fault(self, stream_sid: str, fault: str, **params) -> dict:
-        """restart (graceful=True sends stop first) | drop | delay (delay_ms, jitter_ms)."""
+        """kill | delay (delay_ms, jitter_ms, to_caller_ms, to_caller_jitter_ms,
+        playout_start_ms)."""
         return self._call("POST", f"/streams/{stream_sid}/{fault}", **params)
+
+    def fail_streams(self, call_sid: str, code: int = 31920, count: int = 1) -> dict:
+        """The call's next `count` streams fail at connect with `code`."""
+        return self._call("POST", f"/calls/{call_sid}/fail-streams", code=code, count=count)
+
+    def strictness(self) -> dict:
+        """GET /sim/strictness."""
+        return self._call("GET", "/strictness")
 
     def stats(self, reset: bool = False) -> dict:
         """Tick-loop health (GET /sim/stats); `reset` restarts the worst-lag measurement."""
@@ -162,10 +177,12 @@ class RunningSim:
 
 
 @contextmanager
-def running_sim(account_sid: str, auth_token: str, clock_rate: float = 1.0
+def running_sim(account_sid: str, auth_token: str, clock_rate: float = 1.0,
+                allow_ws: bool = False, lenient: tuple[str, ...] = ()
                 ) -> Iterator[RunningSim]:
     """`with running_sim(sid, token) as sim:` starts the simulator and always stops it."""
-    base_url, proc = start_sim_subprocess(account_sid, auth_token, clock_rate)
+    base_url, proc = start_sim_subprocess(account_sid, auth_token, clock_rate,
+                                          allow_ws=allow_ws, lenient=lenient)
     try:
         yield RunningSim(base_url, proc, account_sid, auth_token, SimControl(base_url))
     finally:

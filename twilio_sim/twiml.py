@@ -52,6 +52,8 @@ class StopStream:
 @dataclass(frozen=True)
 class ConnectStream:
     stream: StreamSpec
+    action: str | None = None  # requested when <Connect> ends (twiml/connect#action)
+    method: str = "POST"
 
 
 @dataclass(frozen=True)
@@ -179,7 +181,8 @@ def _stop(el):
 
 
 def _connect(el):
-    return ConnectStream(_stream(_only_child(el), bidirectional=True))
+    return ConnectStream(_stream(_only_child(el), bidirectional=True), el.get("action"),
+                         el.get("method", "POST").upper())
 
 
 def _dial(el):

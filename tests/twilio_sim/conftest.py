@@ -31,14 +31,14 @@ class RecordingHttpClient(TwilioHttpClient):
 @pytest.fixture(scope="module")
 def sim_server(monkeypatch_module):
     """`python -m twilio_sim --port 0` at real-time speed, one per test module."""
-    with running_sim(SIM_ACCOUNT_SID, SIM_AUTH_TOKEN, clock_rate=1.0) as server:
+    with running_sim(SIM_ACCOUNT_SID, SIM_AUTH_TOKEN, clock_rate=1.0, allow_ws=True) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
 def fast_sim_server(monkeypatch_module):
     """The simulator with its clock at 5x real time (scenarios)."""
-    with running_sim(SIM_ACCOUNT_SID, SIM_AUTH_TOKEN, clock_rate=5.0) as server:
+    with running_sim(SIM_ACCOUNT_SID, SIM_AUTH_TOKEN, clock_rate=5.0, allow_ws=True) as server:
         yield server
 
 

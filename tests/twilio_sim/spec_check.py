@@ -4,18 +4,17 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SPEC_PATH = REPO_ROOT / ".." / "shared" / "twilio" / "twilio_api_v2010.json"
+from twilio_spec import load_spec  # tests/ is on sys.path: one spec loader for both stand-ins
+
 _TYPES = {"string": str, "integer": int, "boolean": bool, "object": dict, "array": list,
           "number": (int, float)}
 
 
 @lru_cache(maxsize=1)
 def spec() -> dict:
-    """The parsed spec (loaded once)."""
-    return json.loads(SPEC_PATH.read_text())
+    """The parsed spec (loaded once; see tests/twilio_spec.py for where it comes from)."""
+    return load_spec()
 
 
 @lru_cache(maxsize=1)

@@ -143,7 +143,7 @@ def test_phone_hangs_up_after_n_seconds(sim_server, webhooks):
     wait_call_status(sim_server, call["sid"], "completed")
 
 
-def test_stream_faults_restart_drop_delay(sim_server, webhooks, media_server):
+def test_stream_faults_kill_and_delay(sim_server, webhooks, media_server):
     webhooks.routes["/long"] = '<Response><Pause length="600"/></Response>'
     call = sim_server.control.inbound_call("+15550300008", "+15550300000", webhooks.url("/long"))
     wait_call_status(sim_server, call["sid"], "in-progress")
@@ -152,38 +152,32 @@ def test_stream_faults_restart_drop_delay(sim_server, webhooks, media_server):
                                                       name="faulty")
     first = media_server.connections.wait_for(lambda c: c["path"] == "/faulty")
     first["messages"].wait_for(lambda m: m["event"] == "media")
-    restarted = sim_server.control.stream_fault(stream.sid, "restart")
-    assert restarted["sid"] != stream.sid
-    second = media_server.connections.wait_for(
-        lambda c: c["path"] == "/faulty" and c is not first)
-    start = second["messages"].wait_for(lambda m: m["event"] == "start")
-    assert start["start"]["callSid"] == call["sid"]
-    assert start["start"]["streamSid"] == restarted["sid"]
-    assert not events(first, "stop"), "a killed stream sends no stop"
-    delayed = sim_server.control.stream_fault(restarted["sid"], "delay", delay_ms=200,
-                                              jitter_ms=50)
-    assert delayed["delay_ms"] == 200
-    second["messages"].wait_for(lambda m: m["event"] == "media")
-    third_sid = sim_server.control.stream_fault(restarted["sid"], "restart", graceful=True)["sid"]
-    second["messages"].wait_for(lambda m: m["event"] == "stop")
-    third = media_server.connections.wait_for(
-        lambda c: c["path"] == "/faulty" and c is not first and c is not second)
-    third["messages"].wait_for(lambda m: m["event"] == "start"
-                               and m["start"]["streamSid"] == third_sid)
-    sim_server.control.stream_fault(third_sid, "drop")
+    delayed = sim_server.control.stream_fault(stream.sid, "delay", delay_ms=200, jitter_ms=50,
+                                              to_caller_ms=100, playout_start_ms=40)
+    assert (delayed["delay_ms"], delayed["to_caller_ms"]) == (200, 100)
+    assert sim_server.control.stream_fault(stream.sid, "kill")["killed"]
+    entry = wait_for(lambda: (s := call_info(sim_server, call["sid"])["streams"][0])[
+        "status"] == "stopped" and s, 10)
+    assert entry["error"].startswith("31924")  # lost: Twilio does not reconnect a fork
+    assert not events(first, "stop"), "a killed socket gets no stop"
+    with pytest.raises(Exception, match="faulty"):  # names are unique per call, ended too
+        client.calls(call["sid"]).streams.create(url=media_server.url("/faulty"), name="faulty")
     client.calls(call["sid"]).update(status="completed")
     wait_call_status(sim_server, call["sid"], "completed")
-    assert not events(third, "stop"), "a dropped socket gets no stop"
-    assert client.calls(call["sid"]).fetch().status == "completed"
 
 
-def test_redirecting_the_ai_leg_restarts_its_stream(sim_server, webhooks, media_server):
+def test_a_calls_update_takes_the_ai_leg_out_of_its_conference(sim_server, webhooks,
+                                                                media_server):
+    # conference-participant-resource: no participant "modified to use new TwiML"; twiml/stream:
+    # the bidirectional stream ends when the call is updated with new TwiML.
     client = sdk_client(sim_server.base_url, sim_server.account_sid, sim_server.auth_token)
     webhooks.routes["/ai"] = (f'<Response><Connect><Stream url="{media_server.url("/ai-1")}"/>'
                               "</Connect></Response>")
     app = client.applications.create(voice_url=webhooks.url("/ai"))
     room = client.conferences("redirect-room").participants
-    human = room.create(from_="+15550300000", to="+15550300010")
+    human = room.create(from_="+15550300000", to="+15550300010",
+                        conference_status_callback=webhooks.url("/redirect-events"),
+                        conference_status_callback_event=["join", "leave"])
     ai = client.conferences(human.conference_sid).participants.create(
         from_="+15550300000", to=f"app:{app.sid}", label="ai")
     first = media_server.connections.wait_for(lambda c: c["path"] == "/ai-1")
@@ -192,14 +186,20 @@ def test_redirecting_the_ai_leg_restarts_its_stream(sim_server, webhooks, media_
         twiml=f'<Response><Connect><Stream url="{media_server.url("/ai-2")}"/></Connect>'
               "</Response>")
     first["messages"].wait_for(lambda m: m["event"] == "stop")
+    left = webhooks.requests.wait_for(
+        lambda r: r["path"] == "/redirect-events"
+        and r["form"]["StatusCallbackEvent"] == "participant-leave")
+    assert (left["form"]["CallSid"], left["form"]["ReasonParticipantLeft"]) == (
+        ai.call_sid, "participant_updated_via_api")
     second = media_server.connections.wait_for(lambda c: c["path"] == "/ai-2")
     start = second["messages"].wait_for(lambda m: m["event"] == "start")
-    assert start["start"]["callSid"] == ai.call_sid
+    assert start["start"]["callSid"] == ai.call_sid  # the new TwiML runs on the same call
     labels = [p.label for p in client.conferences(human.conference_sid).participants.list()]
-    assert "ai" in labels, "the app: leg stays in its conference across a redirect"
-    client.conferences(human.conference_sid).update(status="completed")
+    assert "ai" not in labels
+    client.calls(ai.call_sid).update(status="completed")
     second["messages"].wait_for(lambda m: m["event"] == "stop")
     wait_call_status(sim_server, ai.call_sid, "completed")
+    client.conferences(human.conference_sid).update(status="completed")
 
 
 def test_conference_ended_while_a_participant_rings(sim_server):

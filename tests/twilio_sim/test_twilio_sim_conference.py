@@ -77,9 +77,14 @@ def test_updates_send_mute_hold_and_modify(room):
     room.update(part, {"muted": True}, NOW)  # no change, no event
     room.update(part, {"hold": True, "muted": False}, NOW)
     room.update(part, {"coaching": True, "call_sid_to_coach": "CA2"}, NOW)
+    room.update(part, {"call_sid_to_coach": "CA3"}, NOW)  # not a documented modify change
     assert names(room)[3:] == ["participant-mute", "participant-unmute", "participant-hold",
                                "participant-modify"]
-    assert room.sent[-1]["CallSidToCoach"] == "CA2"
+    assert room.sent[-1]["Coaching"] == "true"
+    assert "CallSidToCoach" not in room.sent[-1], "only documented callback fields"
+    room.update(part, {"end_conference_on_exit": True}, NOW)
+    room.update(part, {"wait_url": ""}, NOW)
+    assert names(room)[-2:] == ["participant-modify"] * 2
 
 
 def level(frame_list, freq):
@@ -99,7 +104,7 @@ def run(room, voices, ticks=10):
 
 
 def test_mix_rules(room):
-    a, b, c, d = (join(room, s) for s in ("CA", "CB", "CC", "CD"))
+    a, b, c, d = (join(room, s, beep="false", hold_url="") for s in ("CA", "CB", "CC", "CD"))
     c.coaching, c.call_sid_to_coach = True, "CB"
     d.muted = True
     tones = {"CA": 500.0, "CB": 700.0, "CC": 1300.0, "CD": 1600.0}
@@ -117,9 +122,58 @@ def test_mix_rules(room):
 
 
 def test_nothing_is_mixed_before_the_start(room):
-    join(room, "CA")
+    join(room, "CA", wait_url="")  # WaitUrl "" : silence while waiting
     heard = run(room, {"CA": tone_ulaw(500.0, 20, -20.0)})
     assert all(frame == SILENCE for frame in heard["CA"])
+
+
+def test_waiting_participants_hear_hold_music_unless_wait_url_is_empty(room):
+    # twiml/conference#waiturl: default is Twilio's hold music; "" plays nothing
+    join(room, "CA", start_conference_on_enter=False)
+    join(room, "CB", start_conference_on_enter=False, wait_url="", beep="false")
+    heard = run(room, {"CA": tone_ulaw(500.0, 20, -20.0)})
+    assert level(heard["CA"], 392.0) > -35, "the stand-in hold music (G4)"
+    assert level(heard["CA"], 500.0) < -50, "not the conference"
+    assert all(frame == SILENCE for frame in heard["CB"])
+    join(room, "CC", beep="false")  # starts the conference: the music stops
+    heard = run(room, {"CA": tone_ulaw(500.0, 20, -20.0)}, ticks=20)
+    assert level(heard["CC"][5:], 500.0) > -30 and level(heard["CA"][15:], 392.0) < -50
+
+
+def test_a_held_participant_hears_hold_music(room):
+    a = join(room, "CA", beep="false")
+    join(room, "CB", beep="false")
+    a.hold = True
+    heard = run(room, {"CB": tone_ulaw(500.0, 20, -20.0)})
+    assert level(heard["CA"], 392.0) > -35 and level(heard["CA"], 500.0) < -50
+
+
+@pytest.mark.parametrize(("beep", "on_join", "on_leave"), [
+    ("true", True, True), ("false", False, False), ("onEnter", True, False),
+    ("onExit", False, True)])
+def test_beeps_on_join_and_leave_per_beep(room, beep, on_join, on_leave):
+    # twiml/conference#beep
+    join(room, "CA", beep="false")
+    join(room, "CB", beep="false")
+    join(room, "CC", beep=beep)
+    heard = run(room, {}, ticks=15)
+    assert (level(heard["CA"], 880.0) > -30) is on_join
+    assert level(heard["CC"], 880.0) < -50, "the joiner does not hear its own beep"
+    room.leave("CC", NOW, "participant_hung_up")
+    heard = run(room, {}, ticks=15)
+    assert (level(heard["CA"], 440.0) > -30) is on_leave
+
+
+def test_lenient_rooms_play_neither_music_nor_beeps():
+    from twilio_sim.strictness import Strictness
+
+    conf = Conference(account_sid="AC1", friendly_name="quiet")
+    room = Room(conf, lambda c, p: None, Strictness(lenient=frozenset({"hold-music", "beeps"})))
+    room.left = {}
+    join(room, "CA")
+    assert all(f == SILENCE for f in run(room, {})["CA"])
+    join(room, "CB")
+    assert all(f == SILENCE for f in run(room, {})["CA"])
 
 
 def test_speech_start_and_stop(room):

@@ -98,6 +98,8 @@ def test_conference_and_participants(twilio_client, webhooks, media_server):
     customer = twilio_client.conferences(cf).participants.create(
         from_="+15550100000", to="+15550100012", label="customer", beep="false",
         start_conference_on_enter=True, end_conference_on_exit=False)
+    # Coaching needs the coached call connected to the in-progress conference (13240).
+    wait_for(lambda: twilio_client.conferences(cf).fetch().status == "in-progress", 10)
     ai = twilio_client.conferences(cf).participants.create(
         from_="+15550100000", to=f"app:{app.sid}?persona=helper", label="ai",
         coaching=True, call_sid_to_coach=agent.call_sid)

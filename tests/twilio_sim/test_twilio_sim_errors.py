@@ -90,10 +90,16 @@ def test_participant_refusals(sim_server):
     cf = first.json()["conference_sid"]
     path = f"/Conferences/{cf}/Participants.json"
     dup = post(sim_server, path, {"To": "+15550000022", "From": "+15550000000", "Label": "a"})
-    assert_error(dup, 400, 16025)
+    assert_error(dup, 400, 16026)  # errors/16026 over REST (16025 is the TwiML one)
+    for bad in ("CA" + "a" * 32, "a/b", "x" * 129):
+        assert_error(post(sim_server, path, {"To": "+15550000022", "From": "+15550000000",
+                                             "Label": bad}), 400, 20001)
     coach = post(sim_server, path, {"To": "+15550000023", "From": "+15550000000",
                                     "Coaching": "true", "CallSidToCoach": "CA" + "1" * 32})
     assert_error(coach, 400, 13240)
+    ringing = post(sim_server, path, {"To": "+15550000023", "From": "+15550000000",
+                                      "CallSidToCoach": first.json()["call_sid"]})
+    assert_error(ringing, 400, 13240)  # listed, but not connected to an in-progress conference
     assert_error(post(sim_server, path, {"From": "+15550000000"}), 400, 21201)
     assert_error(post(sim_server, path, {"To": "app:AP" + "9" * 32, "From": "+1555"}), 400, 21218)
     assert_error(post(sim_server, path, {"To": "+15550000024", "From": "+15550000000",

@@ -28,7 +28,7 @@ def test_sigterm_stops_streams_and_exits_cleanly():
     hooks.routes["/v"] = (f'<Response><Connect><Stream url="{media.url("/x")}"/></Connect>'
                           "</Response>")
     try:
-        with running_sim(SID, TOKEN, clock_rate=2.0) as sim:
+        with running_sim(SID, TOKEN, clock_rate=2.0, allow_ws=True) as sim:
             assert sim.base_url.startswith("http://127.0.0.1:")
             assert requests.get(sim.base_url + "/sim/stats", timeout=5).json()["clock_rate"] == 2.0
             sim.control.inbound_call("+15550500001", "+15550500000", hooks.url("/v"))

@@ -5,6 +5,7 @@ import re
 
 from flask import jsonify, request
 
+from ..rules import coach_problem, label_problem
 from ..store import Call, Conference, Participant
 from . import TwilioError, bp, check_url, form_bool, form_list, not_found, render, sim
 from .calls import check_address
@@ -58,20 +59,50 @@ def update_conference(sid):
     return jsonify(render.conference(sim().store, conf))
 
 
+def check_coach(conf: Conference | None, target: str | None) -> None:
+    """13240 / 16027 unless `target` can be coached now (rules.coach_problem)."""
+    if conf is None:
+        raise TwilioError(400, 13240, "CallSidToCoach is not a participant of this conference")
+    problem = coach_problem(sim().room(conf), target, sim().strictness.strict("coach"))
+    if problem is not None:
+        raise TwilioError(400, *problem)
+
+
+def check_label(conf: Conference | None, label: str | None) -> None:
+    """Label rules (rules.label_problem); a duplicate over REST is 16026
+    (https://www.twilio.com/docs/api/errors/16026; 16025 is the TwiML error)."""
+    problem = label_problem(label, sim().strictness.strict("labels"))
+    if problem is not None:
+        raise TwilioError(400, 20001, problem)
+    if conf is not None and label and sim().store.find_participant(conf, label):
+        code = 16026 if sim().strictness.strict("labels") else 16025
+        raise TwilioError(400, code, "Participant label already exists in the conference")
+
+
+def wait_url(name: str) -> str | None:
+    """WaitUrl/HoldUrl: a URL, or "" for silence (None: Twilio's default music)."""
+    value = request.form.get(name)
+    return value if value == "" else check_url(name, value)
+
+
 def participant_options(conf: Conference | None) -> dict:
     """Participant flags from the create form."""
     beep = request.form.get("Beep", "true")
     if beep not in BEEPS:
         raise TwilioError(400, 20001, f"Invalid Beep: {beep[:20]}")
-    coaching = form_bool("Coaching", False)
     coach_target = request.form.get("CallSidToCoach")
-    if coaching and (conf is None or coach_target not in conf.participants):
-        raise TwilioError(400, 13240, "CallSidToCoach must be a call in this conference")
-    return {"label": request.form.get("Label"), "muted": form_bool("Muted", False),
+    # "defaults to false unless call_sid_to_coach is defined" (Participants create, Coaching)
+    coaching = form_bool("Coaching", coach_target is not None)
+    if coaching:
+        check_coach(conf, coach_target)
+    label = request.form.get("Label")
+    check_label(conf, label)
+    return {"label": label, "muted": form_bool("Muted", False),
             "hold": form_bool("Hold", False), "coaching": bool(coaching),
             "call_sid_to_coach": coach_target if coaching else None, "beep": beep,
             "start_conference_on_enter": form_bool("StartConferenceOnEnter", True),
-            "end_conference_on_exit": form_bool("EndConferenceOnExit", False)}
+            "end_conference_on_exit": form_bool("EndConferenceOnExit", False),
+            "wait_url": wait_url("WaitUrl")}
 
 
 def conference_settings() -> dict:
@@ -97,8 +128,6 @@ def create_participant(conf_key):
     if to.startswith("app:") and to[4:38] not in store.applications:
         raise TwilioError(400, 21218, f"Invalid ApplicationSid: {to[4:38]}")
     options = participant_options(conf)
-    if conf is not None and options["label"] and store.find_participant(conf, options["label"]):
-        raise TwilioError(400, 16025, "Participant label already exists in the conference")
     call = Call(account_sid=sim().account_sid, to=to, from_=from_,
                 status_callback=check_url("StatusCallback", request.form.get("StatusCallback")),
                 status_callback_method=request.form.get("StatusCallbackMethod", "POST").upper(),
@@ -144,15 +173,26 @@ def update_participant(conf_sid, key):
     if target is not None:
         changes["call_sid_to_coach"] = target
     coaching = changes.get("coaching", part.coaching)
-    if coaching and changes.get("call_sid_to_coach", part.call_sid_to_coach) not in \
-            conf.participants:
-        raise TwilioError(400, 13240, "CallSidToCoach must be a call in this conference")
+    if coaching and ("coaching" in changes or target is not None):
+        check_coach(conf, changes.get("call_sid_to_coach", part.call_sid_to_coach))
     if changes.get("coaching") is False:
         changes["call_sid_to_coach"] = None
-    for name in ("HoldUrl", "WaitUrl", "AnnounceUrl"):
-        check_url(name, request.form.get(name))
+    beep_on_exit = form_bool("BeepOnExit")
+    if beep_on_exit is not None:
+        changes["beep"] = _beep_with_exit(part.beep, beep_on_exit)
+    for name, key in (("HoldUrl", "hold_url"), ("WaitUrl", "wait_url")):
+        if request.form.get(name) is not None:
+            changes[key] = wait_url(name)
+    check_url("AnnounceUrl", request.form.get("AnnounceUrl"))
     sim().update_participant(conf, part, changes)
     return jsonify(render.participant(sim().store, part))
+
+
+def _beep_with_exit(beep: str, on_exit: bool) -> str:
+    """The Beep value after BeepOnExit=true|false."""
+    enter = beep in ("true", "onEnter")
+    return {(True, True): "true", (True, False): "onEnter", (False, True): "onExit",
+            (False, False): "false"}[(enter, on_exit)]
 
 
 @bp.delete("/Conferences/<conf_sid>/Participants/<key>.json")

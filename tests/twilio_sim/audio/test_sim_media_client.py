@@ -103,9 +103,9 @@ def test_bidirectional_playout_marks_and_clear(app_server):
     # Wait until the client has queued all of it (polling a condition, not sleeping blindly).
     _wait_for(lambda: client.session.playout.pending_marks == ["utt-1", "utt-2", "utt-3"])
     assert client.playout_frame() == b"\x11" * 160
-    assert client.playout_frame() == b"\x11" * 160
+    assert client.playout_frame() == b"\x11" * 160  # utt-1's last frame starts playing...
+    assert client.playout_frame() == b"\x22" * 160  # ...and has played when the next starts
     assert app_server.next_event("mark")["mark"] == {"name": "utt-1"}
-    assert client.playout_frame() == b"\x22" * 160
     app_server.send(0, {"event": "clear", "streamSid": sid})
     assert app_server.next_event("mark")["mark"] == {"name": "utt-2"}
     assert app_server.next_event("mark")["mark"] == {"name": "utt-3"}
@@ -300,3 +300,34 @@ def test_wss_upgrade_is_signed_with_the_wss_url(tmp_path):
         assert info.value.code == 31910
     finally:
         server.close()
+
+
+def test_app_to_caller_delay_holds_audio_and_marks_until_they_reach_the_ear(app_server):
+    # Real Twilio adds latency between the app's message and the caller's ear: audio (and the
+    # mark after it) reach the playout buffer `to_caller` ms late, in order.
+    clock = VirtualClock()
+    client = make_client(app_server.url(), bidirectional=True, clock=clock)
+    client.connect()
+    sid = app_server.next_event("start")["streamSid"]
+    client.set_playout_delay(100)
+    app_server.send(0, media(sid, b"\x33" * 160))
+    app_server.send(0, {"event": "mark", "streamSid": sid, "mark": {"name": "late"}})
+    _wait_for(lambda: client.app_messages == 2)
+    assert client.playout_frame() == SILENCE  # still on its way
+    assert client.session.playout.buffered_bytes == 0
+    clock.advance(0.1)
+    assert client.playout_frame() == b"\x33" * 160
+    assert client.playout_frame() == SILENCE
+    assert app_server.next_event("mark")["mark"] == {"name": "late"}
+    client.stop()
+
+
+def test_playout_start_delay_plays_the_first_audio_late(app_server):
+    client = make_client(app_server.url(), bidirectional=True)
+    client.connect()
+    sid = app_server.next_event("start")["streamSid"]
+    client.set_playout_start_delay(40)
+    app_server.send(0, media(sid, b"\x44" * 160))
+    _wait_for(lambda: client.session.playout.buffered_bytes == 160)
+    assert [client.playout_frame() for _ in range(3)] == [SILENCE, SILENCE, b"\x44" * 160]
+    client.stop()

@@ -83,7 +83,9 @@ def test_app_media_and_marks_follow_playout_rules():
     frame, echoes = s.playout_tick()
     assert frame == b"\x10" * 160 and echoes == []
     frame, echoes = s.playout_tick()
-    assert frame == b"\x10" * 40 + SILENCE[40:]
+    assert frame == b"\x10" * 40 + SILENCE[40:] and echoes == []  # m1's last frame plays
+    frame, echoes = s.playout_tick()
+    assert frame == SILENCE
     assert echoes == [{"event": "mark", "sequenceNumber": "3", "streamSid": MZ,
                        "mark": {"name": "m1"}}]
 
@@ -140,7 +142,8 @@ def test_mark_waits_measure_time_from_app_mark_to_echo():
     s.receive(app("media", media={"payload": base64.b64encode(b"\x10" * 800).decode()}), now=2.0)
     s.receive(app("mark", mark={"name": "cleared"}), now=2.01)
     s.playout_tick(now=2.02)
-    s.playout_tick(now=2.04)
+    s.playout_tick(now=2.04)  # "later"'s last frame starts playing...
+    s.playout_tick(now=2.06)  # ...and has played: echoed now
     s.receive(app("clear"), now=2.1)
-    assert list(s.mark_waits) == pytest.approx([0.0, 0.04, 0.09])
+    assert list(s.mark_waits) == pytest.approx([0.0, 0.06, 0.09])
     assert s.first_media_at == 2.0 and s.clears == 1

@@ -15,13 +15,16 @@ def test_mark_on_empty_buffer_is_echoed_at_once():
     assert buf.next_frame() == (SILENCE, [])
 
 
-def test_mark_is_echoed_with_the_frame_that_finishes_its_audio():
+def test_mark_is_echoed_once_the_frame_that_finishes_its_audio_has_played():
+    # websocket-messages#mark-message: "when that media message's playback is complete"
     buf = PlayoutBuffer()
     buf.push_media(b"\x01" * 400)  # 2.5 frames
     assert buf.push_mark("m1") == []
     assert buf.next_frame() == (b"\x01" * 160, [])
     assert buf.next_frame() == (b"\x01" * 160, [])
-    assert buf.next_frame() == (b"\x01" * 80 + SILENCE[80:], ["m1"])
+    assert buf.next_frame() == (b"\x01" * 80 + SILENCE[80:], [])  # its last frame starts
+    assert buf.pending_marks == ["m1"]
+    assert buf.next_frame() == (SILENCE, ["m1"])  # ...and has played 20 ms later
     assert buf.underruns == 1
     assert buf.next_frame() == (SILENCE, [])
 
@@ -32,9 +35,10 @@ def test_audio_after_a_mark_does_not_delay_it():
     buf.push_mark("first")
     buf.push_media(b"\x02" * 320)
     buf.push_mark("second")
-    assert buf.next_frame() == (b"\x01" * 160, ["first"])
+    assert buf.next_frame() == (b"\x01" * 160, [])
+    assert buf.next_frame() == (b"\x02" * 160, ["first"])
     assert buf.next_frame() == (b"\x02" * 160, [])
-    assert buf.next_frame() == (b"\x02" * 160, ["second"])
+    assert buf.next_frame() == (SILENCE, ["second"])
 
 
 def test_consecutive_marks_complete_together_in_order():
@@ -42,7 +46,28 @@ def test_consecutive_marks_complete_together_in_order():
     buf.push_media(b"\x01" * 160)
     buf.push_mark("a")
     buf.push_mark("b")
+    assert buf.next_frame()[1] == []
     assert buf.next_frame()[1] == ["a", "b"]
+
+
+def test_a_mark_arriving_while_the_last_frame_plays_waits_for_it():
+    buf = PlayoutBuffer()
+    buf.push_media(b"\x01" * 160)
+    assert buf.next_frame() == (b"\x01" * 160, [])
+    assert buf.push_mark("late") == []  # nothing queued, but a frame is still playing
+    assert buf.next_frame() == (SILENCE, ["late"])
+    assert buf.push_mark("idle") == ["idle"]
+
+
+def test_playout_start_delay_holds_new_audio_after_an_idle_buffer():
+    buf = PlayoutBuffer(start_delay_frames=2)
+    buf.push_media(b"\x01" * 320)
+    buf.push_mark("m")
+    assert [buf.next_frame()[0] for _ in range(2)] == [SILENCE, SILENCE]
+    assert buf.next_frame() == (b"\x01" * 160, [])
+    buf.push_media(b"\x02" * 160)  # the buffer never ran dry: no new delay
+    assert buf.next_frame() == (b"\x01" * 160, [])
+    assert buf.next_frame() == (b"\x02" * 160, ["m"])
 
 
 def test_clear_drops_audio_and_echoes_every_pending_mark():
@@ -75,6 +100,8 @@ class PlayoutModel(RuleBasedStateMachine):
         self.queue: list = []  # reference: ints (audio bytes) and str (marks), in arrival order
         self.echoed: list[str] = []
         self.sent_marks: list[str] = []
+        self.finishing: list[str] = []  # marks done once the frame now playing has played
+        self.playing = False
         self.counter = 0
 
     @rule(data=st.binary(min_size=1, max_size=500))
@@ -89,9 +116,12 @@ class PlayoutModel(RuleBasedStateMachine):
         self.sent_marks.append(name)
         empty = not any(isinstance(x, int) for x in self.queue)
         got = self.buf.push_mark(name)
-        if empty:
-            assert got == [name]  # immediate echo: nothing buffered
+        if empty and not self.playing:
+            assert got == [name]  # immediate echo: nothing buffered or playing
             self.echoed.append(name)
+        elif empty:
+            assert got == []
+            self.finishing.append(name)
         else:
             assert got == []
             self.queue.append(name)
@@ -99,29 +129,32 @@ class PlayoutModel(RuleBasedStateMachine):
     @rule()
     def tick(self):
         frame, done = self.buf.next_frame()
-        played, expect_done = [], []
+        assert done == self.finishing  # the previous frame has finished playing
+        self.echoed.extend(done)
+        played, finishing = [], []
         while self.queue and (isinstance(self.queue[0], str) or len(played) < 160):
             item = self.queue.pop(0)
-            (expect_done if isinstance(item, str) else played).append(item)
+            (finishing if isinstance(item, str) else played).append(item)
         # Marks right after the frame's last byte complete with it too.
         while self.queue and isinstance(self.queue[0], str):
-            expect_done.append(self.queue.pop(0))
+            finishing.append(self.queue.pop(0))
         assert frame == bytes(played) + SILENCE[len(played):]
-        assert done == expect_done
-        self.echoed.extend(done)
+        self.finishing, self.playing = finishing, bool(played)
 
-    @precondition(lambda self: self.queue)
+    @precondition(lambda self: self.queue or self.finishing)
     @rule()
     def clear(self):
         done = self.buf.clear()
-        assert done == [x for x in self.queue if isinstance(x, str)]
+        assert done == self.finishing + [x for x in self.queue if isinstance(x, str)]
         self.queue.clear()
+        self.finishing, self.playing = [], False
         self.echoed.extend(done)
 
     @invariant()
     def marks_echo_in_order_exactly_once(self):
         assert self.echoed == self.sent_marks[:len(self.echoed)]
-        assert self.buf.pending_marks == [x for x in self.queue if isinstance(x, str)]
+        assert self.buf.pending_marks == self.finishing + [
+            x for x in self.queue if isinstance(x, str)]
         assert self.buf.buffered_bytes == sum(isinstance(x, int) for x in self.queue)
 
 
