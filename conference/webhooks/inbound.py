@@ -69,7 +69,7 @@ def admit_caller(session: so.Session, call_sid: str, values: Mapping):
 
 
 def resolve_ai_leg(session: so.Session, values: Mapping):
-    """(conference, ai participant or None, params) for a request to the TwiML App Voice URL."""
+    """(conference, its present AI participant or None) for a request to the AI Voice URL."""
     conf = None
     claims = read_stream_token(current_app.config["SECRET_KEY"], values.get("token") or "",
                                current_app.config["STREAM_TOKEN_TTL_S"])
