@@ -11,6 +11,7 @@ import pytest
 from agents import speech
 
 ROOT = Path(__file__).resolve().parents[2]
+MAX_HUB_HOLD_MS = 500  # measured ~130 ms on a busy 2-core machine
 
 DRIVER = r"""
 from gevent import monkey; monkey.patch_all()
@@ -52,7 +53,9 @@ def test_local_session_hears_and_speaks_under_gevent():
                             text=True, timeout=90)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    print(report)  # max_gap_ms: the longest the hub was held (decoder and espeak work)
+    # The hub was never held for the length of a decode or a synthesis: the CPU work
+    # ran off the hub. The bound is loose so a loaded machine passes; bench/ has the timings.
+    assert report["max_gap_ms"] < MAX_HUB_HOLD_MS, report
     assert report["status"] == "completed"
     assert "what are your opening hours" in report["texts"][0]
     assert report["texts"][-1] == "We are open from nine to five, Monday to Friday."
