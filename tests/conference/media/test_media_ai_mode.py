@@ -6,7 +6,6 @@ import uuid
 
 import orjson
 import redis
-from conftest import wait_for
 from media_harness import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, Ticker, token
 
 from agents.base import AudioOut, Transcript
@@ -15,6 +14,7 @@ from conference.media.facade import set_ai_mode
 from conference.media.live_call import LiveCall
 from conference.media.registry import get_plane
 from twilio_sim.media_client import MediaStreamClient
+from twilio_sim.testing import wait_for
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 SILENCE = b"\xff" * 160
@@ -64,7 +64,7 @@ def test_mode_changes_from_another_worker_silence_and_restore_the_ai(media_serve
         ticker.run(5, [(client, tone)])
         return server.metric("forkline_media_barge_ins_total", source="mode") >= 1
 
-    assert wait_for(cut_by_mode, timeout=10)  # speaking when told: cleared at once
+    assert wait_for(cut_by_mode, timeout_s=10)  # speaking when told: cleared at once
     mark = len(ticker.played(client))
     ticker.run(50, [(client, tone)])
     assert [f for _, f in ticker.played(client)[mark:]] == [SILENCE] * 50
