@@ -28,6 +28,7 @@ from conference.logs import get_logger, monotonic_ms
 from conference.media import metrics, ports, statesink
 from conference.media.playout import PlayoutTracker
 from conference.media.registry import conf_key
+from models.conference import tenant_number
 
 if TYPE_CHECKING:
     from conference.media.ai_leg import AiLeg
@@ -221,7 +222,7 @@ class LiveCall:
         profile = session.profile if session is not None else None
         tenant = info.get("tenant")
         return {
-            "tenant_id": int(tenant) if str(tenant or "").isdigit() else None,
+            "tenant_id": tenant_number(tenant),
             "conference": info.get("conference"),
             "ai_call_sid": self.call_sid,
             "coach": info.get("coach") or None,

@@ -22,7 +22,8 @@ from agents.pipeline.endpoint import Endpointer, SpeechEnded
 from agents.pipeline.speaker import truncate_text
 from conference.logs import get_logger
 from conference.media import facade, ports
-from models import Conference, ConferenceEvent, TranscriptEntry, transaction
+from models import ConferenceEvent, TranscriptEntry, transaction
+from models.conference import conference_id
 
 log = get_logger("transcripts")
 QUEUE_FRAMES = 3000  # a minute of 20 ms frames; beyond that the transcript drops audio
@@ -36,11 +37,10 @@ def _wall(seconds: float) -> datetime:
 def store_line(info: dict, text: str, started: float, ended: float, source: str) -> None:
     """Insert one TranscriptEntry for the conference named in `info` (a state-writer job)."""
     tenant, name = info.get("tenant"), info.get("conference")
-    if not text.strip() or not str(tenant or "").isdigit():
+    if not text.strip():
         return
     with transaction() as session:
-        conf_id = session.scalar(sa.select(Conference.id).where(
-            Conference.tenant_id == int(tenant), Conference.name == name))
+        conf_id = conference_id(session, tenant, name)
         if conf_id is None:
             return
         speaker = "ai" if source == "ai" else (info.get("label") or info.get("call_sid") or "?")

@@ -86,5 +86,4 @@ def resolve_ai_leg(session: so.Session, values: Mapping):
         conf = p.conference if p else None
     if conf is None:
         raise BadWebhook("unknown AI leg: no valid token and no known CallSid")
-    ai = next((p for p in conf.participants if p.role == "ai" and p.is_present), None)
-    return conf, ai
+    return conf, conf.live_ai
