@@ -15,34 +15,16 @@ MAX_HUB_HOLD_MS = 500  # measured ~130 ms on a busy 2-core machine
 
 DRIVER = r"""
 from gevent import monkey; monkey.patch_all()
-import json, time, gevent
+import json
 from agents import audio
-from agents.base import AgentProfile, AudioOut, ResponseDone, Transcript
+from agents.base import AgentProfile
 from agents.local import DEFAULT_FAQ, LocalSession
+from tests.support.gevent_turn import drive_turn
 from twilio_sim.audio import read_wav_ulaw
 from twilio_sim.fixtures import fixture_path
-
-ticks = []
-def ticker():  # shows whether the hub kept running while the session worked
-    while True:
-        ticks.append(time.monotonic()); gevent.sleep(0.01)
-gevent.spawn(ticker)
 session = LocalSession(AgentProfile(faq=DEFAULT_FAQ), {})
-session.connect()
 ulaw = read_wav_ulaw(str(fixture_path("opening_hours"))) + audio.ULAW_SILENCE * 8000
-for frame in audio.split_frames(ulaw):
-    session.send_audio(frame); gevent.sleep(0.002)
-got, status, texts = 0, None, []
-while status is None:
-    event = session.next_event(timeout=20)
-    if event is None: break
-    if isinstance(event, AudioOut): got += len(event.ulaw)
-    if isinstance(event, Transcript): texts.append(event.text)
-    if isinstance(event, ResponseDone): status = event.status
-session.close()
-gaps = [b - a for a, b in zip(ticks, ticks[1:])]
-print(json.dumps({"audio_ms": got // 8, "status": status, "texts": texts,
-                  "max_gap_ms": round(max(gaps) * 1000), "ticks": len(ticks)}))
+print(json.dumps(drive_turn(session, ulaw)))
 """
 
 
