@@ -6,7 +6,7 @@ import threading
 from agents import audio
 from agents.base import AgentFailure, AgentProfile, AudioOut, ResponseDone, SpeechStarted
 from agents.pipeline import PipelineSession
-from tests.agents.pipeline.conftest import pull_until, speak
+from tests.support.sessions import pull_until, speak
 
 CHUNK = b"\x10" * 800  # 100 ms of (non-silent) mu-law
 
