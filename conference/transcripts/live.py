@@ -120,8 +120,10 @@ def conference_entries(session: so.Session, conference_id: int) -> list[dict]:
 class ForkTranscriber:
     """One human fork: a tap callback that only enqueues, and a worker that transcribes."""
 
-    def __init__(self, info: dict, make_stt: Callable[[], object], submit: Callable) -> None:
+    def __init__(self, info: dict, make_stt: Callable[[], object], submit: Callable,
+                 clock: Callable[[], float] = time.time) -> None:
         self.info = dict(info, role=info.get("role") or "customer")
+        self.clock = clock  # wall time of a frame's arrival (tests pass a virtual one)
         self.make_stt = make_stt
         self.submit = submit
         self.endpointer = Endpointer()
@@ -133,7 +135,7 @@ class ForkTranscriber:
     def __call__(self, ulaw: bytes) -> None:
         """Tap callback on the audio path: never blocks, never logs."""
         try:
-            self.queue.put_nowait((ulaw, time.time()))
+            self.queue.put_nowait((ulaw, self.clock()))
         except queue.Full:
             self.dropped += 1
 
@@ -145,7 +147,7 @@ class ForkTranscriber:
         """Worker loop: endpoint, transcribe, hand rows to the writer."""
         try:
             stt = self.make_stt()
-            arrived = time.time()
+            arrived = self.clock()
             while (item := self.queue.get()) is not None:
                 ulaw, arrived = item
                 position = self.endpointer.position_ms
@@ -173,8 +175,10 @@ class ForkTranscriber:
 class TranscriptService:
     """Keeps a transcriber on every fork of this worker's media plane; summarises at the end."""
 
-    def __init__(self, app: Flask, make_stt: Callable[[dict], object] | None = None) -> None:
+    def __init__(self, app: Flask, make_stt: Callable[[dict], object] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.app = app
+        self.clock = clock
         self.make_stt = make_stt or DefaultSTT(app)
         self.active: dict[tuple[str, str], tuple[str, ForkTranscriber, Callable]] = {}
         self.pending: dict[str, list[ForkTranscriber]] = {}  # conf key -> transcribers
@@ -203,7 +207,7 @@ class TranscriptService:
     def _attach(self, key: tuple[str, str], fork: facade.ForkView) -> None:
         info = fork.info
         transcriber = ForkTranscriber(info, lambda: self.make_stt(info),
-                                      lambda *job: facade.submit(self.app, *job))
+                                      lambda *job: facade.submit(self.app, *job), self.clock)
         unsubscribe = facade.subscribe(self.app, fork.call_sid, transcriber)
         threading.Thread(target=transcriber.run, name="fork-transcriber", daemon=True).start()
         self.active[key] = (fork.stream_sid, transcriber, unsubscribe)
