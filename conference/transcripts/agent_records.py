@@ -8,8 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from agents.base import AudioOut, Transcript
-from agents.pipeline.metrics import TurnMetrics
+from agents.base import AudioOut, Transcript, TurnMetrics
 from conference.transcripts.live import store_line
 from models import TurnMetric, transaction
 from models.conference import conference_id
