@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 
 from agents.base import AudioOut, Transcript, TurnMetrics
-from conference.transcripts.live import store_line
+from conference.transcripts.store import store_line
 from models import TurnMetric, transaction
 from models.conference import conference_id
 

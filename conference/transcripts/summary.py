@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from agents.pipeline.factory import summarize_text
 from agents.pipeline.rules import content
 from conference.logs import get_logger
-from conference.transcripts.live import conference_entries
+from conference.transcripts.store import conference_entries
 from models import ConferenceSummary, get_session, transaction
 from models.conference import conference_id
 
