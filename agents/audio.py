@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import math
+import struct
 import sys
 import warnings
 import wave
@@ -135,3 +136,15 @@ class UlawEncoder:
     def process(self, pcm: bytes) -> bytes:
         """Encode the next PCM chunk (any length)."""
         return pcm16_to_ulaw(self._resampler.process(pcm))
+
+
+def voiced_frame(tick: int) -> bytes:
+    """Frame `tick` of a synthetic voice (200 Hz and harmonics), mu-law: a VAD hears speech.
+
+    For tests and benches that need speech without a recording.
+    """
+    start = tick * 160
+    pcm = b"".join(struct.pack("<h", int(6000 * (
+        math.sin(2 * math.pi * 200 * n / 8000) + 0.5 * math.sin(2 * math.pi * 400 * n / 8000)
+        + 0.3 * math.sin(2 * math.pi * 800 * n / 8000)))) for n in range(start, start + 160))
+    return pcm16_to_ulaw(pcm)

@@ -5,7 +5,7 @@ whole number of 20 ms frames. Events are pulled with `next_event()` by a single 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Protocol, runtime_checkable
 
 
@@ -69,8 +69,27 @@ class AgentFailure:
     fatal: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class TurnMetrics:
+    """Latencies of one turn in ms (None when a stage did not run), from pipeline backends."""
+
+    item_id: str
+    backend: str
+    stt_ms: float | None = None
+    llm_first_token_ms: float | None = None
+    tts_first_audio_ms: float | None = None
+    end_to_end_ms: float | None = None
+
+    def as_row(self) -> dict:
+        """Column values for a TurnMetric row (without conference id)."""
+        row = asdict(self)
+        row.pop("item_id")
+        return row
+
+
 AgentEvent = (
     AudioOut | SpeechStarted | SpeechStopped | Transcript | ToolCall | ResponseDone | AgentFailure
+    | TurnMetrics
 )
 
 

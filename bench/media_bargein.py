@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
-import struct
 import tempfile
 import time
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from agents.audio import pcm16_to_ulaw
+from agents.audio import voiced_frame
 from bench._targets import ACCOUNT_SID, AUTH_TOKEN, SECRET, Forkline
 from conference.twilio.security import make_stream_token
 from twilio_sim.media_client import MediaStreamClient
@@ -31,14 +29,6 @@ VOICE_START, VAD_FRAMES = 30, 3  # the fork starts talking at tick 30; VAD decid
 
 def tone(i: int) -> bytes:
     return bytes([i % 250, 5]) * 80
-
-
-def voice(tick: int) -> bytes:
-    start = tick * 160
-    pcm = b"".join(struct.pack("<h", int(6000 * (
-        math.sin(2 * math.pi * 200 * n / 8000) + 0.5 * math.sin(2 * math.pi * 400 * n / 8000)
-        + 0.3 * math.sin(2 * math.pi * 800 * n / 8000)))) for n in range(start, start + 160))
-    return pcm16_to_ulaw(pcm)
 
 
 def trial(target: Forkline, index: int, engine: sa.Engine) -> tuple[float, float]:
@@ -62,7 +52,7 @@ def trial(target: Forkline, index: int, engine: sa.Engine) -> tuple[float, float
     played, t0 = [], time.monotonic()
     for tick in range(90):
         time.sleep(max(0.0, t0 + tick * 0.02 - time.monotonic()))
-        fork.send_tick(inbound=voice(tick) if tick >= VOICE_START else SILENCE)
+        fork.send_tick(inbound=voiced_frame(tick) if tick >= VOICE_START else SILENCE)
         ai.send_tick(inbound=SILENCE)
         played.append(ai.playout_frame())
     ai.stop()

@@ -56,6 +56,26 @@ class Conference(Base):
         """True until the conference has completed or failed."""
         return self.status in ("pending", "in-progress")
 
+    @property
+    def live_ai(self) -> Participant | None:
+        """The AI participant that is still in the call, if any."""
+        return next((p for p in self.participants if p.role == "ai" and p.is_present), None)
+
+
+def tenant_number(tenant: str | int | None) -> int | None:
+    """A tenant id given as a stream parameter or a number ("7", 7); None when it is not one."""
+    text = str(tenant) if tenant is not None else ""
+    return int(text) if text.isdigit() else None
+
+
+def conference_id(session: so.Session, tenant: str | int | None, name: str | None) -> int | None:
+    """The id of conference `name` of `tenant` (as in `tenant_number`); None when unknown."""
+    tenant_id = tenant_number(tenant)
+    if tenant_id is None or not name:
+        return None
+    return session.scalar(sa.select(Conference.id).where(
+        Conference.tenant_id == tenant_id, Conference.name == name))
+
 
 def twilio_friendly_name(tenant_id: int, name: str) -> str:
     """The Twilio FriendlyName of conference `name` of tenant `tenant_id`."""

@@ -1,9 +1,11 @@
 """Per-turn latency metrics: an event the host can store, and Prometheus histograms."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 from prometheus_client import Histogram
+
+from agents.base import TurnMetrics
+
+__all__ = ["STAGES", "STAGE_SECONDS", "TurnMetrics", "observe"]
 
 STAGES = ("stt", "llm_first_token", "tts_first_audio", "end_to_end")
 
@@ -14,24 +16,6 @@ STAGE_SECONDS = Histogram(
     ["backend", "stage"],
     buckets=(0.025, 0.05, 0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class TurnMetrics:
-    """Latencies of one turn in ms (None when a stage did not run); an extra session event."""
-
-    item_id: str
-    backend: str
-    stt_ms: float | None = None
-    llm_first_token_ms: float | None = None
-    tts_first_audio_ms: float | None = None
-    end_to_end_ms: float | None = None
-
-    def as_row(self) -> dict:
-        """Column values for a TurnMetric row (without conference id)."""
-        row = asdict(self)
-        row.pop("item_id")
-        return row
 
 
 def observe(metrics: TurnMetrics) -> None:

@@ -8,6 +8,7 @@ from agents import registry, tools
 from agents.base import AgentProfile
 from conference.service.validation import NAME_RE
 from models import AgentProfileRecord, get_session
+from models.conference import tenant_number
 
 DEFAULT_NAME = "default"
 VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
@@ -83,7 +84,7 @@ def backend_for(tenant_id: int, name: str) -> str | None:
 
 def runtime_profile(tenant: str | int | None, name: str | None) -> AgentProfile:
     """The profile a live AI call runs with: `name`, else the tenant's default."""
-    tenant_id = int(tenant) if str(tenant or "").isdigit() else 0
+    tenant_id = tenant_number(tenant) or 0
     return (load_profile(tenant_id, name or DEFAULT_NAME)
             or load_profile(tenant_id, DEFAULT_NAME) or AgentProfile())
 

@@ -73,7 +73,7 @@ def whisper_to_agent(app: Any, ctx: dict, args: dict) -> dict:
         (p.label for p in conf.participants if p.is_present and p.role == "agent"), None)
     if coach is None:
         return {"ok": False, "error": "there is no agent on the call to whisper to"}
-    ai = next((p for p in conf.participants if p.role == "ai" and p.is_present), None)
+    ai = conf.live_ai
     previous = (ai.mode if ai is not None else None) or "speak"
     if previous != "whisper":
         service.set_ai_mode(tenant, name, "whisper", coach_label=coach)

@@ -18,16 +18,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import sqlalchemy as sa
-
 from agents import tools
 from agents.base import ToolCall
 from conference.ai import profiles, tool_actions
 from conference.logs import get_logger
 from conference.media import ports
 from conference.service.errors import ServiceError
-from models import Conference, get_session, transaction
+from models import get_session, transaction
 from models.agent import ToolCallRecord
+from models.conference import conference_id
 
 log = get_logger("tools")
 
@@ -74,11 +73,8 @@ def _execute(app: Any, ctx: dict, name: str, arguments: dict) -> tuple[dict, str
 
 def _record(ctx: dict, event: ToolCall) -> int:
     with transaction() as session:
-        conference_id = None
-        if ctx.get("tenant_id") is not None and ctx.get("conference"):
-            conference_id = session.scalar(sa.select(Conference.id).where(
-                Conference.tenant_id == ctx["tenant_id"], Conference.name == ctx["conference"]))
-        row = ToolCallRecord(conference_id=conference_id, call_sid=ctx.get("ai_call_sid"),
+        conf_id = conference_id(session, ctx.get("tenant_id"), ctx.get("conference"))
+        row = ToolCallRecord(conference_id=conf_id, call_sid=ctx.get("ai_call_sid"),
                              call_id=event.call_id[:64], name=event.name[:64],
                              arguments=_jsonable(event.arguments), status="pending")
         session.add(row)

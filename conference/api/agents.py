@@ -12,7 +12,7 @@ from conference.api import agents_openapi, authenticate, http_error, service_err
 from conference.api.schemas import json_body
 from conference.service.base import get_conference
 from conference.service.errors import Conflict, Invalid, NotFound, ServiceError
-from conference.transcripts import live as transcripts
+from conference.transcripts import store as transcripts
 from models import AgentProfileRecord, ConferenceSummary, get_session, transaction
 
 bp = Blueprint("agents_api", __name__, url_prefix="/api")

@@ -25,7 +25,7 @@ class ForkLeg:
         self.detector = SpeechDetector(self.label)
         self.fenced = False
         self.frames_in = 0
-        self.edges: list[SpeechEdge] = []
+        self.speech_edges = 0  # numbers this fork's speech events (their dedup keys)
 
     def attach(self, now_ms: float) -> None:
         """Claim the call's fork, fence an older duplicate, register with the conference."""
@@ -60,7 +60,7 @@ class ForkLeg:
 
     def on_speech(self, edge: SpeechEdge) -> None:
         """A speaker started or stopped: maybe a barge-in against the AI of this conference."""
-        self.edges.append(edge)
+        self.speech_edges += 1
         barged = False
         if edge.started:
             for live in self.plane.ai_calls_in(self.conf_key):
@@ -68,7 +68,7 @@ class ForkLeg:
             if self.plane.bus is not None:  # the AI leg may live in another worker
                 self.plane.bus.publish("speech", conf_key=self.conf_key, speaker=edge.speaker)
         event = "speech-started" if edge.started else "speech-stopped"
-        key = f"media:{self.start.stream_sid}:{event}:{len(self.edges)}"
+        key = f"media:{self.start.stream_sid}:{event}:{self.speech_edges}"
         self.plane.sink.submit(statesink.media_event, self.info, event, key,
                                {"speaker": edge.speaker, "barge_in": barged})
 

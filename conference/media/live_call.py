@@ -28,6 +28,7 @@ from conference.logs import get_logger, monotonic_ms
 from conference.media import metrics, ports, statesink
 from conference.media.playout import PlayoutTracker
 from conference.media.registry import conf_key
+from models.conference import tenant_number
 
 if TYPE_CHECKING:
     from conference.media.ai_leg import AiLeg
@@ -57,7 +58,6 @@ class LiveCall:
         # The stream's `mode` parameter at start, then set_mode() (registry.set_ai_mode / bus).
         self.mode = info.get("mode") if info.get("mode") in MODES else "speak"
         self.failures = 0
-        self.replayed_in = 0
         # AI transcript lines and turn metrics: queued on the state writer, off the audio path.
         self.recorder = ports.event_recorder(plane.app, plane.sink.submit,
                                              dict(info, call_sid=call_sid))
@@ -142,7 +142,6 @@ class LiveCall:
                 for frame in frames:
                     session.send_audio(frame)
                 replay.fed = target
-                self.replayed_in += len(frames)
                 metrics.REPLAYED.labels(direction="inbound").inc(len(frames))
         except Exception as exc:
             self.failed("replay", exc)
@@ -180,7 +179,7 @@ class LiveCall:
         if kind is SpeechStarted:
             self.barge_in("backend", monotonic_ms(), event.speaker)
         elif kind is ResponseDone:
-            self.tracker.end_item(event.item_id)
+            self.tracker.end_item()
         elif kind is ToolCall:
             threading.Thread(target=self._run_tool, args=(event,), daemon=True).start()
         elif kind is Transcript and event.final and (event.speaker != "ai"
@@ -214,7 +213,7 @@ class LiveCall:
             apology = self.plane.apology()
             if apology:
                 self.tracker.push(f"apology-{self.failures}", apology)
-                self.tracker.end_item(None)
+                self.tracker.end_item()
                 self.wake()
 
     def tool_context(self) -> dict:
@@ -223,7 +222,7 @@ class LiveCall:
         profile = session.profile if session is not None else None
         tenant = info.get("tenant")
         return {
-            "tenant_id": int(tenant) if str(tenant or "").isdigit() else None,
+            "tenant_id": tenant_number(tenant),
             "conference": info.get("conference"),
             "ai_call_sid": self.call_sid,
             "coach": info.get("coach") or None,
@@ -276,7 +275,6 @@ class LiveCall:
                 session.interrupt(cut.heard_ms, cut.item_id)
             except Exception as exc:
                 self.failed("interrupt", exc)
-        self.last_truncation = cut
         self.record("barge-in", {"source": source, "speaker": speaker, "item_id": cut.item_id,
                                  "heard_ms": cut.heard_ms, "flushed_ms": cut.flushed_ms})
         return True

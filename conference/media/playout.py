@@ -77,8 +77,8 @@ class PlayoutTracker:
         self.pending.append((item, ulaw))
         return True
 
-    def end_item(self, item_id: str | None) -> None:
-        """The backend finished an item: mark its tail so the end gets acknowledged too."""
+    def end_item(self) -> None:
+        """The backend finished the current item: mark its tail so the end gets acknowledged too."""
         self.mark_tail = True
 
     def pull(self, now_ms: float) -> list[tuple[str, bytes | str]]:

@@ -12,6 +12,7 @@ from flask import Flask
 
 from conference.logs import get_logger
 from models import Conference, ConferenceEvent, Participant, Stream, Tenant, transaction
+from models.conference import tenant_number
 from models.times import utcnow
 
 log = get_logger("media.statesink")
@@ -59,10 +60,11 @@ class StateSink:
 
 
 def _conference(session, tenant: str | None, name: str | None) -> Conference | None:
-    if not name or not tenant or not str(tenant).isdigit():
+    tenant_id = tenant_number(tenant)
+    if not name or tenant_id is None:
         return None
     return session.scalar(sa.select(Conference).where(
-        Conference.tenant_id == int(tenant), Conference.name == name))
+        Conference.tenant_id == tenant_id, Conference.name == name))
 
 
 def stream_started(info: dict, on_recording: Callable[[bool], None] | None = None) -> None:

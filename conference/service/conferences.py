@@ -2,7 +2,7 @@
 
 Every write runs in one transaction that also spans the Twilio call: rows are flushed, Twilio
 is asked, and a GatewayError rolls everything back, so a refusal leaves no half-written state.
-The AI and supervisor use cases live in service_roles and are re-exported here.
+The AI and supervisor use cases live in roles.py; the package re-exports both.
 """
 from __future__ import annotations
 
@@ -21,21 +21,12 @@ from conference.service.base import (
     _tid,
     find_participant,
     get_conference,
-    list_conferences,
     mark_conference_ended,
     record_api_event,
     write_transaction,
 )
 from conference.service.errors import Conflict, ServiceError, UpstreamError
-from conference.service.roles import (
-    AI_LABEL,
-    _attach_ai,
-    add_ai,
-    add_supervisor,
-    remove_ai,
-    set_ai_mode,
-    set_supervisor_mode,
-)
+from conference.service.roles import _attach_ai
 from conference.service.validation import (
     HUMAN_ROLES,
     check_choice,
@@ -46,13 +37,6 @@ from conference.service.validation import (
 from conference.twilio.gateway import GatewayError, get_gateway
 from models import Conference, Participant, Tenant, transaction
 from models.times import utcnow
-
-__all__ = [
-    "AI_LABEL", "add_ai", "add_participant", "add_supervisor", "create_conference",
-    "end_conference", "find_participant", "get_conference", "list_conferences",
-    "mark_conference_ended", "remove_ai", "remove_participant", "set_ai_mode",
-    "set_supervisor_mode",
-]
 
 
 def create_conference(

@@ -10,6 +10,7 @@ from flask import current_app
 from conference.logs import get_logger
 from conference.service import orphans
 from conference.service.base import (
+    AI_LABEL,
     _active,
     _coach_call_sid,
     _dial,
@@ -34,7 +35,6 @@ from conference.twilio.gateway import GatewayError, get_gateway
 from conference.twilio.stream_params import stream_token
 from models import Conference, Participant, Tenant, transaction
 
-AI_LABEL = "ai"
 log = get_logger("service.roles")
 
 
@@ -56,7 +56,7 @@ def ai_dial_address(conf: Conference, agent: str, mode: str, coach_label: str | 
 
 
 def _live_ai(conf: Conference) -> Participant | None:
-    return next((p for p in conf.participants if p.role == "ai" and p.is_present), None)
+    return conf.live_ai
 
 
 def _enforce_ai_cap(session: so.Session, tenant_id: int) -> None:

@@ -8,22 +8,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-import sqlalchemy as sa
-
-from agents.base import AudioOut, Transcript
-from agents.pipeline.metrics import TurnMetrics
-from conference.transcripts.live import store_line
-from models import Conference, TurnMetric, transaction
+from agents.base import AudioOut, Transcript, TurnMetrics
+from conference.transcripts.store import store_line
+from models import TurnMetric, transaction
+from models.conference import conference_id
 
 
 def store_turn_metric(info: dict, metrics: TurnMetrics) -> None:
     """Insert one TurnMetric row for the conference named in `info` (a state-writer job)."""
     tenant = info.get("tenant")
     with transaction() as session:
-        conf_id = None
-        if str(tenant or "").isdigit():
-            conf_id = session.scalar(sa.select(Conference.id).where(
-                Conference.tenant_id == int(tenant), Conference.name == info.get("conference")))
+        conf_id = conference_id(session, tenant, info.get("conference"))
         session.add(TurnMetric(conference_id=conf_id, **metrics.as_row()))
 
 

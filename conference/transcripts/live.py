@@ -3,8 +3,8 @@
 The media plane publishes every fork's inbound audio on its TapHub under the leg's callSid.
 `TranscriptService.sync()` attaches a `ForkTranscriber` to each registered fork (and detaches
 from gone ones); the tap callback only enqueues, a worker thread endpoints and transcribes,
-and rows are written by the media plane's single state writer. When the last fork of a
-conference is gone and its transcribers have drained, the summary is written.
+and rows (`store.store_line`) are written by the media plane's single state writer. When the
+last fork of a conference is gone and its transcribers have drained, the summary is written.
 """
 from __future__ import annotations
 
@@ -12,116 +12,26 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
-import sqlalchemy as sa
-import sqlalchemy.orm as so
 from flask import Flask
 
 from agents.pipeline.endpoint import Endpointer, SpeechEnded
-from agents.pipeline.speaker import truncate_text
 from conference.logs import get_logger
 from conference.media import facade, ports
-from models import Conference, ConferenceEvent, TranscriptEntry, transaction
+from conference.transcripts.store import store_line
 
 log = get_logger("transcripts")
 QUEUE_FRAMES = 3000  # a minute of 20 ms frames; beyond that the transcript drops audio
 SYNC_INTERVAL_S = 0.25
 
 
-def _wall(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
-
-
-def store_line(info: dict, text: str, started: float, ended: float, source: str) -> None:
-    """Insert one TranscriptEntry for the conference named in `info` (a state-writer job)."""
-    tenant, name = info.get("tenant"), info.get("conference")
-    if not text.strip() or not str(tenant or "").isdigit():
-        return
-    with transaction() as session:
-        conf_id = session.scalar(sa.select(Conference.id).where(
-            Conference.tenant_id == int(tenant), Conference.name == name))
-        if conf_id is None:
-            return
-        speaker = "ai" if source == "ai" else (info.get("label") or info.get("call_sid") or "?")
-        session.add(TranscriptEntry(
-            conference_id=conf_id, speaker=speaker[:64], role=info.get("role") or source,
-            text=text.strip(), started_at=_wall(started), ended_at=_wall(ended), source=source))
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything is stored in UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return _utc(value).isoformat() if value else None
-
-
-def heard_cuts(barge_ins: list[dict]) -> dict[str, tuple[int, int]]:
-    """item_id -> (heard_ms, generated_ms) from the media plane's barge-in payloads.
-
-    What had been generated when the caller cut in is what played plus what was flushed.
-    """
-    cuts: dict[str, tuple[int, int]] = {}
-    for payload in barge_ins:
-        item, heard = payload.get("item_id"), payload.get("heard_ms")
-        if not item or not isinstance(heard, int):
-            continue
-        generated = heard + max(int(payload.get("flushed_ms") or 0), 0)
-        if item not in cuts or heard < cuts[item][0]:  # the first cut is the one that counts
-            cuts[item] = (heard, generated)
-    return cuts
-
-
-def ai_line(text: str, item_id: str | None, cuts: dict[str, tuple[int, int]]) -> dict | None:
-    """The AI's words as the caller heard them: cut at a barge-in, None if nothing was heard."""
-    if item_id not in cuts:
-        return {"text": text}
-    heard, generated = cuts[item_id]
-    kept = truncate_text(text, heard, generated)
-    if not kept.rstrip(".").strip():
-        return None
-    return {"text": kept, "interrupted": True, "heard_ms": heard}
-
-
-def _ai_event_rows(session: so.Session, conference_id: int) -> list[tuple]:
-    # The media plane records the AI's final lines and its barge-ins as media events.
-    events = list(session.scalars(sa.select(ConferenceEvent).where(
-        ConferenceEvent.conference_id == conference_id, ConferenceEvent.source == "media",
-        ConferenceEvent.event.in_(("transcript", "barge-in"))).order_by(ConferenceEvent.id)))
-    cuts = heard_cuts([e.payload or {} for e in events if e.event == "barge-in"])
-    rows = []
-    for e in events:
-        payload = e.payload or {}
-        if e.event != "transcript" or payload.get("speaker") != "ai":
-            continue
-        line = ai_line(str(payload.get("text") or ""), payload.get("item_id"), cuts)
-        if line is not None:
-            rows.append((e.received_at, 0, e.id, {
-                "speaker": "ai", "role": "ai", "source": "ai", **line,
-                "started_at": _iso(e.received_at), "ended_at": None}))
-    return rows
-
-
-def conference_entries(session: so.Session, conference_id: int) -> list[dict]:
-    """One ordered, speaker-labelled transcript: human forks and the AI (as heard)."""
-    rows = [(e.started_at, e.seq, e.id, {
-        "speaker": e.speaker, "role": e.role, "text": e.text, "source": e.source,
-        "started_at": _iso(e.started_at), "ended_at": _iso(e.ended_at)})
-        for e in session.scalars(
-            sa.select(TranscriptEntry).where(TranscriptEntry.conference_id == conference_id))]
-    if not any(row[3]["source"] == "ai" for row in rows):
-        rows += _ai_event_rows(session, conference_id)
-    rows.sort(key=lambda row: (_utc(row[0]), row[1], row[2]))
-    return [row[3] for row in rows]
-
-
 class ForkTranscriber:
     """One human fork: a tap callback that only enqueues, and a worker that transcribes."""
 
-    def __init__(self, info: dict, make_stt: Callable[[], object], submit: Callable) -> None:
+    def __init__(self, info: dict, make_stt: Callable[[], object], submit: Callable,
+                 clock: Callable[[], float] = time.time) -> None:
         self.info = dict(info, role=info.get("role") or "customer")
+        self.clock = clock  # wall time of a frame's arrival (tests pass a virtual one)
         self.make_stt = make_stt
         self.submit = submit
         self.endpointer = Endpointer()
@@ -133,7 +43,7 @@ class ForkTranscriber:
     def __call__(self, ulaw: bytes) -> None:
         """Tap callback on the audio path: never blocks, never logs."""
         try:
-            self.queue.put_nowait((ulaw, time.time()))
+            self.queue.put_nowait((ulaw, self.clock()))
         except queue.Full:
             self.dropped += 1
 
@@ -145,7 +55,7 @@ class ForkTranscriber:
         """Worker loop: endpoint, transcribe, hand rows to the writer."""
         try:
             stt = self.make_stt()
-            arrived = time.time()
+            arrived = self.clock()
             while (item := self.queue.get()) is not None:
                 ulaw, arrived = item
                 position = self.endpointer.position_ms
@@ -173,8 +83,10 @@ class ForkTranscriber:
 class TranscriptService:
     """Keeps a transcriber on every fork of this worker's media plane; summarises at the end."""
 
-    def __init__(self, app: Flask, make_stt: Callable[[dict], object] | None = None) -> None:
+    def __init__(self, app: Flask, make_stt: Callable[[dict], object] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.app = app
+        self.clock = clock
         self.make_stt = make_stt or DefaultSTT(app)
         self.active: dict[tuple[str, str], tuple[str, ForkTranscriber, Callable]] = {}
         self.pending: dict[str, list[ForkTranscriber]] = {}  # conf key -> transcribers
@@ -203,7 +115,7 @@ class TranscriptService:
     def _attach(self, key: tuple[str, str], fork: facade.ForkView) -> None:
         info = fork.info
         transcriber = ForkTranscriber(info, lambda: self.make_stt(info),
-                                      lambda *job: facade.submit(self.app, *job))
+                                      lambda *job: facade.submit(self.app, *job), self.clock)
         unsubscribe = facade.subscribe(self.app, fork.call_sid, transcriber)
         threading.Thread(target=transcriber.run, name="fork-transcriber", daemon=True).start()
         self.active[key] = (fork.stream_sid, transcriber, unsubscribe)

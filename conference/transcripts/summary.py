@@ -9,8 +9,9 @@ import sqlalchemy as sa
 from agents.pipeline.factory import summarize_text
 from agents.pipeline.rules import content
 from conference.logs import get_logger
-from conference.transcripts.live import conference_entries
-from models import Conference, ConferenceSummary, get_session, transaction
+from conference.transcripts.store import conference_entries
+from models import ConferenceSummary, get_session, transaction
+from models.conference import conference_id
 
 log = get_logger("summary")
 EXTRACT_LINES = 3
@@ -48,10 +49,7 @@ def transcript_lines(conference_id: int) -> list[tuple[str, str]]:
 
 def summarize_conference(tenant: str | int | None, name: str | None, settings: Mapping):
     """Compute and upsert the summary of conference `name`; None when there is nothing to say."""
-    if not str(tenant or "").isdigit() or not name:
-        return None
-    conf_id = get_session().scalar(sa.select(Conference.id).where(
-        Conference.tenant_id == int(tenant), Conference.name == name))
+    conf_id = conference_id(get_session(), tenant, name)
     lines = transcript_lines(conf_id) if conf_id is not None else []
     get_session().rollback()  # no transaction stays open across the (slow) LLM call
     if not lines:

@@ -69,7 +69,7 @@ def admit_caller(session: so.Session, call_sid: str, values: Mapping):
 
 
 def resolve_ai_leg(session: so.Session, values: Mapping):
-    """(conference, ai participant or None, params) for a request to the TwiML App Voice URL."""
+    """(conference, its present AI participant or None) for a request to the AI Voice URL."""
     conf = None
     claims = read_stream_token(current_app.config["SECRET_KEY"], values.get("token") or "",
                                current_app.config["STREAM_TOKEN_TTL_S"])
@@ -86,5 +86,4 @@ def resolve_ai_leg(session: so.Session, values: Mapping):
         conf = p.conference if p else None
     if conf is None:
         raise BadWebhook("unknown AI leg: no valid token and no known CallSid")
-    ai = next((p for p in conf.participants if p.role == "ai" and p.is_present), None)
-    return conf, ai
+    return conf, conf.live_ai

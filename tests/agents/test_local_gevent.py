@@ -11,37 +11,20 @@ import pytest
 from agents import speech
 
 ROOT = Path(__file__).resolve().parents[2]
+MAX_HUB_HOLD_MS = 500  # measured ~130 ms on a busy 2-core machine
 
 DRIVER = r"""
 from gevent import monkey; monkey.patch_all()
-import json, time, gevent
+import json
 from agents import audio
-from agents.base import AgentProfile, AudioOut, ResponseDone, Transcript
+from agents.base import AgentProfile
 from agents.local import DEFAULT_FAQ, LocalSession
+from tests.support.gevent_turn import drive_turn
 from twilio_sim.audio import read_wav_ulaw
 from twilio_sim.fixtures import fixture_path
-
-ticks = []
-def ticker():  # shows whether the hub kept running while the session worked
-    while True:
-        ticks.append(time.monotonic()); gevent.sleep(0.01)
-gevent.spawn(ticker)
 session = LocalSession(AgentProfile(faq=DEFAULT_FAQ), {})
-session.connect()
 ulaw = read_wav_ulaw(str(fixture_path("opening_hours"))) + audio.ULAW_SILENCE * 8000
-for frame in audio.split_frames(ulaw):
-    session.send_audio(frame); gevent.sleep(0.002)
-got, status, texts = 0, None, []
-while status is None:
-    event = session.next_event(timeout=20)
-    if event is None: break
-    if isinstance(event, AudioOut): got += len(event.ulaw)
-    if isinstance(event, Transcript): texts.append(event.text)
-    if isinstance(event, ResponseDone): status = event.status
-session.close()
-gaps = [b - a for a, b in zip(ticks, ticks[1:])]
-print(json.dumps({"audio_ms": got // 8, "status": status, "texts": texts,
-                  "max_gap_ms": round(max(gaps) * 1000), "ticks": len(ticks)}))
+print(json.dumps(drive_turn(session, ulaw)))
 """
 
 
@@ -52,7 +35,9 @@ def test_local_session_hears_and_speaks_under_gevent():
                             text=True, timeout=90)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    print(report)  # max_gap_ms: the longest the hub was held (decoder and espeak work)
+    # The hub was never held for the length of a decode or a synthesis: the CPU work
+    # ran off the hub. The bound is loose so a loaded machine passes; bench/ has the timings.
+    assert report["max_gap_ms"] < MAX_HUB_HOLD_MS, report
     assert report["status"] == "completed"
     assert "what are your opening hours" in report["texts"][0]
     assert report["texts"][-1] == "We are open from nine to five, Monday to Friday."

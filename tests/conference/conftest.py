@@ -38,6 +38,12 @@ def make_tenant(app, name: str, max_ai_sessions: int = 5, phone_number: str | No
 
 
 @pytest.fixture
+def new_tenant(app):
+    """Factory: another tenant, `new_tenant(name, max_ai_sessions=...)` -> (id, API key)."""
+    return lambda name, **fields: make_tenant(app, name, **fields)
+
+
+@pytest.fixture
 def tenant(app):
     """(id, API key) of tenant `acme`, which owns the number +15550001000."""
     return make_tenant(app, "acme", phone_number="+15550001000")

@@ -26,20 +26,3 @@ def settings(openai_fake):
 def question_ulaw():
     """A spoken question (espeak-ng) followed by a second of silence."""
     return speech.synthesize_ulaw("What are your opening hours?") + audio.ULAW_SILENCE * 8000
-
-
-def speak(session, ulaw: bytes) -> None:
-    """Feed audio in 20 ms frames, as the media plane does."""
-    for frame in audio.split_frames(ulaw):
-        session.send_audio(frame)
-
-
-def pull_until(session, kind, timeout: float = 20.0) -> list:
-    """Events up to and including the first of type `kind`; fails on a stalled stream."""
-    events = []
-    while True:
-        event = session.next_event(timeout=timeout)
-        assert event is not None, f"no {kind.__name__} after {[type(e).__name__ for e in events]}"
-        events.append(event)
-        if isinstance(event, kind):
-            return events

@@ -13,29 +13,21 @@ from agents import speech
 ROOT = Path(__file__).resolve().parents[3]
 DRIVER = r"""
 from gevent import monkey; monkey.patch_all()
-import json, gevent
+import json
 from agents import audio, speech
-from agents.base import AgentProfile, AudioOut, ResponseDone, Transcript
+from agents.base import AgentProfile
 from agents.pipeline import PipelineSession
 from tests.fakes.openai_http import FakeOpenAI
+from tests.support.gevent_turn import drive_turn
 fake = FakeOpenAI().start()
 fake.transcripts = ["What are your opening hours?"]; fake.replies = [{"text": "Nine to five."}]
 fake.speech_pcm = b"\x00\x10" * 12000
 settings = {"OPENAI_API_KEY": "sk-fake", "OPENAI_BASE_URL": fake.url}
 session = PipelineSession(AgentProfile(), settings)
-session.connect()
 ulaw = speech.synthesize_ulaw("What are your opening hours?") + audio.ULAW_SILENCE * 8000
-for frame in audio.split_frames(ulaw):
-    session.send_audio(frame); gevent.sleep(0.002)
-got, status, texts = 0, None, []
-while status is None:
-    event = session.next_event(timeout=20)
-    if event is None: break
-    if isinstance(event, AudioOut): got += len(event.ulaw)
-    if isinstance(event, Transcript): texts.append(event.text)
-    if isinstance(event, ResponseDone): status = event.status
-session.close(); fake.stop()
-print(json.dumps({"audio_ms": got // 8, "status": status, "texts": texts}))
+report = drive_turn(session, ulaw)
+fake.stop()
+print(json.dumps(report))
 """
 
 

@@ -20,7 +20,7 @@ from agents.base import (
 )
 from agents.pipeline import PipelineSession
 from agents.pipeline.metrics import TurnMetrics
-from tests.agents.pipeline.conftest import pull_until, speak
+from tests.support.sessions import pull_until, speak
 from twilio_sim.audio import tone_level_dbfs
 
 PROFILE = AgentProfile(instructions="Be brief.", voice="coral", tools=("lookup",),

@@ -6,7 +6,7 @@ import base64
 from agents.base import AgentProfile
 from agents.realtime.context import ReplayRing, TurnLog
 from agents.realtime.protocol import RealtimeProtocol
-from tests.agents.realtime.test_realtime_protocol import delta, ready
+from tests.support.realtime_events import delta, ready
 
 
 def test_ring_forgets_audio_only_once_answered():

@@ -4,7 +4,7 @@ from __future__ import annotations
 from agents.base import AgentProfile, ResponseDone
 from agents.realtime import RealtimeSession
 from agents.realtime.prewarm import PrewarmPool
-from tests.agents.realtime.conftest import pull_until, speak
+from tests.support.sessions import pull_until, speak, utterance
 
 
 def test_prewarmed_session_is_connected_before_the_claim(fake):
@@ -15,7 +15,7 @@ def test_prewarmed_session_is_connected_before_the_claim(fake):
     session = pool.claim("CA1")
     assert session is made and pool.claim("CA1") is None
     session.connect()  # the claimer's connect is a no-op now
-    speak(session)
+    speak(session, utterance())
     assert pull_until(session, lambda e: isinstance(e, ResponseDone))[-1].status == "completed"
     assert len(fake.connections) == 1
     session.close()
@@ -41,6 +41,6 @@ def test_prewarm_failure_is_retried_by_the_claimer(fake):
     assert claimed is session
     settings["OPENAI_BASE_URL"] = fake.http_base_url  # the backend is reachable again
     claimed.connect()
-    speak(claimed)
+    speak(claimed, utterance())
     assert pull_until(claimed, lambda e: isinstance(e, ResponseDone))[-1].status == "completed"
     claimed.close()

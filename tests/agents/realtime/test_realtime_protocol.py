@@ -7,21 +7,7 @@ import json
 from agents.base import AgentFailure, AgentProfile, AudioOut, ResponseDone, ToolCall, Transcript
 from agents.realtime.protocol import RealtimeProtocol
 from tests.fakes.realtime_schema import check_client_event
-
-PCMU_SESSION = {"type": "realtime", "audio": {"input": {"format": {"type": "audio/pcmu"}},
-                                              "output": {"format": {"type": "audio/pcmu"}}}}
-
-
-def ready(proto: RealtimeProtocol):
-    """Open a server session and confirm its config; returns the session.updated step."""
-    proto.on_event({"type": "session.created", "session": {}})
-    return proto.on_event({"type": "session.updated", "session": PCMU_SESSION})
-
-
-def delta(rid: str, item: str, nbytes: int) -> dict:
-    """An audio delta of `nbytes` of mu-law."""
-    return {"type": "response.output_audio.delta", "response_id": rid, "item_id": item,
-            "delta": base64.b64encode(b"\x7f" * nbytes).decode()}
+from tests.support.realtime_events import delta, ready
 
 
 def done(rid: str, status: str = "completed") -> dict:

@@ -17,8 +17,8 @@ from agents.base import (
     Transcript,
 )
 from agents.realtime import RealtimeSession
-from tests.agents.realtime.conftest import pull_until, speak
 from tests.fakes.realtime_server import tone_ulaw
+from tests.support.sessions import pull_until, speak, utterance
 
 
 def is_done(event) -> bool:
@@ -31,7 +31,7 @@ def test_ai_greets_then_answers_speech(fake, make_session):
     greeting = pull_until(session, is_done)
     audio = b"".join(e.ulaw for e in greeting if isinstance(e, AudioOut))
     assert audio == fake.reply_audio  # mu-law passes through untouched
-    speak(session)
+    speak(session, utterance())
     turn = pull_until(session, is_done)
     kinds = [type(e).__name__ for e in turn]
     assert kinds[:2] == ["SpeechStarted", "SpeechStopped"]
@@ -47,7 +47,7 @@ def test_websocket_base_url_and_model_are_honoured(fake, make_session):
     session = make_session(OPENAI_BASE_URL="http://127.0.0.1:9/v1",
                            OPENAI_WEBSOCKET_BASE_URL=fake.ws_base_url,
                            OPENAI_REALTIME_MODEL="gpt-realtime-mini")
-    speak(session)
+    speak(session, utterance())
     pull_until(session, is_done)
     assert fake.connections[0]["path"] == "/v1/realtime?model=gpt-realtime-mini"
 
@@ -55,7 +55,7 @@ def test_websocket_base_url_and_model_are_honoured(fake, make_session):
 def test_audio_sent_before_the_session_is_ready_is_held_not_lost(fake):
     session = RealtimeSession(AgentProfile(), {"OPENAI_API_KEY": "sk-test",
                                                "OPENAI_BASE_URL": fake.http_base_url})
-    speak(session)  # queued before connect(): the pre-warm case
+    speak(session, utterance())  # queued before connect(): the pre-warm case
     session.connect()
     try:
         pull_until(session, is_done)
@@ -68,7 +68,7 @@ def test_audio_sent_before_the_session_is_ready_is_held_not_lost(fake):
 def test_barge_in_truncates_at_heard_position(fake, make_session):
     fake.delta_interval_s = 0.05  # 100 ms chunks every 50 ms: still talking when we interrupt
     session = make_session()
-    speak(session)
+    speak(session, utterance())
     events = pull_until(session, lambda e: isinstance(e, AudioOut))
     item = events[-1].item_id
     pull_until(session, lambda e: isinstance(e, AudioOut))  # 200 ms generated so far
@@ -83,7 +83,7 @@ def test_barge_in_truncates_at_heard_position(fake, make_session):
 
 def test_barge_in_beyond_generated_audio_is_capped(fake, make_session):
     session = make_session()
-    speak(session)
+    speak(session, utterance())
     done = pull_until(session, is_done)
     generated = sum(len(e.ulaw) for e in done if isinstance(e, AudioOut)) // 8
     session.interrupt(heard_ms=generated + 5000, item_id=done[-1].item_id)
@@ -95,9 +95,9 @@ def test_barge_in_beyond_generated_audio_is_capped(fake, make_session):
 def test_caller_speech_during_reply_is_reported_for_barge_in(fake, make_session):
     fake.delta_interval_s = 0.05
     session = make_session()
-    speak(session)
+    speak(session, utterance())
     pull_until(session, lambda e: isinstance(e, AudioOut))
-    speak(session, silence_ms=0)
+    speak(session, utterance(silence_ms=0))
     events = pull_until(session, lambda e: isinstance(e, SpeechStarted))
     assert events[-1].speaker == "caller"
 
@@ -106,7 +106,7 @@ def test_caller_speech_during_reply_is_reported_for_barge_in(fake, make_session)
 def test_socket_killed_mid_call_reconnects_and_conversation_continues(fake, make_session, code):
     session = make_session(AgentProfile(greeting="Hello."))
     pull_until(session, is_done)
-    speak(session)
+    speak(session, utterance())
     pull_until(session, lambda e: isinstance(e, Transcript) and e.speaker == "ai" and e.final)
     pull_until(session, is_done)
     if code == "expire":
@@ -114,7 +114,7 @@ def test_socket_killed_mid_call_reconnects_and_conversation_continues(fake, make
     else:
         assert fake.kill_active(code=code) == 1
     assert fake.wait_for(lambda: len(fake.received("session.update")) == 2)
-    speak(session)
+    speak(session, utterance())
     turn = pull_until(session, is_done)
     assert any(isinstance(e, AudioOut) for e in turn) and turn[-1].status == "completed"
     assert session.reconnects == 1 and len(fake.connections) == 2
@@ -140,7 +140,7 @@ def test_unanswered_caller_audio_is_replayed_after_a_drop(fake, make_session):
     assert fake.wait_for(lambda: len(fake.connections) == 2
                          and len(appended(fake.connections[1])) >= len(tone))
     assert appended(fake.connections[1]) == tone  # replayed before any new audio
-    speak(session, speech_ms=0)  # the caller only goes quiet: no need to repeat themselves
+    speak(session, utterance(speech_ms=0))  # the caller only goes quiet: no repeat needed
     turn = pull_until(session, is_done)
     assert turn[-1].status == "completed" and any(isinstance(e, AudioOut) for e in turn)
 
@@ -148,7 +148,7 @@ def test_unanswered_caller_audio_is_replayed_after_a_drop(fake, make_session):
 def test_invalid_tool_arguments_get_a_tool_error_and_nothing_happens(fake, make_session):
     session = make_session(AgentProfile(tools=("transfer_to_human",)))
     fake.force_function_call("transfer_to_human", {"reason": 42})
-    speak(session)
+    speak(session, utterance())
     first = pull_until(session, is_done)
     assert not [e for e in first if isinstance(e, ToolCall)]
     assert fake.wait_for(lambda: fake.received("conversation.item.create"))
@@ -163,7 +163,7 @@ def test_invalid_tool_arguments_get_a_tool_error_and_nothing_happens(fake, make_
 def test_valid_tool_call_round_trip(fake, make_session):
     session = make_session(AgentProfile(tools=("lookup",)))
     fake.force_function_call("lookup", {"query": "order 42"})
-    speak(session)
+    speak(session, utterance())
     events = pull_until(session, lambda e: isinstance(e, ToolCall))
     call = events[-1]
     assert (call.name, call.arguments) == ("lookup", {"query": "order 42"})
@@ -177,7 +177,7 @@ def test_valid_tool_call_round_trip(fake, make_session):
 
 def test_harmless_errors_do_not_hang_up(fake, make_session):
     session = make_session()
-    speak(session)
+    speak(session, utterance())
     done = pull_until(session, is_done)
     session.send_tool_result("call_x", {"ok": True})
     session.send_tool_result("call_y", {"ok": True})  # second response.create races the first
@@ -185,7 +185,7 @@ def test_harmless_errors_do_not_hang_up(fake, make_session):
     assert fake.wait_for(lambda: len(fake.sent("error")) >= 1)
     codes = {e["error"]["code"] for e in fake.sent("error")}
     assert codes <= {"conversation_already_has_active_response", "response_cancel_not_active"}
-    speak(session)
+    speak(session, utterance())
     turn = pull_until(session, lambda e: isinstance(e, SpeechStarted))
     assert not [e for e in turn if isinstance(e, AgentFailure) and e.fatal]
     assert done[-1].status == "completed"
@@ -197,7 +197,7 @@ def test_real_api_errors_become_nonfatal_failures(fake, make_session):
                              "content_index": 0, "audio_end_ms": 10}])
     failure = pull_until(session, lambda e: isinstance(e, AgentFailure))[-1]
     assert (failure.code, failure.fatal) == ("item_truncate_invalid_item_id", False)
-    speak(session)
+    speak(session, utterance())
     assert pull_until(session, is_done)[-1].status == "completed"
 
 

@@ -11,8 +11,8 @@ from agents.echo import EchoSession
 from agents.realtime import RealtimeSession
 from agents.realtime.prewarm import POOL
 from conference.ai import prewarm
-from tests.conference.webhooks.test_webhooks import ai_to
 from tests.fakes.realtime_server import RealtimeFake
+from tests.support.twilio_requests import ai_to
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ import hashlib
 import hmac
 import json
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -18,6 +17,7 @@ from conference.media.live_call import LiveCall
 from conference.media.registry import get_plane
 from models import Participant, get_session
 from models.agent import ToolCallRecord
+from twilio_sim.testing import wait_for
 
 HUMAN = "+15551119999"
 
@@ -55,17 +55,6 @@ def records(app) -> list[ToolCallRecord]:
     """Every recorded tool call."""
     with app.app_context():
         return list(get_session().scalars(sa.select(ToolCallRecord).order_by(ToolCallRecord.id)))
-
-
-def wait_until(predicate, timeout: float = 10.0):
-    """Poll `predicate` until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("condition not met")
 
 
 @pytest.mark.parametrize("name,arguments", [
@@ -123,12 +112,12 @@ def test_warm_transfer_dials_waits_briefs_by_whisper_then_listens(twilio_app, fa
                 Participant.label == "human-agent"))
             session.rollback()
             return sid
-    join(twilio, ctx["conf_sid"], wait_until(human_call_sid), "human-agent", 10)
+    join(twilio, ctx["conf_sid"], wait_for(human_call_sid), "human-agent", 10)
     worker.join(15)
     assert out["ok"] is True and "billing dispute" in out["instructions"]
     def participant_ops():  # the new agent's fork (CreateStream) is not ours to check
         return [q for q in fake_twilio.requests if q.operation_id != "CreateStream"]
-    wait_until(lambda: len(participant_ops()) >= 3)
+    wait_for(lambda: len(participant_ops()) >= 3)
     dial, whisper, listen = participant_ops()
     assert dial.operation_id == "CreateParticipant"
     assert (dial.form["To"], dial.form["Label"]) == (HUMAN, "human-agent")
@@ -160,18 +149,18 @@ def test_whisper_to_agent_coaches_then_restores_speak(twilio_app, fake_twilio, c
     result = handle_tool_call(twilio_app, ctx, ToolCall("c", "whisper_to_agent",
                                                         {"text": "Offer the refund."}))
     assert result["ok"] is True and result["coached"] == "agent"
-    wait_until(lambda: len(fake_twilio.requests) >= 2)
+    wait_for(lambda: len(fake_twilio.requests) >= 2)
     whisper, back = fake_twilio.take()
     assert whisper.form["Coaching"] == "true"
     assert back.form == {"Muted": "false", "Coaching": "false"}
 
 
 class _Webhook(BaseHTTPRequestHandler):
-    seen: list = []
+    """The tenant's lookup service; what it was sent is kept on its server, per test."""
 
     def do_POST(self):  # noqa: N802 - http.server's naming
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.seen.append((self.headers["X-Forkline-Signature"], body))
+        self.server.seen.append((self.headers["X-Forkline-Signature"], body))
         payload = json.dumps({"order": "42", "status": "shipped"}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -185,6 +174,7 @@ class _Webhook(BaseHTTPRequestHandler):
 
 def test_lookup_posts_a_signed_query_and_relays_the_answer(twilio_app, call):
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Webhook)
+    server.seen = []
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         ctx = dict(call(), lookup_url=f"http://127.0.0.1:{server.server_port}/hook")
@@ -193,7 +183,7 @@ def test_lookup_posts_a_signed_query_and_relays_the_answer(twilio_app, call):
         server.shutdown()
         server.server_close()
     assert result == {"ok": True, "result": {"order": "42", "status": "shipped"}}
-    signature, body = _Webhook.seen[-1]
+    (signature, body), = server.seen
     assert json.loads(body)["query"] == "order 42"
     key = twilio_app.config["SECRET_KEY"].encode()
     assert signature == hmac.new(key, body, hashlib.sha256).hexdigest()
@@ -250,11 +240,11 @@ def test_whisper_reverts_only_after_the_whisper_has_played(twilio_app, fake_twil
     assert result["ok"] is True
     (whisper,) = fake_twilio.take()
     assert whisper.form["Coaching"] == "true"
-    wait_until(lambda: tracker.polls >= 3)  # waiting for the AI to start the whisper
+    wait_for(lambda: tracker.polls >= 3)  # waiting for the AI to start the whisper
     tracker.speaking = True
     polls = tracker.polls
-    wait_until(lambda: tracker.polls >= polls + 3)  # the whisper is playing: stay coached
+    wait_for(lambda: tracker.polls >= polls + 3)  # the whisper is playing: stay coached
     assert fake_twilio.take() == []
     tracker.speaking = False
-    back = wait_until(fake_twilio.take)
+    back = wait_for(fake_twilio.take)
     assert back[0].form == {"Muted": "false", "Coaching": "false"}

@@ -7,7 +7,7 @@ import pytest
 
 from agents.base import AgentProfile
 from conference.ai import profiles
-from conference.transcripts import live as transcripts
+from conference.transcripts import store as transcripts
 from conference.transcripts import summary
 from models import Conference, ConferenceSummary, TranscriptEntry, transaction
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from models import ApiKey, Conference, Participant, Tenant, get_session, transaction
+from models import ApiKey, Conference, Participant, get_session
 from models.times import utcnow
 
 TWO = [{"to": "+15551110001", "role": "customer", "label": "customer"},
@@ -147,8 +147,8 @@ def test_removing_a_participant_twilio_already_dropped(api, fake_twilio):
     assert len(fake_twilio.requests) == 2  # already left: nothing more is sent
 
 
-def test_ai_session_cap(twilio_app, api_as, fake_twilio):
-    _, key = make_tenant_with_cap(twilio_app, 1)
+def test_ai_session_cap(twilio_app, api_as, fake_twilio, new_tenant):
+    _, key = new_tenant("capped", max_ai_sessions=1)
     small = api_as(key)
     for name in ("a", "b"):
         r = small.post("/conferences", {"name": name, "participants": TWO[:1]})
@@ -161,14 +161,6 @@ def test_ai_session_cap(twilio_app, api_as, fake_twilio):
     assert small.put("/conferences/a/ai", {"agent": "default", "mode": "listen"}).status_code == 200
     assert small.delete("/conferences/a/ai").status_code == 200
     assert small.put("/conferences/b/ai", {"agent": "default", "mode": "speak"}).status_code == 201
-
-
-def make_tenant_with_cap(app, cap):
-    with app.app_context(), transaction() as session:
-        tenant = Tenant(name="capped", max_ai_sessions=cap)
-        _, key = tenant.issue_api_key()
-        session.add(tenant)
-    return tenant.id, key
 
 
 def test_readding_the_ai_reuses_its_label(api, fake_twilio):

@@ -3,18 +3,8 @@ from __future__ import annotations
 
 import threading
 
-from models import Tenant, transaction
-
 TWO = [{"to": "+15551110001", "role": "customer", "label": "customer"},
        {"to": "+15551110002", "role": "agent", "label": "agent"}]
-
-
-def make_tenant_with_cap(app, cap):
-    with app.app_context(), transaction() as session:
-        tenant = Tenant(name="capped", max_ai_sessions=cap)
-        _, key = tenant.issue_api_key()
-        session.add(tenant)
-    return tenant.id, key
 
 
 def run_together(*calls):
@@ -34,8 +24,8 @@ def run_together(*calls):
     return results
 
 
-def test_ai_cap_holds_under_concurrent_requests(twilio_app, api_as, fake_twilio):
-    _, key = make_tenant_with_cap(twilio_app, 1)
+def test_ai_cap_holds_under_concurrent_requests(twilio_app, api_as, fake_twilio, new_tenant):
+    _, key = new_tenant("capped", max_ai_sessions=1)
     for name in ("a", "b"):
         api_as(key).post("/conferences", {"name": name, "participants": TWO[:1]})
     results = run_together(

@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 
 import pytest
@@ -84,16 +83,6 @@ class Server:
         """The rows of one read-only query."""
         with self.engine.connect() as conn:
             return conn.execute(sa.text(sql)).all()
-
-
-def wait_for(predicate, timeout: float = 5.0, interval: float = 0.02):
-    """Poll `predicate` until it returns something truthy (a condition, not a fixed sleep)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
 
 
 @pytest.fixture

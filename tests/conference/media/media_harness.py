@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 
+from agents.audio import voiced_frame
 from conference.twilio.security import make_stream_token
 from twilio_sim.media_client import MediaStreamClient
 
@@ -69,16 +70,7 @@ class Ticker:
 
 def voice(tick: int) -> bytes:
     """A voiced 20 ms frame (harmonics of 200 Hz) that webrtcvad hears as speech."""
-    import math
-    import struct
-
-    from agents.audio import pcm16_to_ulaw
-
-    start = tick * 160
-    pcm = b"".join(struct.pack("<h", int(6000 * (
-        math.sin(2 * math.pi * 200 * n / 8000) + 0.5 * math.sin(2 * math.pi * 400 * n / 8000)
-        + 0.3 * math.sin(2 * math.pi * 800 * n / 8000)))) for n in range(start, start + 160))
-    return pcm16_to_ulaw(pcm)
+    return voiced_frame(tick)
 
 
 SILENCE = b"\xff" * 160

@@ -1,8 +1,9 @@
 """The live bridge stores what the AI said (transcript lines) and its turn metrics."""
 from __future__ import annotations
 
-from conftest import wait_for
 from media_harness import ai_client
+
+from twilio_sim.testing import wait_for
 
 CALL = "CA" + "5" * 32
 

@@ -6,7 +6,6 @@ import uuid
 
 import orjson
 import redis
-from conftest import wait_for
 from media_harness import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, Ticker, token
 
 from agents.base import AudioOut, Transcript
@@ -15,6 +14,7 @@ from conference.media.facade import set_ai_mode
 from conference.media.live_call import LiveCall
 from conference.media.registry import get_plane
 from twilio_sim.media_client import MediaStreamClient
+from twilio_sim.testing import wait_for
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 SILENCE = b"\xff" * 160
@@ -64,7 +64,7 @@ def test_mode_changes_from_another_worker_silence_and_restore_the_ai(media_serve
         ticker.run(5, [(client, tone)])
         return server.metric("forkline_media_barge_ins_total", source="mode") >= 1
 
-    assert wait_for(cut_by_mode, timeout=10)  # speaking when told: cleared at once
+    assert wait_for(cut_by_mode, timeout_s=10)  # speaking when told: cleared at once
     mark = len(ticker.played(client))
     ticker.run(50, [(client, tone)])
     assert [f for _, f in ticker.played(client)[mark:]] == [SILENCE] * 50
@@ -81,22 +81,25 @@ def test_set_ai_mode_in_process_drops_audio_and_unspoken_lines(app):
     plane = get_plane(app)
     live = plane.calls["CA" + "6" * 32] = LiveCall(plane, "CA" + "6" * 32,
                                                    {"tenant": "1", "conference": "room"})
+    live.start()  # the reader connects the (echo) session
     try:
-        assert live._connect() and live.mode == "speak"
-        live._handle(AudioOut("echo-1", b"\x01" * 320))
+        assert wait_for(lambda: live.ready) and live.mode == "speak"
+        session = live.session
+        live.drain(session, AudioOut("echo-1", b"\x01" * 320))
         assert live.tracker.is_speaking(0.0)
-        assert set_ai_mode(app, 1, "room", "listen") == 1
-        assert live.mode == "listen"
+        changed = set_ai_mode(app, 1, "room", "listen")
+        assert changed == 1 and live.mode == "listen"
         assert not live.tracker.is_speaking(0.0)  # cut at once
-        assert live.session.interrupts == [(0, "echo-1")]  # the backend learns nothing was heard
+        assert session.interrupts == [(0, "echo-1")]  # the backend learns nothing was heard
         submitted = []
         live.recorder.submit = lambda *job: submitted.append(job)
-        live._handle(AudioOut("echo-2", b"\x02" * 320))
-        live._handle(Transcript("ai", "unheard", True, "echo-2"))
+        live.drain(session, AudioOut("echo-2", b"\x02" * 320))
+        live.drain(session, Transcript("ai", "unheard", True, "echo-2"))
         assert not live.tracker.is_speaking(0.0) and submitted == []
-        assert set_ai_mode(app, 1, "room", "listen") == 0  # no change
-        assert set_ai_mode(app, 1, "room", "speak") == 1
-        live._handle(AudioOut("echo-3", b"\x03" * 320))
+        unchanged = set_ai_mode(app, 1, "room", "listen")
+        back = set_ai_mode(app, 1, "room", "speak")
+        assert (unchanged, back) == (0, 1)
+        live.drain(session, AudioOut("echo-3", b"\x03" * 320))
         assert live.tracker.is_speaking(0.0)
     finally:
         plane.calls.pop("CA" + "6" * 32, None)

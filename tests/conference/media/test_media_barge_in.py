@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import wait_for
 from fake_backends import talk_frame
 from media_harness import SILENCE, Ticker, ai_client, fork_client, voice
+
+from twilio_sim.testing import wait_for
 
 pytestmark = pytest.mark.slow
 AI_CALL = "CA" + "a" * 32

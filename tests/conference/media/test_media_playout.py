@@ -71,7 +71,7 @@ def test_item_boundary_and_tail_marks():
     tr.push("b", bytes(FRAME * 2))
     out = tr.pull(0)
     assert [k for k, _ in out] == ["media", "mark", "media"]
-    tr.end_item("b")
+    tr.end_item()
     assert marks(tr.pull(1)) == ["g1-s2"]
     tr.on_mark("g1-s2", 90)
     assert (tr.items["a"].acked, tr.items["b"].acked) == (FRAME * 2, FRAME * 2)
@@ -140,7 +140,7 @@ def test_acknowledged_never_exceeds_generated(script, lead_ms, mark_ms):
         elif kind == "rewind":
             tr.rewind(now)
         else:
-            tr.end_item(op[1])
+            tr.end_item()
         for it in tr.items.values():
             assert 0 <= it.acked <= it.sent <= it.generated
             assert 0 <= tr.heard_ms(it, now) * PER_MS <= it.generated

@@ -5,7 +5,6 @@ import os
 import uuid
 
 import pytest
-from conftest import wait_for
 from media_harness import (
     SILENCE,
     TEST_ACCOUNT_SID,
@@ -19,6 +18,7 @@ from twilio_fake import FakeTwilio
 
 from agents import speech
 from twilio_sim.media_client import MediaStreamClient
+from twilio_sim.testing import wait_for
 
 pytestmark = pytest.mark.slow
 CALL = "CA" + "d" * 32

@@ -4,13 +4,13 @@ from __future__ import annotations
 import wave
 
 import pytest
-from conftest import wait_for
 from media_harness import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, Ticker, ai_client, fork_client
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from agents.audio import ulaw_to_pcm16
 from twilio_sim.media_client import MediaStreamClient, StreamConnectError
+from twilio_sim.testing import wait_for
 
 pytestmark = pytest.mark.slow
 CALL = "CA" + "1" * 32

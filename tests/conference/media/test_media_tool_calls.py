@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import threading
 
-from conftest import wait_for
 from media_harness import ai_client
 
 from agents.base import AgentProfile, ToolCall
@@ -11,6 +10,7 @@ from agents.echo import EchoSession
 from conference.media import ports
 from conference.media.live_call import LiveCall
 from conference.media.registry import get_plane
+from twilio_sim.testing import wait_for
 
 CALL = "CA" + "6" * 32
 

@@ -8,18 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from models import ConferenceEvent, Participant, Stream, get_session
-
-TS = "Wed, 25 Nov 2026 12:00:00 +0000"
-
-
-def conf_event(twilio, room, event, seq, label=None, **extra):
-    params = {"ConferenceSid": room["sid"], "FriendlyName": room["friendly"],
-              "StatusCallbackEvent": event, "SequenceNumber": str(seq), "Timestamp": TS,
-              "AccountSid": "AC" + "0" * 32}
-    if label:
-        params.update(CallSid=room["calls"][label], ParticipantLabel=label)
-    params.update(extra)
-    return twilio.post("/twilio/conference-events", params)
+from tests.support.twilio_requests import TS, conf_event, stream_event
 
 
 def participant(app, label) -> Participant:
@@ -128,13 +117,6 @@ def test_all_legs_failing_fails_the_conference(twilio_app, twilio, room, api):
     conf = api.get("/conferences/room").json
     assert conf["status"] == "failed"
     assert {p["status"] for p in conf["participants"]} == {"failed"}
-
-
-def stream_event(twilio, call_sid, stream_sid, event, **extra):
-    return twilio.post("/twilio/stream-events", {
-        "AccountSid": "AC" + "0" * 32, "CallSid": call_sid, "StreamSid": stream_sid,
-        "StreamEvent": event, "StreamName": "fork-customer",
-        "Timestamp": "2026-11-25T12:00:00Z", **extra})
 
 
 def test_stream_events_are_order_tolerant(twilio_app, twilio, room):

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from conference.service.forks import MAX_FORKS_PER_LEG
 from models import Stream, get_session
-from tests.conference.service.test_callbacks import conf_event, stream_event
+from tests.support.twilio_requests import conf_event, stream_event
 
 ERROR = {"StreamError": "31920 Stream - WebSocket - Handshake Error"}
 

@@ -14,7 +14,7 @@ from agents.local import DEFAULT_FAQ
 from agents.pipeline.offline import SphinxSTT, profile_corpus
 from conference.media.registry import conf_key, get_plane
 from conference.transcripts import summary
-from conference.transcripts.live import ForkTranscriber
+from conference.transcripts.live import ForkTranscriber, TranscriptService
 from models import Conference, ConferenceSummary, Tenant, TranscriptEntry, transaction
 from tests.fakes.openai_http import FakeOpenAI
 
@@ -42,11 +42,20 @@ def fork(conference, label: str, role: str, call_sid: str):
     return SimpleNamespace(info=info, start=start)
 
 
-def publish_realtime(plane, call_sid: str, ulaw: bytes) -> None:
-    # Twilio delivers 20 ms frames in real time; transcript times derive from arrival.
-    start = time.monotonic()
-    for i, frame in enumerate(audio.split_frames(ulaw)):
-        time.sleep(max(0.0, start + i * 0.02 - time.monotonic()))
+class FrameClock:
+    """Virtual wall time: Twilio delivers a 20 ms frame every 20 ms, so each one advances it."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def publish(plane, clock: FrameClock, call_sid: str, ulaw: bytes) -> None:
+    """Publish `ulaw` as Twilio would deliver it, at once, on the virtual clock."""
+    for frame in audio.split_frames(ulaw):
+        clock.now += 0.02
         plane.taps.publish(call_sid, frame)
 
 
@@ -75,7 +84,8 @@ def test_a_full_queue_drops_audio_instead_of_blocking():
 def test_forks_are_transcribed_ordered_and_summarised(app, conference):
     with app.app_context():
         plane = get_plane(app)
-    service = app.extensions["transcripts"]
+    clock = FrameClock()
+    service = app.extensions["transcripts"] = TranscriptService(app, clock=clock)
     key = conf_key(str(conference.tenant_id), conference.name)
     alice, bob = fork(conference, "alice", "customer", "CA1"), fork(conference, "bob", "agent",
                                                                    "CA2")
@@ -83,8 +93,8 @@ def test_forks_are_transcribed_ordered_and_summarised(app, conference):
     plane.add_fork(key, "bob", bob)
     service.sync()
     assert plane.taps.has_subscribers("CA1") and plane.taps.has_subscribers("CA2")
-    publish_realtime(plane, "CA1", speech.synthesize_ulaw("Where are you located?") + SILENCE)
-    publish_realtime(plane, "CA2", speech.synthesize_ulaw("We are open from nine to five.")
+    publish(plane, clock, "CA1", speech.synthesize_ulaw("Where are you located?") + SILENCE)
+    publish(plane, clock, "CA2", speech.synthesize_ulaw("We are open from nine to five.")
                      + SILENCE)
     plane.remove_fork(key, "alice", alice)
     plane.remove_fork(key, "bob", bob)

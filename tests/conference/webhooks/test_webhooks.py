@@ -1,7 +1,6 @@
 """Signed webhooks: signature checks, inbound routing TwiML, the AI App's Voice URL."""
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
 from xml.etree import ElementTree
 
 import pytest
@@ -9,6 +8,7 @@ import sqlalchemy as sa
 
 from conference.twilio.security import read_stream_token
 from models import Conference, Participant, get_session
+from tests.support.twilio_requests import ai_to
 
 CALLER = {"CallSid": "CA" + "c" * 32, "AccountSid": "AC" + "0" * 32, "From": "+15557770000",
           "To": "+15550001000", "CallStatus": "ringing", "Direction": "inbound"}
@@ -113,16 +113,6 @@ def test_voice_bad_params_are_400(twilio, tenant, params, reason):
 def test_voice_bad_room_is_400(twilio, tenant):
     r = twilio.post("/twilio/voice?room=%3Cbad%3E", CALLER)
     assert r.status_code == 400 and "invalid parameter room" in r.get_data(as_text=True)
-
-
-def ai_to(api, fake_twilio):
-    """Add the AI; returns (its CallSid, the custom params of its To=app:… address)."""
-    api.post("/conferences", {"name": "room", "participants": [
-        {"to": "+15551110002", "role": "agent", "label": "agent"}]})
-    r = api.put("/conferences/room/ai", {"agent": "default", "mode": "listen"})
-    assert r.status_code == 201, r.json
-    to = [q for q in fake_twilio.take() if q.form.get("Label") == "ai"][0].form["To"]
-    return r.json["call_sid"], {k: v[0] for k, v in parse_qs(urlsplit(to).query).items()}
 
 
 def test_ai_voice_with_params(twilio_app, twilio, api, fake_twilio, tenant):
