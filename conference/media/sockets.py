@@ -15,6 +15,7 @@ from conference.media.ai_leg import AiLeg
 from conference.media.codec import Dtmf, Malformed, Mark, Media, Start, Stop, parse
 from conference.media.fastws import FastSocket, HandOffThread
 from conference.media.forkleg import ForkLeg
+from conference.media.loopstall import start_if_gevent
 from conference.media.registry import MediaPlane, get_plane
 from conference.media.stream_state import Rejected, StreamState
 from conference.security import check_twilio_signature, read_stream_token
@@ -152,3 +153,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(metrics.bp)
     get_plane(app)
+    start_if_gevent(app.extensions)  # forkline_loop_stall_seconds on /metrics
