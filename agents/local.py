@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from agents.base import AgentProfile
-from agents.pipeline.offline import EspeakTTS, SphinxSTT, profile_corpus
+from agents.pipeline.offline import EspeakTTS, profile_corpus
+from agents.pipeline.pooled import PooledSphinxSTT
 from agents.pipeline.rules import RuleResponder
 from agents.pipeline.session import PipelineSession
 
@@ -14,9 +15,11 @@ DEFAULT_FAQ: tuple[tuple[str, str], ...] = (
 )
 
 
-def offline_stages(profile: AgentProfile) -> tuple[SphinxSTT, RuleResponder, EspeakTTS]:
-    """pocketsphinx biased to the profile, the rule responder, and espeak-ng."""
-    return SphinxSTT(profile_corpus(profile)), RuleResponder(profile), EspeakTTS()
+def offline_stages(profile: AgentProfile) -> tuple[PooledSphinxSTT, RuleResponder, EspeakTTS]:
+    """pocketsphinx biased to the profile (decoded in the CPU pool), rules, and espeak-ng."""
+    # The caller's own turn waits for a pool slot (in the session's worker, never the hub).
+    stt = PooledSphinxSTT(profile_corpus(profile), kind="agent_stt", block=True)
+    return stt, RuleResponder(profile), EspeakTTS()
 
 
 class LocalSession(PipelineSession):

@@ -245,13 +245,15 @@ class DefaultSTT:
             from agents.pipeline.openai_stages import OpenAISTT, make_client
 
             return OpenAISTT(make_client(config))
-        from agents.pipeline.offline import SphinxSTT, profile_corpus
+        from agents.pipeline.offline import profile_corpus
+        from agents.pipeline.pooled import PooledSphinxSTT
         from conference.profiles import DEFAULT_NAME, load_profile
 
         # Offline recognition is far better with the tenant's domain vocabulary.
         with self.app.app_context():
             profile = load_profile(int(info.get("tenant") or 0), DEFAULT_NAME)
-        return SphinxSTT(profile_corpus(profile) if profile else None)
+        # Decoded in the worker's CPU pool; a full pool skips the utterance (counted).
+        return PooledSphinxSTT(profile_corpus(profile) if profile else None, kind="fork_stt")
 
 
 def summarize(app: Flask, info: dict) -> None:

@@ -10,7 +10,7 @@ from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
 from conference.logs import Sampler, get_logger, monotonic_ms
-from conference.media import metrics
+from conference.media import cpustats, metrics
 from conference.media.ai_leg import AiLeg
 from conference.media.codec import Dtmf, Malformed, Mark, Media, Start, Stop, parse
 from conference.media.fastws import FastSocket, HandOffThread
@@ -154,3 +154,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(metrics.bp)
     get_plane(app)
     start_if_gevent(app.extensions)  # forkline_loop_stall_seconds on /metrics
+    cpustats.register()  # forkline_cpu_pool_* on /metrics

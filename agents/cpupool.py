@@ -1,0 +1,113 @@
+"""A process pool for CPU-heavy steps (offline STT decode), shared by one worker's calls.
+
+Under gevent a C extension that computes holds the hub: every other call on the worker stalls.
+Work submitted here runs in separate processes (fresh `spawn` interpreters, so no gevent or
+socket state is inherited). Waiting is `Future.result()`: under monkey patching the executor's
+result thread is a greenlet, so a waiting greenlet yields to the hub; measured cheaper than a
+native thread per wait (~150 us vs ~300 us of parent CPU per task, bench in the commit log).
+
+Back-pressure: at most `max_pending` tasks are queued or running. A non-blocking submit beyond
+that is skipped and counted (transcripts fall behind, audio never waits); a blocking one (an
+agent's own turn) waits for a slot in the caller's greenlet.
+"""
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import threading
+from collections import Counter
+from concurrent.futures import Future, ProcessPoolExecutor
+
+DEFAULT_WORKERS = 1
+DEFAULT_PENDING = 8
+
+
+class PoolFull(Exception):
+    """The pool's queue is full (or it is shut down): the work was skipped and counted."""
+
+
+class CpuPool:
+    """ProcessPoolExecutor with a bounded queue; processes start on first use."""
+
+    def __init__(self, workers: int = DEFAULT_WORKERS, max_pending: int = DEFAULT_PENDING) -> None:
+        self.workers, self.max_pending = workers, max_pending
+        self.skipped: Counter[str] = Counter()  # kind -> tasks refused for back-pressure
+        self.done: Counter[str] = Counter()
+        self._slots = threading.BoundedSemaphore(max_pending)
+        self._lock = threading.Lock()
+        self._executor: ProcessPoolExecutor | None = None
+        self._closed = False
+
+    def _pool(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._closed:
+                raise PoolFull("shut down")
+            if self._executor is None or self._executor._broken:
+                # First use, or a pool process died (BrokenProcessPool): start afresh.
+                self._executor = ProcessPoolExecutor(
+                    self.workers, mp_context=multiprocessing.get_context("spawn"))
+            return self._executor
+
+    @property
+    def pending(self) -> int:
+        """Tasks queued or running now."""
+        return self.max_pending - self._slots._value
+
+    def submit(self, kind: str, fn, *args, block: bool = False) -> Future:
+        """Queue `fn(*args)` in a pool process; PoolFull (counted) when no slot is free."""
+        if self._closed or not self._slots.acquire(blocking=block):
+            self.skipped[kind] += 1
+            raise PoolFull(kind)
+        try:
+            future = self._pool().submit(fn, *args)
+        except Exception:
+            self._slots.release()
+            self.skipped[kind] += 1
+            raise
+        future.add_done_callback(lambda _f, kind=kind: self._finished(kind))
+        return future
+
+    def _finished(self, kind: str) -> None:
+        self.done[kind] += 1
+        self._slots.release()
+
+    def run(self, kind: str, fn, *args, block: bool = False, timeout: float | None = 60.0):
+        """Submit and wait for the result (the waiting greenlet yields; PoolFull when skipped)."""
+        return self.submit(kind, fn, *args, block=block).result(timeout)
+
+    def shutdown(self) -> None:
+        """Cancel what is queued, let running tasks end, and join the pool processes."""
+        with self._lock:
+            self._closed = True
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    def pids(self) -> list[int]:
+        """Process ids of the pool's live processes (for tests and benches)."""
+        executor = self._executor
+        return list(executor._processes) if executor is not None else []
+
+
+_shared: CpuPool | None = None
+_shared_lock = threading.Lock()
+
+
+def shared() -> CpuPool:
+    """This worker's pool (one per process, created on first use)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = CpuPool()
+            atexit.register(_shared.shutdown)
+        return _shared
+
+
+def configure(workers: int, max_pending: int) -> CpuPool:
+    """Replace this worker's pool with one of the given size (before any call uses it)."""
+    global _shared
+    with _shared_lock:
+        old, _shared = _shared, CpuPool(workers, max_pending)
+    if old is not None:
+        old.shutdown()
+    return _shared

@@ -1,0 +1,90 @@
+"""The CPU pool: back-pressure skips and counts, decoders are reused, shutdown is clean."""
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+from agents import audio, speech
+from agents.base import AgentProfile
+from agents.cpupool import CpuPool, PoolFull
+from agents.local import DEFAULT_FAQ
+from agents.pipeline.offline import profile_corpus
+from agents.pipeline.pooled import PooledSphinxSTT, decoder_stats
+from tests.fakes.pool_tasks import wait_on_fifo
+
+SILENCE = audio.ULAW_SILENCE * 4800
+
+
+@pytest.fixture
+def pool():
+    pool = CpuPool(workers=1, max_pending=1)
+    yield pool
+    pool.shutdown()
+
+
+@pytest.fixture
+def held(pool, tmp_path):
+    """The pool's only slot, taken by a task that waits on a FIFO; call it to release."""
+    fifo = str(tmp_path / "hold")
+    os.mkfifo(fifo)
+    future = pool.submit("hold", wait_on_fifo, fifo)
+
+    def release() -> int:
+        with open(fifo, "w") as writer:
+            writer.write("go")
+        return future.result(30)
+
+    yield release
+    if not future.done():
+        release()
+
+
+def call_guarded(fn):
+    """Run `fn` in a thread; fails (instead of hanging) if it blocks."""
+    out: list = []
+    worker = threading.Thread(target=lambda: out.append(fn()), daemon=True)
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive(), "the call blocked on a full pool"
+    return out[0]
+
+
+def test_a_full_pool_skips_transcript_work_without_blocking(pool, held):
+    stt = PooledSphinxSTT("hello", pool, kind="fork_stt")
+    pcm = audio.ulaw_to_pcm16(SILENCE)
+    assert call_guarded(lambda: list(stt.transcribe(pcm))) == []
+    assert call_guarded(lambda: list(stt.transcribe(pcm))) == []
+    assert pool.skipped["fork_stt"] == 2 and pool.pending == 1
+    with pytest.raises(PoolFull):
+        pool.submit("other", decoder_stats)
+    assert pool.skipped["other"] == 1
+    held()  # the slot frees once the running task ends
+    assert pool.pending == 0 and pool.run("stats", decoder_stats)["created"] == 0
+
+
+@pytest.mark.skipif(not speech.available(), reason="espeak-ng not installed")
+def test_one_decoder_per_pool_process_serves_every_fork(pool):
+    corpus = profile_corpus(AgentProfile(faq=DEFAULT_FAQ))
+    pcm = audio.ulaw_to_pcm16(speech.synthesize_ulaw("Where are you located?") + SILENCE)
+    forks = [PooledSphinxSTT(corpus, pool, kind="fork_stt") for _ in range(3)]
+    texts = [list(stt.transcribe(pcm)) for stt in forks]
+    assert all(text == [("where are you located", True)] for text in texts)
+    stats = pool.run("stats", decoder_stats)
+    assert stats == {"pid": stats["pid"], "created": 1, "held": 1}
+    assert stats["pid"] != os.getpid()
+
+
+def test_shutdown_joins_the_processes_and_refuses_new_work():
+    pool = CpuPool(workers=2, max_pending=4)
+    assert pool.run("stats", decoder_stats)["created"] == 0
+    pids = pool.pids()
+    assert pids
+    pool.shutdown()
+    for pid in pids:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # already reaped: no zombie left behind
+    with pytest.raises(PoolFull):
+        pool.submit("fork_stt", decoder_stats)
+    assert pool.skipped["fork_stt"] == 1 and pool.pending == 0
