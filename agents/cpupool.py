@@ -9,12 +9,16 @@ native thread per wait (~150 us vs ~300 us of parent CPU per task, bench in the 
 Back-pressure: at most `max_pending` tasks are queued or running. A non-blocking submit beyond
 that is skipped and counted (transcripts fall behind, audio never waits); a blocking one (an
 agent's own turn) waits for a slot in the caller's greenlet.
+
+`spawn` re-imports the serving process's `__main__` in each pool process: entry points must
+guard their work with `if __name__ == "__main__"` (gunicorn, flask and app.py do).
 """
 from __future__ import annotations
 
 import atexit
 import multiprocessing
 import threading
+import zlib
 from collections import Counter
 from concurrent.futures import Future, ProcessPoolExecutor
 
@@ -27,66 +31,84 @@ class PoolFull(Exception):
 
 
 class CpuPool:
-    """ProcessPoolExecutor with a bounded queue; processes start on first use."""
+    """Single-process lanes with one bounded queue; a lane's process starts on first use.
+
+    Tasks with a `key` always run in the same lane, in order (a streamed utterance's pieces
+    reach the decoder that holds it); tasks without one go to the least loaded lane.
+    """
 
     def __init__(self, workers: int = DEFAULT_WORKERS, max_pending: int = DEFAULT_PENDING) -> None:
-        self.workers, self.max_pending = workers, max_pending
+        self.workers, self.max_pending = max(1, workers), max_pending
         self.skipped: Counter[str] = Counter()  # kind -> tasks refused for back-pressure
         self.done: Counter[str] = Counter()
         self._slots = threading.BoundedSemaphore(max_pending)
         self._lock = threading.Lock()
-        self._executor: ProcessPoolExecutor | None = None
+        self._lanes: list[ProcessPoolExecutor | None] = [None] * self.workers
+        self._load = [0] * self.workers
         self._closed = False
 
-    def _pool(self) -> ProcessPoolExecutor:
+    def _lane(self, key: str | None) -> tuple[int, ProcessPoolExecutor]:
         with self._lock:
             if self._closed:
                 raise PoolFull("shut down")
-            if self._executor is None or self._executor._broken:
-                # First use, or a pool process died (BrokenProcessPool): start afresh.
-                self._executor = ProcessPoolExecutor(
-                    self.workers, mp_context=multiprocessing.get_context("spawn"))
-            return self._executor
+            if key is None:
+                lane = min(range(self.workers), key=self._load.__getitem__)
+            else:
+                lane = zlib.crc32(key.encode()) % self.workers
+            executor = self._lanes[lane]
+            if executor is None or executor._broken:
+                # First use, or its process died (BrokenProcessPool): start afresh.
+                executor = self._lanes[lane] = ProcessPoolExecutor(
+                    1, mp_context=multiprocessing.get_context("spawn"))
+            self._load[lane] += 1
+            return lane, executor
 
     @property
     def pending(self) -> int:
         """Tasks queued or running now."""
         return self.max_pending - self._slots._value
 
-    def submit(self, kind: str, fn, *args, block: bool = False) -> Future:
+    def submit(self, kind: str, fn, *args, block: bool = False, key: str | None = None) -> Future:
         """Queue `fn(*args)` in a pool process; PoolFull (counted) when no slot is free."""
         if self._closed or not self._slots.acquire(blocking=block):
             self.skipped[kind] += 1
             raise PoolFull(kind)
+        lane = None
         try:
-            future = self._pool().submit(fn, *args)
+            lane, executor = self._lane(key)
+            future = executor.submit(fn, *args)
         except Exception:
+            if lane is not None:
+                self._load[lane] -= 1
             self._slots.release()
             self.skipped[kind] += 1
             raise
-        future.add_done_callback(lambda _f, kind=kind: self._finished(kind))
+        future.add_done_callback(lambda _f, kind=kind, lane=lane: self._finished(kind, lane))
         return future
 
-    def _finished(self, kind: str) -> None:
+    def _finished(self, kind: str, lane: int) -> None:
         self.done[kind] += 1
+        self._load[lane] -= 1
         self._slots.release()
 
-    def run(self, kind: str, fn, *args, block: bool = False, timeout: float | None = 60.0):
+    def run(self, kind: str, fn, *args, block: bool = False, key: str | None = None,
+            timeout: float | None = 60.0):
         """Submit and wait for the result (the waiting greenlet yields; PoolFull when skipped)."""
-        return self.submit(kind, fn, *args, block=block).result(timeout)
+        return self.submit(kind, fn, *args, block=block, key=key).result(timeout)
 
     def shutdown(self) -> None:
         """Cancel what is queued, let running tasks end, and join the pool processes."""
         with self._lock:
             self._closed = True
-            executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
+            lanes, self._lanes = self._lanes, [None] * self.workers
+        for executor in lanes:
+            if executor is not None:
+                executor.shutdown(wait=True, cancel_futures=True)
 
     def pids(self) -> list[int]:
         """Process ids of the pool's live processes (for tests and benches)."""
-        executor = self._executor
-        return list(executor._processes) if executor is not None else []
+        return [pid for executor in self._lanes if executor is not None
+                for pid in executor._processes]
 
 
 _shared: CpuPool | None = None

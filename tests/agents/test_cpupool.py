@@ -88,3 +88,22 @@ def test_shutdown_joins_the_processes_and_refuses_new_work():
     with pytest.raises(PoolFull):
         pool.submit("fork_stt", decoder_stats)
     assert pool.skipped["fork_stt"] == 1 and pool.pending == 0
+
+
+@pytest.mark.skipif(not speech.available(), reason="espeak-ng not installed")
+def test_a_streamed_utterance_is_decoded_in_order_by_the_decoder_it_holds():
+    pool = CpuPool(workers=2, max_pending=8)
+    try:
+        corpus = profile_corpus(AgentProfile(faq=DEFAULT_FAQ))
+        pcm = audio.ulaw_to_pcm16(speech.synthesize_ulaw("Where are you located?") + SILENCE)
+        stt = PooledSphinxSTT(corpus, pool, kind="agent_stt", block=True)
+        for _ in range(2):  # a second utterance reuses the decoder the first gave back
+            stt.start()
+            for start in range(0, len(pcm), 3200):  # 200 ms pieces, as the caller talks
+                stt.feed(pcm[start:start + 3200])
+            assert list(stt.finish()) == [("where are you located", True)]
+        assert list(stt.finish()) == [("", True)]  # nothing open any more
+        stats = pool.run("stats", decoder_stats, key=stt.key)  # the stream's own lane
+        assert stats["created"] == 1 and stats["held"] == 1
+    finally:
+        pool.shutdown()
