@@ -10,6 +10,7 @@ import itertools
 import os
 from collections import OrderedDict
 from collections.abc import Iterator
+from concurrent.futures import BrokenExecutor
 
 from agents.cpupool import CpuPool, PoolFull, shared
 
@@ -104,6 +105,9 @@ class PooledSphinxSTT:
             return None
         except TimeoutError:  # the slot stays taken until the decode really ends
             (self.pool or shared()).skipped[self.kind + "_timeout"] += 1
+            return None
+        except BrokenExecutor:  # its process died; the lane starts a new one next time
+            (self.pool or shared()).skipped[self.kind + "_crashed"] += 1
             return None
 
     def transcribe(self, pcm: bytes) -> Iterator[tuple[str, bool]]:

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import threading
+import time
 
 import pytest
 
@@ -105,5 +107,26 @@ def test_a_streamed_utterance_is_decoded_in_order_by_the_decoder_it_holds():
         assert list(stt.finish()) == [("", True)]  # nothing open any more
         stats = pool.run("stats", decoder_stats, key=stt.key)  # the stream's own lane
         assert stats["created"] == 1 and stats["held"] == 1
+    finally:
+        pool.shutdown()
+
+
+def test_a_dead_pool_process_costs_one_utterance_not_the_transcriber(tmp_path):
+    pool = CpuPool(workers=1, max_pending=2)
+    fifo = str(tmp_path / "hold")
+    os.mkfifo(fifo)
+    try:
+        pool.submit("hold", wait_on_fifo, fifo)
+        stt = PooledSphinxSTT("", pool, kind="fork_stt")
+        out: list = []
+        waiter = threading.Thread(target=lambda: out.append(list(stt.transcribe(b"\0" * 320))))
+        waiter.start()
+        while pool.pending < 2:  # the decode is queued behind the held task
+            time.sleep(0.01)
+        (pid,) = pool.pids()
+        os.kill(pid, signal.SIGKILL)
+        waiter.join(30)
+        assert out == [[]] and pool.skipped["fork_stt_crashed"] == 1
+        assert pool.run("stats", decoder_stats)["pid"] != pid  # a fresh process serves the lane
     finally:
         pool.shutdown()
