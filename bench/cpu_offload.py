@@ -5,7 +5,8 @@
 Runs monkey-patched, like a gunicorn gevent worker. A 2 ms ticker greenlet measures the worst
 hub stall while each step runs; parent CPU is what the serving process itself spends.
 Reports: waiting on a pool Future directly vs through gevent's native threadpool (parent CPU
-per task), a pocketsphinx decode in the hub vs in the pool, and espeak-ng synthesis.
+per task), a pocketsphinx decode in the hub vs in the pool, espeak-ng synthesis, and starting
+a program with gevent's Popen (a fork) vs posix_spawn, with --ballast-mb of touched memory.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ monkey.patch_all()
 
 import argparse
 import json
+import subprocess
 import time
 
 import gevent
@@ -25,6 +27,7 @@ from agents.cpupool import CpuPool
 from agents.local import DEFAULT_FAQ
 from agents.pipeline.offline import SphinxSTT, profile_corpus
 from agents.pipeline.pooled import PooledSphinxSTT, decoder_stats
+from agents.spawn import SpawnedReader
 
 TICK_S = 0.002
 
@@ -67,11 +70,24 @@ def wait_costs(pool: CpuPool, tasks: int = 300) -> dict:
     return out
 
 
+def _popen_true() -> None:
+    subprocess.Popen(["true"]).wait()  # gevent's patched Popen: a fork of this process
+
+
+def _spawn_true() -> None:
+    reader = SpawnedReader(["true"])
+    reader.read(1)
+    reader.close()
+
+
 def main() -> None:
     """Print one JSON line per measurement."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--ballast-mb", type=int, default=300,
+                        help="touched memory, so forks cost what they cost in a loaded worker")
     args = parser.parse_args()
+    ballast = [bytearray(b"\1" * (1 << 20)) for _ in range(args.ballast_mb)]
     ticker, pool = Ticker(), CpuPool(workers=1, max_pending=8)
     corpus = profile_corpus(AgentProfile(faq=DEFAULT_FAQ))
     text = "We are open from nine to five, Monday to Friday. Where are you located?"
@@ -86,8 +102,11 @@ def main() -> None:
             "decode_in_hub": ticker.measure(lambda: list(SphinxSTT(corpus).transcribe(pcm))),
             "decode_in_pool": ticker.measure(lambda: list(pooled.transcribe(pcm))),
             "espeak_synthesis": ticker.measure(lambda: speech.synthesize_ulaw(text)),
+            "start_program_gevent_popen": ticker.measure(_popen_true),
+            "start_program_posix_spawn": ticker.measure(_spawn_true),
         }))
     pool.shutdown()
+    del ballast
 
 
 if __name__ == "__main__":
