@@ -66,7 +66,7 @@ class CpuPool:
     @property
     def pending(self) -> int:
         """Tasks queued or running now."""
-        return self.max_pending - self._slots._value
+        return sum(self._load)
 
     def submit(self, kind: str, fn, *args, block: bool = False, key: str | None = None) -> Future:
         """Queue `fn(*args)` in a pool process; PoolFull (counted) when no slot is free."""
@@ -79,7 +79,8 @@ class CpuPool:
             future = executor.submit(fn, *args)
         except Exception:
             if lane is not None:
-                self._load[lane] -= 1
+                with self._lock:
+                    self._load[lane] -= 1
             self._slots.release()
             self.skipped[kind] += 1
             raise
@@ -87,8 +88,9 @@ class CpuPool:
         return future
 
     def _finished(self, kind: str, lane: int) -> None:
-        self.done[kind] += 1
-        self._load[lane] -= 1
+        with self._lock:  # done callbacks run in the executor's result thread
+            self.done[kind] += 1
+            self._load[lane] -= 1
         self._slots.release()
 
     def run(self, kind: str, fn, *args, block: bool = False, key: str | None = None,
