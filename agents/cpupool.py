@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing
+import os
 import threading
 import zlib
 from collections import Counter
@@ -24,6 +25,30 @@ from concurrent.futures import Future, ProcessPoolExecutor
 
 DEFAULT_WORKERS = 1
 DEFAULT_PENDING = 8
+PARENT_CHECK_S = 1.0
+
+
+def _watch_parent(parent: int) -> None:
+    """Pool-process initializer: exit when the serving process is gone (even after kill -9).
+
+    The executor's queues pickle both pipe ends into the child, so it would never see EOF and
+    would outlive a killed worker forever. A thread checking the parent once a second is
+    portable and, unlike PR_SET_PDEATHSIG, not tied to the thread that spawned the child.
+    """
+
+    from gevent import monkey
+
+    # A native thread even if the entry script monkey-patched this process too (spawn re-runs
+    # its module top level): a greenlet would never run while the task loop blocks.
+    start_thread = monkey.get_original("_thread", "start_new_thread")
+    sleep = monkey.get_original("time", "sleep")
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            sleep(PARENT_CHECK_S)
+        os._exit(0)
+
+    start_thread(watch, ())
 
 
 class PoolFull(Exception):
@@ -59,7 +84,8 @@ class CpuPool:
             if executor is None or executor._broken:
                 # First use, or its process died (BrokenProcessPool): start afresh.
                 executor = self._lanes[lane] = ProcessPoolExecutor(
-                    1, mp_context=multiprocessing.get_context("spawn"))
+                    1, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_watch_parent, initargs=(os.getpid(),))
             self._load[lane] += 1
             return lane, executor
 

@@ -76,6 +76,13 @@ def stream_finish(key: str) -> str:
     return results[-1][0] if results else ""
 
 
+def warm_up() -> int:
+    """Pool task: load pocketsphinx ahead of the first utterance; returns the pid."""
+    import pocketsphinx  # noqa: F401
+
+    return os.getpid()
+
+
 def decoder_stats() -> dict:
     """Pool task: this process's id, decoders created so far, and decoders held."""
     return {"pid": os.getpid(), "created": _created, "held": len(_idle) + len(_streams)}

@@ -31,6 +31,14 @@ class PoolCollector:
 _collector: PoolCollector | None = None
 
 
+def warm(extensions: dict) -> None:
+    """Start this worker's pool process now, not on the first caller's utterance (~0.3 s)."""
+    from agents.pipeline.pooled import warm_up
+
+    if "cpu_pool_warm" not in extensions:
+        extensions["cpu_pool_warm"] = cpupool.shared().submit("warm", warm_up)
+
+
 def register() -> None:
     """Add the collector to the media registry once per process."""
     global _collector

@@ -153,5 +153,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(metrics.bp)
     get_plane(app)
-    start_if_gevent(app.extensions)  # forkline_loop_stall_seconds on /metrics
     cpustats.register()  # forkline_cpu_pool_* on /metrics
+    serving = start_if_gevent(app.extensions) is not None  # forkline_loop_stall_seconds
+    if serving and not app.testing:
+        cpustats.warm(app.extensions)  # its decode process starts now, not on the first call

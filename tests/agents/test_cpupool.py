@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +20,7 @@ from agents.pipeline.pooled import PooledSphinxSTT, decoder_stats
 from tests.fakes.pool_tasks import wait_on_fifo
 
 SILENCE = audio.ULAW_SILENCE * 4800
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -130,3 +134,33 @@ def test_a_dead_pool_process_costs_one_utterance_not_the_transcriber(tmp_path):
         assert pool.run("stats", decoder_stats)["pid"] != pid  # a fresh process serves the lane
     finally:
         pool.shutdown()
+
+
+ORPHAN_DRIVER = r"""
+import os
+from agents.cpupool import CpuPool
+from agents.pipeline.pooled import decoder_stats
+pool = CpuPool(workers=1, max_pending=2)
+print(pool.run("stats", decoder_stats)["pid"], flush=True)
+os._exit(0)  # dies without shutting the pool down, as a worker killed with -9 would
+"""
+
+
+def test_pool_processes_do_not_outlive_a_killed_worker():
+    worker = subprocess.run([sys.executable, "-c", ORPHAN_DRIVER], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)
+    assert worker.returncode == 0, worker.stderr
+    pid = int(worker.stdout.split()[0])
+    deadline = time.monotonic() + 30
+    while running(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)  # polling a process we may not wait on: no event to wait for
+    assert not running(pid)
+
+
+def running(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie awaiting its new parent's reaping."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
