@@ -4,11 +4,11 @@ from __future__ import annotations
 import functools
 import shutil
 import struct
-import subprocess
 from collections.abc import Iterator
 
 from agents.audio import UlawEncoder
 from agents.base import AgentError
+from agents.spawn import SpawnedReader
 
 APOLOGY_TEXT = "Sorry, one moment please."
 DEFAULT_VOICE = "en-us"
@@ -39,18 +39,16 @@ def stream_ulaw(
         raise AgentError("tts_unavailable", "espeak-ng is not installed")
     # "--" ends options so text starting with "-" is spoken, not parsed.
     args = ["espeak-ng", "--stdout", "-v", voice, "-s", str(speed), "--", text]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    # posix_spawn, not Popen: gevent's Popen forks the whole worker on the hub (agents.spawn).
+    proc = SpawnedReader(args)
     try:
-        encoder = UlawEncoder(_parse_header(proc.stdout.read(HEADER_BYTES)))
-        while chunk := proc.stdout.read1(READ_BYTES):
+        encoder = UlawEncoder(_parse_header(proc.read_exactly(HEADER_BYTES)))
+        while chunk := proc.read(READ_BYTES):
             out = encoder.process(chunk)
             if out:
                 yield out
     finally:
-        proc.stdout.close()
-        if proc.poll() is None:
-            proc.kill()  # the consumer stopped early (barge-in); don't finish the sentence
-        proc.wait()
+        proc.close()  # kills it if the consumer stopped early (barge-in)
 
 
 def synthesize_ulaw(text: str, voice: str = DEFAULT_VOICE, speed: int = DEFAULT_SPEED) -> bytes:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import orjson
 
-from bench import _procstat
+from bench import _loopstall, _procstat
 from bench._report import markdown, print_step, print_summary, step_summary
 from bench._targets import ACCOUNT_SID, ROOT, TARGETS
 
@@ -83,9 +83,11 @@ def _measure(target, n: int, args, gens: list) -> dict:
     # The CPU window is the measured part of the run, after the warm-up frames.
     time.sleep(max(0.0, start + args.warmup - time.time()))
     spy = start_py_spy(target, n, args)
+    stalls_before = _loopstall.snapshot(target.port)
     before = _procstat.sample(server_pids + gen_pids)
     time.sleep(args.duration)
     after = _procstat.sample(server_pids + gen_pids)
+    stalls = _loopstall.step(stalls_before, _loopstall.snapshot(target.port))
     if spy is not None:
         spy.wait()
     rss = sum(_procstat.rss_bytes(p) for p in server_pids)
@@ -98,7 +100,7 @@ def _measure(target, n: int, args, gens: list) -> dict:
     for gen in gens:
         out, _ = gen.communicate(timeout=args.warmup + args.duration + args.drain + 60)
         streams += orjson.loads(out.splitlines()[-1])["streams"]
-    return step_summary(
+    return {**step_summary(
         target.name, n, connected, streams,
         server_cpu=_procstat.cpu_percent(before, after, server_pids),
         gen_cpu=_procstat.cpu_percent(before, after, gen_pids),
@@ -107,7 +109,7 @@ def _measure(target, n: int, args, gens: list) -> dict:
         gen_wait=_procstat.wait_percent(before, after, gen_pids),
         rss=rss, rss_base=target.rss_base, limit_ms=args.p99_limit,
         busy_after_connect=busy_after_connect,
-    )
+    ), **stalls}
 
 
 def set_nice(pids: list[int], nice: int) -> None:

@@ -9,13 +9,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from agents.base import AgentProfile
-from agents.pipeline.offline import EspeakTTS, SphinxSTT, profile_corpus
+from agents.pipeline.offline import EspeakTTS, profile_corpus
+from agents.pipeline.pooled import PooledSphinxSTT
 from agents.pipeline.rules import RuleResponder
 
 
-def offline_stages(profile: AgentProfile) -> tuple[SphinxSTT, RuleResponder, EspeakTTS]:
-    """pocketsphinx biased to the profile, the rule responder, and espeak-ng."""
-    return SphinxSTT(profile_corpus(profile)), RuleResponder(profile), EspeakTTS()
+def offline_stages(profile: AgentProfile) -> tuple[PooledSphinxSTT, RuleResponder, EspeakTTS]:
+    """pocketsphinx biased to the profile (decoded in the CPU pool), rules, and espeak-ng."""
+    # The caller's own turn waits for a pool slot (in the session's worker, never the hub).
+    stt = PooledSphinxSTT(profile_corpus(profile), kind="agent_stt", block=True)
+    return stt, RuleResponder(profile), EspeakTTS()
 
 
 def stages(profile: AgentProfile, settings: Mapping[str, Any]) -> tuple:
@@ -36,7 +39,8 @@ def transcriber(settings: Mapping[str, Any], profile: AgentProfile | None = None
         from agents.pipeline.openai_stages import OpenAISTT, make_client
 
         return OpenAISTT(make_client(settings))
-    return SphinxSTT(profile_corpus(profile) if profile else None)
+    # Decoded in the worker's CPU pool; a full pool skips the utterance (counted).
+    return PooledSphinxSTT(profile_corpus(profile) if profile else None, kind="fork_stt")
 
 
 def summarize_text(instructions: str, text: str, settings: Mapping[str, Any]) -> str:

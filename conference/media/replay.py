@@ -1,35 +1,87 @@
 """Replay rings per callSid: the last few seconds in and out, in memory or mirrored to Redis."""
 from __future__ import annotations
 
-from collections import deque
+from array import array
 
 PER_S = 8000  # mu-law bytes per second
+MIN_FRAME_BYTES = 80  # frames of 10 ms or more (Twilio sends 20 ms) keep the full duration
 
 
 class Ring:
-    """Frames with absolute indices, trimmed to `max_bytes` of audio (sans-I/O)."""
+    """The newest `max_bytes` of audio with absolute frame indices (sans-I/O).
 
-    __slots__ = ("frames", "max_bytes", "size", "next_index")
+    Compact: one preallocated bytearray plus an array of frame lengths, both circular, so a
+    held frame costs its bytes and 4 more, never a Python object. Frames are materialised only
+    when read (a reconnect). At most max_bytes // MIN_FRAME_BYTES frames are held; a single
+    frame longer than the ring keeps its newest max_bytes.
+    """
+
+    __slots__ = ("buf", "lens", "max_bytes", "size", "next_index", "first_index", "written")
 
     def __init__(self, max_bytes: int) -> None:
-        self.frames: deque[tuple[int, bytes]] = deque()
-        self.max_bytes = max_bytes
-        self.size = 0
+        self.max_bytes = max(1, max_bytes)
+        self.buf = bytearray(self.max_bytes)
+        self.lens = array("I", bytes(4 * max(16, self.max_bytes // MIN_FRAME_BYTES)))
+        self.size = 0  # bytes held
         self.next_index = 0
+        self.first_index = 0  # oldest frame held (== next_index when empty)
+        self.written = 0  # bytes ever written: the write position is written % max_bytes
+
+    def __len__(self) -> int:
+        return self.next_index - self.first_index
 
     def append(self, data: bytes) -> int:
-        """Store `data`; returns its index."""
-        index = self.next_index
-        self.frames.append((index, data))
-        self.next_index += 1
-        self.size += len(data)
-        while self.size > self.max_bytes and len(self.frames) > 1:
-            self.size -= len(self.frames.popleft()[1])
+        """Store `data`, evicting the oldest frames past max_bytes; returns its index."""
+        cap, n = self.max_bytes, len(data)
+        if n > cap:
+            data, n = data[n - cap:], cap
+        pos = self.written % cap
+        if pos + n <= cap:  # the common case: one copy, no wrap
+            self.buf[pos:pos + n] = data
+        else:
+            head = cap - pos
+            self.buf[pos:] = data[:head]
+            self.buf[:n - head] = data[head:]
+        index, lens = self.next_index, self.lens
+        slots = len(lens)
+        lens[index % slots] = n
+        self.next_index = index + 1
+        self.written += n
+        size = self.size + n
+        first = self.first_index
+        while size > cap or index - first >= slots:
+            size -= lens[first % slots]
+            first += 1
+        self.size, self.first_index = size, first
         return index
 
+    def restart_at(self, index: int) -> None:
+        """Empty the ring so that the next frame appended gets `index` (a resumed call)."""
+        self.next_index = self.first_index = index
+        self.size = 0
+
     def since(self, index: int) -> list[bytes]:
-        """Frames with index >= `index` that are still held."""
-        return [data for i, data in self.frames if i >= index]
+        """Frames with index >= `index` that are still held, oldest first."""
+        lens = self.lens
+        end, out = self.written, []
+        for i in range(self.next_index - 1, max(index, self.first_index) - 1, -1):
+            n = lens[i % len(lens)]
+            out.append(self._read(end - n, n))
+            end -= n
+        out.reverse()
+        return out
+
+    def _read(self, start: int, n: int) -> bytes:
+        cap = self.max_bytes
+        pos = start % cap
+        if pos + n <= cap:
+            return bytes(self.buf[pos:pos + n])
+        return bytes(self.buf[pos:]) + bytes(self.buf[:pos + n - cap])
+
+    @property
+    def frames(self) -> list[tuple[int, bytes]]:
+        """(index, frame) pairs held, oldest first (materialised: for reads, not the hot path)."""
+        return list(enumerate(self.since(self.first_index), self.first_index))
 
 
 class CallReplay:
@@ -125,7 +177,7 @@ class RedisReplayStore(ReplayStore):
                 ring = replay.inbound if kind == "in" else replay.outbound
                 if frames:
                     pipe.rpush(f"{key}:{kind}", *frames)
-                    pipe.ltrim(f"{key}:{kind}", -max(1, len(ring.frames)), -1)
+                    pipe.ltrim(f"{key}:{kind}", -max(1, len(ring)), -1)
                 pipe.expire(f"{key}:{kind}", self.ttl_s)
             pipe.hset(key, mapping={"in_next": replay.inbound.next_index, "fed": replay.fed,
                                     "out_next": replay.outbound.next_index,
@@ -143,7 +195,7 @@ class RedisReplayStore(ReplayStore):
         for kind, ring, next_key in (("in", replay.inbound, "in_next"),
                                      ("out", replay.outbound, "out_next")):
             frames = self.redis.lrange(f"{key}:{kind}", 0, -1)
-            ring.next_index = meta.get(next_key, len(frames)) - len(frames)
+            ring.restart_at(meta.get(next_key, len(frames)) - len(frames))
             for data in frames:
                 ring.append(bytes(data))
         replay.fed = meta.get("fed", 0)

@@ -10,11 +10,12 @@ from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
 from conference.logs import Sampler, get_logger, monotonic_ms
-from conference.media import metrics
+from conference.media import cpustats, metrics
 from conference.media.ai_leg import AiLeg
 from conference.media.codec import Dtmf, Malformed, Mark, Media, Start, Stop, parse
 from conference.media.fastws import FastSocket, HandOffThread
 from conference.media.forkleg import ForkLeg
+from conference.media.loopstall import start_if_gevent
 from conference.media.registry import MediaPlane, get_plane
 from conference.media.stream_state import Rejected, StreamState
 from conference.twilio.security import check_twilio_signature, read_stream_token
@@ -152,3 +153,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(metrics.bp)
     get_plane(app)
+    cpustats.register()  # forkline_cpu_pool_* on /metrics
+    serving = start_if_gevent(app.extensions) is not None  # forkline_loop_stall_seconds
+    if serving and not app.testing:
+        cpustats.warm(app.extensions)  # its decode process starts now, not on the first call

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from bench import _loopstall
 from bench._loadgen import FRAME_BYTES, MAGIC, FrameScanner, encode_frame
 from bench._report import capacities, percentile
 
@@ -44,6 +46,14 @@ def test_percentile_and_capacity():
     rows = [{"target": "bare", "streams": 10, "passed": True},
             {"target": "bare", "streams": 20, "passed": False}]
     assert capacities(rows, ["bare"]) == {"bare": {"capacity": 10, "capped": False}}
+
+
+def test_loop_stall_step_is_the_bucket_delta_between_two_scrapes():
+    before = {0.001: 5.0, 0.01: 8.0, 0.1: 9.0, math.inf: 9.0}
+    after = {0.001: 5.0 + 97, 0.01: 8.0 + 99, 0.1: 9.0 + 100, math.inf: 9.0 + 100}
+    assert _loopstall.step(before, after) == {
+        "loop_stall_p99_s": 0.01, "loop_stall_max_s": 0.1, "loop_stall_windows": 100}
+    assert _loopstall.step(None, after)["loop_stall_p99_s"] is None
 
 
 @pytest.mark.slow
@@ -84,3 +94,5 @@ def test_forkline_target_streams_through_the_procfile_server(tmp_path):
     assert step["received"] > 0 and step["received"] + step["lost"] == step["sent"]
     assert step["marks"] > 0  # Forkline's mark-gated playout talked to the emulated buffer
     assert step["foreign_sid"] == 0
+    assert step["loop_stall_windows"] >= 1  # the gunicorn worker's hub monitor was scraped
+    assert step["loop_stall_max_s"] >= step["loop_stall_p99_s"] > 0

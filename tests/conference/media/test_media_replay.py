@@ -25,6 +25,43 @@ def test_ring_keeps_the_newest_bytes_with_absolute_indices():
     assert ring.next_index == 5
 
 
+def test_frames_that_straddle_the_end_of_the_buffer_come_back_whole():
+    ring = Ring(max_bytes=1000)
+    sent = [bytes([i]) * (150 + 7 * i) for i in range(12)]  # uneven sizes: every wrap offset
+    for i, data in enumerate(sent):
+        assert ring.append(data) == i
+    held = ring.since(0)
+    assert held == sent[-len(held):] and sum(map(len, held)) <= 1000
+    assert sum(map(len, sent[-len(held) - 1:])) > 1000  # one more would not have fitted
+    assert len(ring) == len(held) and ring.first_index == 12 - len(held)
+
+
+def test_replay_from_a_position_across_the_wrap():
+    ring = Ring(max_bytes=160 * 4)
+    for i in range(10):
+        ring.append(frame(i))
+    assert ring.since(7) == [frame(7), frame(8), frame(9)]
+    assert ring.since(3) == [frame(i) for i in range(6, 10)]  # older than held: what is left
+    assert ring.since(10) == [] and ring.since(99) == []
+    assert ring.frames == [(i, frame(i)) for i in range(6, 10)]
+
+
+def test_an_oversized_frame_keeps_its_newest_bytes_and_restart_sets_the_index():
+    ring = Ring(max_bytes=100)
+    ring.append(b"a" * 30)
+    ring.append(bytes(range(250)))
+    assert ring.since(0) == [bytes(range(150, 250))] and ring.first_index == 1
+    ring.restart_at(42)
+    assert ring.since(0) == [] and ring.append(b"x") == 42 and ring.since(42) == [b"x"]
+
+
+def test_tiny_frames_are_bounded_by_count_not_only_bytes():
+    ring = Ring(max_bytes=160 * 10)
+    for i in range(100):
+        ring.append(bytes([i]))
+    assert len(ring) == len(ring.lens) and ring.since(0)[-1] == bytes([99])
+
+
 def test_cursors_select_missed_and_unacked():
     replay = CallReplay(inbound_s=1.0, outbound_s=1.0)
     for i in range(10):

@@ -1,0 +1,164 @@
+"""A process pool for CPU-heavy steps (offline STT decode), shared by one worker's calls.
+
+Under gevent a C extension that computes holds the hub: every other call on the worker stalls.
+Work submitted here runs in separate processes (fresh `spawn` interpreters, so no gevent or
+socket state is inherited). Waiting is `Future.result()`: under monkey patching the executor's
+result thread is a greenlet, so a waiting greenlet yields to the hub; measured cheaper than a
+native thread per wait (~150 us vs ~300 us of parent CPU per task, bench in the commit log).
+
+Back-pressure: at most `max_pending` tasks are queued or running. A non-blocking submit beyond
+that is skipped and counted (transcripts fall behind, audio never waits); a blocking one (an
+agent's own turn) waits for a slot in the caller's greenlet.
+
+`spawn` re-imports the serving process's `__main__` in each pool process: entry points must
+guard their work with `if __name__ == "__main__"` (gunicorn, flask and app.py do).
+"""
+from __future__ import annotations
+
+import atexit
+import functools
+import multiprocessing
+import os
+import threading
+import zlib
+from collections import Counter
+from concurrent.futures import Future, ProcessPoolExecutor
+
+DEFAULT_WORKERS = 1
+DEFAULT_PENDING = 8
+PARENT_CHECK_S = 1.0
+
+
+def _watch_parent(parent: int) -> None:
+    """Pool-process initializer: exit when the serving process is gone (even after kill -9).
+
+    The executor's queues pickle both pipe ends into the child, so it would never see EOF and
+    would outlive a killed worker forever. A thread checking the parent once a second is
+    portable and, unlike PR_SET_PDEATHSIG, not tied to the thread that spawned the child.
+    """
+
+    from gevent import monkey
+
+    # A native thread even if the entry script monkey-patched this process too (spawn re-runs
+    # its module top level): a greenlet would never run while the task loop blocks.
+    start_thread = monkey.get_original("_thread", "start_new_thread")
+    sleep = monkey.get_original("time", "sleep")
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            sleep(PARENT_CHECK_S)
+        os._exit(0)
+
+    start_thread(watch, ())
+
+
+class PoolFull(Exception):
+    """The pool's queue is full (or it is shut down): the work was skipped and counted."""
+
+
+class CpuPool:
+    """Single-process lanes with one bounded queue; a lane's process starts on first use.
+
+    Tasks with a `key` always run in the same lane, in order (a streamed utterance's pieces
+    reach the decoder that holds it); tasks without one go to the least loaded lane.
+    """
+
+    def __init__(self, workers: int = DEFAULT_WORKERS, max_pending: int = DEFAULT_PENDING) -> None:
+        self.workers, self.max_pending = max(1, workers), max_pending
+        self.skipped: Counter[str] = Counter()  # kind -> tasks refused for back-pressure
+        self.done: Counter[str] = Counter()
+        self._slots = threading.BoundedSemaphore(max_pending)
+        self._lock = threading.Lock()
+        self._lanes: list[ProcessPoolExecutor | None] = [None] * self.workers
+        self._load = [0] * self.workers
+        self._closed = False
+
+    def _lane(self, key: str | None) -> tuple[int, ProcessPoolExecutor]:
+        with self._lock:
+            if self._closed:
+                raise PoolFull("shut down")
+            if key is None:
+                lane = min(range(self.workers), key=self._load.__getitem__)
+            else:
+                lane = zlib.crc32(key.encode()) % self.workers
+            executor = self._lanes[lane]
+            if executor is None or executor._broken:
+                # First use, or its process died (BrokenProcessPool): start afresh.
+                executor = self._lanes[lane] = ProcessPoolExecutor(
+                    1, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_watch_parent, initargs=(os.getpid(),))
+            self._load[lane] += 1
+            return lane, executor
+
+    @property
+    def pending(self) -> int:
+        """Tasks queued or running now."""
+        return sum(self._load)
+
+    def submit(self, kind: str, fn, *args, block: bool = False, key: str | None = None) -> Future:
+        """Queue `fn(*args)` in a pool process; PoolFull (counted) when no slot is free."""
+        if self._closed or not self._slots.acquire(blocking=block):
+            self.skipped[kind] += 1
+            raise PoolFull(kind)
+        lane: int | None = None
+        try:
+            lane, executor = self._lane(key)
+            future = executor.submit(fn, *args)
+        except Exception:
+            if lane is not None:
+                with self._lock:
+                    self._load[lane] -= 1
+            self._slots.release()
+            self.skipped[kind] += 1
+            raise
+        future.add_done_callback(functools.partial(self._finished, kind, lane))
+        return future
+
+    def _finished(self, kind: str, lane: int, _future: Future) -> None:
+        with self._lock:  # done callbacks run in the executor's result thread
+            self.done[kind] += 1
+            self._load[lane] -= 1
+        self._slots.release()
+
+    def run(self, kind: str, fn, *args, block: bool = False, key: str | None = None,
+            timeout: float | None = 60.0):
+        """Submit and wait for the result (the waiting greenlet yields; PoolFull when skipped)."""
+        return self.submit(kind, fn, *args, block=block, key=key).result(timeout)
+
+    def shutdown(self) -> None:
+        """Cancel what is queued, let running tasks end, and join the pool processes."""
+        with self._lock:
+            self._closed = True
+            lanes, self._lanes = self._lanes, [None] * self.workers
+        for executor in lanes:
+            if executor is not None:
+                executor.shutdown(wait=True, cancel_futures=True)
+
+    def pids(self) -> list[int]:
+        """Process ids of the pool's live processes (for tests and benches)."""
+        return [pid for executor in self._lanes if executor is not None
+                for pid in executor._processes]
+
+
+_shared: CpuPool | None = None
+_shared_lock = threading.Lock()
+
+
+def shared() -> CpuPool:
+    """This worker's pool (one per process, created on first use)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = CpuPool()
+            atexit.register(_shared.shutdown)
+        return _shared
+
+
+def configure(workers: int, max_pending: int) -> CpuPool:
+    """Replace this worker's pool with one of the given size (before any call uses it)."""
+    global _shared
+    with _shared_lock:
+        old, _shared = _shared, CpuPool(workers, max_pending)
+    if old is not None:
+        old.shutdown()
+    return _shared

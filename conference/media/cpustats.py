@@ -1,0 +1,47 @@
+"""The worker's CPU pool on /metrics: tasks skipped for back-pressure, done, and in flight."""
+from __future__ import annotations
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from agents import cpupool
+from conference.media.metrics import REGISTRY
+
+
+class PoolCollector:
+    """Reads the shared pool at scrape time (never creates it: scraping starts no process)."""
+
+    def collect(self):
+        """forkline_cpu_pool_{skipped,done}_total{kind} and forkline_cpu_pool_pending."""
+        pool = cpupool._shared
+        skipped = CounterMetricFamily("forkline_cpu_pool_skipped",
+                                      "CPU work skipped because the pool queue was full",
+                                      labels=["kind"])
+        done = CounterMetricFamily("forkline_cpu_pool_done", "CPU work finished in the pool",
+                                   labels=["kind"])
+        pending = GaugeMetricFamily("forkline_cpu_pool_pending", "CPU tasks queued or running")
+        if pool is not None:
+            for kind, count in pool.skipped.items():
+                skipped.add_metric([kind], count)
+            for kind, count in pool.done.items():
+                done.add_metric([kind], count)
+        pending.add_metric([], pool.pending if pool is not None else 0)
+        return [skipped, done, pending]
+
+
+_collector: PoolCollector | None = None
+
+
+def warm(extensions: dict) -> None:
+    """Start this worker's pool process now, not on the first caller's utterance (~0.3 s)."""
+    from agents.pipeline.pooled import warm_up
+
+    if "cpu_pool_warm" not in extensions:
+        extensions["cpu_pool_warm"] = cpupool.shared().submit("warm", warm_up)
+
+
+def register() -> None:
+    """Add the collector to the media registry once per process."""
+    global _collector
+    if _collector is None:
+        _collector = PoolCollector()
+        REGISTRY.register(_collector)

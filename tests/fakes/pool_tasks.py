@@ -1,0 +1,11 @@
+"""Tasks for CPU-pool tests (importable by the pool's spawned processes)."""
+from __future__ import annotations
+
+import os
+
+
+def wait_on_fifo(path: str) -> int:
+    """Hold a pool slot until the test writes to the FIFO at `path`; returns the pid."""
+    with open(path) as fifo:
+        fifo.read()
+    return os.getpid()
