@@ -40,6 +40,7 @@ DEFAULTS: dict = {
     "RECONNECT_WINDOW_S": 10.0,
     "RECORDINGS_DIR": None,  # None -> instance/recordings
     "LOG_LEVEL": "INFO",
+    "SESSION_COOKIE_SECURE": None,  # console session cookie; None -> Secure when PUBLIC_URL is https
 }
 
 # Environment variable -> (config key, parser). Documented in README.md.
@@ -113,10 +114,12 @@ def create_app(config: dict | None = None) -> Flask:
     import models
     from conference import init_app as init_conference
     from conference.logs import configure_logging
+    from console import init_app as init_console
 
     configure_logging(app.config["LOG_LEVEL"])
     models.init_app(app)
     init_conference(app)
+    init_console(app)  # /console: sessions, CSRF and sign-in limits scoped to its blueprint
     return app
 
 
