@@ -40,7 +40,7 @@ DEFAULTS: dict = {
     "RECONNECT_WINDOW_S": 10.0,
     "RECORDINGS_DIR": None,  # None -> instance/recordings
     "LOG_LEVEL": "INFO",
-    "SESSION_COOKIE_SECURE": None,  # console session cookie; None -> Secure when PUBLIC_URL is https
+    "SESSION_COOKIE_SECURE": None,  # None -> Secure when PUBLIC_URL is https (console)
 }
 
 # Environment variable -> (config key, parser). Documented in README.md.
