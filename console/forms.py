@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from models.user import USER_ROLES
@@ -20,5 +21,5 @@ class NewUserForm(FlaskForm):
     """An admin creating a user of their own tenant."""
 
     email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
-    role = SelectField("Role", choices=[(r, r) for r in USER_ROLES])
+    role = SelectField("Role", choices=[SelectChoice(r) for r in USER_ROLES])
     password = PasswordField("Initial password", validators=[DataRequired(), Length(max=1024)])

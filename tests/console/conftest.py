@@ -64,3 +64,9 @@ def room(twilio_app, tenants, fake_twilio):
 def twilio(twilio_app, room):
     """Signed status callbacks for `room`."""
     return Twilio(twilio_app.test_client(), twilio_app.config["TWILIO_AUTH_TOKEN"], room)
+
+
+@pytest.fixture
+def app_config(app_config):
+    """Live views poll fast and streams end soon, so a missed change fails instead of hanging."""
+    return dict(app_config, CONSOLE_SSE_POLL_S=0.05, CONSOLE_SSE_MAX_S=10.0)
