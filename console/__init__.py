@@ -48,6 +48,7 @@ def init_app(app: Flask) -> None:
     limiter = Limiter(get_remote_address, app=app, default_limits=[],
                       storage_uri=app.config["RATELIMIT_STORAGE_URI"])
     app.extensions["console_limiter"] = limiter
+    app.extensions["console_streams"] = import_module("console.live").LiveStreams()
     for module in ("auth", "views", "actions", "live"):
         import_module(f"console.{module}")
     app.register_blueprint(bp)
