@@ -40,7 +40,6 @@ DEFAULTS: dict = {
     "RECONNECT_WINDOW_S": 10.0,
     "RECORDINGS_DIR": None,  # None -> instance/recordings
     "LOG_LEVEL": "INFO",
-    "SESSION_COOKIE_SECURE": None,  # None -> Secure when PUBLIC_URL is https (console)
 }
 
 # Environment variable -> (config key, parser). Documented in README.md.

@@ -18,6 +18,7 @@ DEFAULTS = {
     "CONSOLE_SSE_POLL_S": 1.0,  # how often a live view re-reads the state
     "CONSOLE_SSE_MAX_S": 300.0,  # a stream ends after this; EventSource reconnects
     "CONSOLE_SESSION_HOURS": 12,
+    "CONSOLE_COOKIE_SECURE": None,  # None -> Secure when PUBLIC_URL is https
 }
 
 
@@ -33,9 +34,9 @@ def init_app(app: Flask) -> None:
     # Flask's own defaults (no SameSite, never Secure, 31 days) are replaced, not merged.
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = app.config["SESSION_COOKIE_SAMESITE"] or "Lax"
-    if app.config.get("SESSION_COOKIE_SECURE") is None:
-        app.config["SESSION_COOKIE_SECURE"] = str(
-            app.config.get("PUBLIC_URL") or "").startswith("https://")
+    secure = app.config["CONSOLE_COOKIE_SECURE"]
+    app.config["SESSION_COOKIE_SECURE"] = bool(secure) if secure is not None else str(
+        app.config.get("PUBLIC_URL") or "").startswith("https://")
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
         hours=app.config["CONSOLE_SESSION_HOURS"])
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")

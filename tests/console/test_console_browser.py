@@ -24,7 +24,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 @pytest.fixture
 def app_config(app_config):
     """Served over plain http on 127.0.0.1 here, so the session cookie cannot be Secure."""
-    return dict(app_config, SESSION_COOKIE_SECURE=False)
+    return dict(app_config, CONSOLE_COOKIE_SECURE=False)
 
 
 @pytest.fixture
