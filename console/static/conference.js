@@ -1,5 +1,6 @@
 // Conference view: live state over SSE; controls POST to the console (same service as /api).
 import { aiText, duration, el, listen, markers, participantsTable, post } from "./common.js";
+import { Listener } from "./listen.js";
 
 const root = document.getElementById("conference");
 const errorBox = document.getElementById("action-error");
@@ -51,3 +52,41 @@ for (const form of root.querySelectorAll("form[data-action]")) form.addEventList
 errorBox.tabIndex = -1;
 listen(root.dataset.events, render, document.getElementById("live-status"));
 setInterval(() => { if (last) document.getElementById("duration").textContent = duration(last); }, 1000);
+
+// Live-listen: one Listener at a time; the button toggles it, "L" is its shortcut.
+const listenForm = document.getElementById("listen-form");
+const listenButton = document.getElementById("listen-button");
+const listenState = document.getElementById("listen-state");
+let listener = null;
+
+function toggleListen(event) {
+  if (event) event.preventDefault();
+  if (listener) {
+    listener.stop();
+    listener = null;
+    listenButton.textContent = "Listen (L)";
+    return;
+  }
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const leg = encodeURIComponent(document.getElementById("listen-leg").value);
+  // url_for() of a WebSocket route is absolute (ws://); keep its path, use this page's origin.
+  const path = new URL(listenForm.dataset.socket, location.href).pathname;
+  const url = `${scheme}//${location.host}${path}?leg=${leg}`;
+  const capture = new URLSearchParams(location.search).has("capture");
+  listener = new Listener(url, listenForm.dataset.worklet, {
+    capture, onState: (state) => { listenState.textContent = state; } });
+  window.forklineListener = listener;  // read by tests and by the level meter
+  listenButton.textContent = "Stop listening (L)";
+  listener.start().catch((error) => {
+    listenState.textContent = `audio error: ${error.message}`;
+    listener = null;
+  });
+}
+
+listenForm.addEventListener("submit", toggleListen);
+document.addEventListener("keydown", (event) => {
+  const typing = ["INPUT", "SELECT", "TEXTAREA"].includes(document.activeElement.tagName);
+  if (!typing && !event.ctrlKey && !event.metaKey && !event.altKey && event.key.toLowerCase() === "l") {
+    toggleListen(event);
+  }
+});

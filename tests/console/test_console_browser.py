@@ -2,7 +2,9 @@
 transcript lines, get the API's error message, confirm before ending. Screenshots are saved."""
 from __future__ import annotations
 
+import math
 import shutil
+import struct
 import threading
 from pathlib import Path
 
@@ -12,12 +14,16 @@ from playwright.sync_api import expect, sync_playwright
 from support.console import PASSWORD, Twilio
 from werkzeug.serving import make_server
 
+from agents.audio import pcm16_to_ulaw
+from conference.media import registry
 from models import Conference, TranscriptEntry, transaction
 from models.times import utcnow
+from twilio_sim.testing import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--autoplay-policy=no-user-gesture-required"]
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
@@ -132,3 +138,50 @@ def test_console_in_chromium(twilio_app, tenants, server, browser, fake_twilio, 
     DOCS.mkdir(exist_ok=True)
     shutil.copyfile(tmp_path / "console_board.png", DOCS / "console_board.png")
     shutil.copyfile(tmp_path / "console_conference.png", DOCS / "console_conference.png")
+
+
+def tone_ulaw(freq: float, samples: int) -> bytes:
+    pcm = b"".join(struct.pack("<h", int(12000 * math.sin(2 * math.pi * freq * n / 8000)))
+                   for n in range(samples))
+    return pcm16_to_ulaw(pcm)
+
+
+def goertzel(samples: list[float], freq: float, rate: int = 8000) -> float:
+    coeff = 2 * math.cos(2 * math.pi * freq / rate)
+    s1 = s2 = 0.0
+    for x in samples:
+        s1, s2 = x + coeff * s1 - s2, s1
+    return s1 * s1 + s2 * s2 - coeff * s1 * s2
+
+
+def test_listen_plays_the_leg_through_the_audio_worklet(twilio_app, tenants, server, browser,
+                                                         fake_twilio):
+    room = create_room(twilio_app, tenants["acme"][1], fake_twilio, tenants["acme"][0])
+    twilio = Twilio(twilio_app.test_client(), twilio_app.config["TWILIO_AUTH_TOKEN"], room)
+    twilio.conference_event("conference-start")
+    twilio.conference_event("participant-join", "customer")
+    page = browser.new_page()
+    page.goto(server + "/console/signin?next=/console/conferences/room%3Fcapture%3D1")
+    page.get_by_label("Tenant").fill("acme")
+    page.get_by_label("E-mail").fill("sup@acme.test")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Listen to").select_option("customer")
+    page.locator("h1").click()  # focus leaves the select: "L" is a shortcut, not typing
+    page.keyboard.press("l")
+    expect(page.locator("#listen-state")).to_have_text("listening")
+    taps = registry.get_plane(twilio_app).taps
+    wait_for(lambda: taps.has_subscribers(room["calls"]["customer"]), 5)
+    taps.publish(room["calls"]["customer"], tone_ulaw(1000, 1600))  # 200 ms of a 1 kHz tone
+    page.wait_for_function(
+        "() => window.forklineListener.played.flatMap((b) => Array.from(b.played))"
+        ".filter((x) => Math.abs(x) > 0.05).length >= 1000")  # a quarter of 1 kHz samples are 0
+    played = page.evaluate(
+        "() => window.forklineListener.played.flatMap((b) => Array.from(b.played))")
+    loud = [i for i, x in enumerate(played) if abs(x) > 0.05]
+    window = played[loud[0]:loud[0] + 1200]
+    assert goertzel(window, 1000) > 100 * goertzel(window, 1500)  # the tone, not noise
+    assert page.evaluate("() => window.forklineListener.received") == 1600
+    page.get_by_role("button", name="Stop listening (L)").click()
+    expect(page.locator("#listen-state")).to_have_text("stopped")
+    wait_for(lambda: not taps.has_subscribers(room["calls"]["customer"]), 5)
