@@ -22,6 +22,7 @@ from models import (
 )
 from models.times import utcnow
 
+SPEECH_WINDOW = timedelta(seconds=30)  # a start older than this without a stop is stale
 MARKER_WINDOW = timedelta(seconds=10)  # "just happened" for barge-in / dropped-stream markers
 DROPPED_STREAM_EVENTS = ("stream-error",)
 RECENT_EVENTS = 50
@@ -47,11 +48,24 @@ def participant_state(p: Participant) -> str:
     return "muted" if p.muted else "joined"
 
 
-def participant_view(p: Participant) -> dict:
+def participant_view(p: Participant, speaking: frozenset[str] = frozenset()) -> dict:
     """A participant without its number or call token."""
     return {"label": p.label, "role": p.role, "mode": p.mode, "state": participant_state(p),
             "coach": p.coach_label if p.coaching or p.mode == "whisper" else None,
-            "present": p.is_present, "joined_at": _iso(p.joined_at)}
+            "present": p.is_present, "joined_at": _iso(p.joined_at),
+            "speaking": p.is_present and p.label in speaking}
+
+
+def speaking_labels(conf: Conference) -> frozenset[str]:
+    """Labels whose last fork-VAD edge (recent) was a start: they are talking now."""
+    rows = get_session().execute(sa.select(ConferenceEvent.event, ConferenceEvent.payload).where(
+        ConferenceEvent.conference_id == conf.id, ConferenceEvent.source == "media",
+        ConferenceEvent.event.in_(("speech-started", "speech-stopped")),
+        ConferenceEvent.received_at >= utcnow() - SPEECH_WINDOW).order_by(ConferenceEvent.id))
+    last: dict[str, str] = {}
+    for event, payload in rows:
+        last[str((payload or {}).get("speaker"))] = event
+    return frozenset(label for label, event in last.items() if event == "speech-started")
 
 
 def _backend(tenant_id: int, agent: str | None) -> str:
@@ -83,9 +97,10 @@ def _markers(conf: Conference) -> dict:
 
 def conference_view(conf: Conference) -> dict:
     """Live state of one conference for the board and the conference page."""
+    speaking = speaking_labels(conf)
     return {"name": conf.name, "status": conf.status, "created_at": _iso(conf.created_at),
             "started_at": _iso(conf.started_at), "ended_at": _iso(conf.ended_at),
-            "participants": [participant_view(p) for p in conf.participants],
+            "participants": [participant_view(p, speaking) for p in conf.participants],
             "ai": ai_view(conf), "markers": _markers(conf)}
 
 

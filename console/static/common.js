@@ -37,7 +37,8 @@ export function participantsTable(participants) {
   const body = el("tbody");
   for (const p of participants) {
     const state = el("span", { class: `state state-${p.state}` }, p.state);
-    body.append(el("tr", { "data-label": p.label }, el("td", {}, p.label), el("td", {}, p.role),
+    const talking = p.speaking ? el("span", { class: "speaking", "data-speaking": "true" }, "speaking") : null;
+    body.append(el("tr", { "data-label": p.label }, el("td", {}, p.label, talking ? " " : "", talking), el("td", {}, p.role),
       el("td", {}, state, p.coach ? ` → ${p.coach}` : ""), el("td", {}, p.mode || "")));
   }
   const head = el("thead", {}, el("tr", {}, ...["Label", "Role", "State", "Mode"].map(

@@ -8,7 +8,15 @@ import wave
 
 import sqlalchemy as sa
 
-from models import Conference, ConferenceSummary, Tenant, TranscriptEntry, get_session, transaction
+from models import (
+    Conference,
+    ConferenceEvent,
+    ConferenceSummary,
+    Tenant,
+    TranscriptEntry,
+    get_session,
+    transaction,
+)
 from models.times import utcnow
 
 
@@ -166,3 +174,31 @@ def test_admin_creates_user_in_own_tenant(twilio_app, console_as):
     assert short.status_code == 422 and "at least 12" in short.get_data(as_text=True)
     listing = console.client.get("/console/users").get_data(as_text=True)
     assert "new@acme.test" in listing and "boss@globex.test" not in listing
+
+
+def media_event(app, event: str, source: str = "media", **payload) -> None:
+    with app.app_context(), transaction() as session:
+        conf_id = session.scalar(sa.select(Conference.id))
+        n = session.scalar(sa.select(sa.func.count(ConferenceEvent.id)))
+        session.add(ConferenceEvent(conference_id=conf_id, source=source, event=event,
+                                    payload=payload, dedup_key=f"test:{event}:{n}"))
+
+
+def test_speaking_indicator_and_markers_follow_media_events(twilio_app, room, console_as):
+    console = console_as("acme", "sup@acme.test")
+    frames = Frames(console.client, "/console/board/events")
+    try:
+        first = frames.next()["conferences"][0]
+        assert first["markers"] == {"barge_in": False, "dropped_stream": False}
+        media_event(twilio_app, "speech-started", speaker="customer", barge_in=True)
+        frame = frames.next()["conferences"][0]
+        speaking = {p["label"]: p["speaking"] for p in frame["participants"]}
+        assert speaking == {"customer": True, "agent": False}
+        assert frame["markers"]["barge_in"] is True
+        media_event(twilio_app, "speech-stopped", speaker="customer", barge_in=False)
+        media_event(twilio_app, "stream-error", source="stream", StreamError="closed")
+        while not (frame := frames.next()["conferences"][0])["markers"]["dropped_stream"]:
+            pass
+        assert not any(p["speaking"] for p in frame["participants"])
+    finally:
+        frames.close()
