@@ -4,9 +4,8 @@ from __future__ import annotations
 from datetime import timedelta
 from importlib import import_module
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 
 from console import guard
@@ -15,6 +14,8 @@ from console.users import load_user
 
 DEFAULTS = {
     "CONSOLE_SIGNIN_LIMIT": "10 per minute;50 per hour",  # per client address, POSTs only
+    "CONSOLE_SIGNIN_ACCOUNT_LIMIT": "5 per minute;30 per hour",  # per tenant + e-mail
+    "CONSOLE_PROXY_HOPS": 0,  # trusted proxies in front (Heroku: 1): X-Forwarded-For entry used
     "CONSOLE_SSE_POLL_S": 1.0,  # how often a live view re-reads the state
     "CONSOLE_SSE_MAX_S": 300.0,  # a stream ends after this; EventSource reconnects
     "CONSOLE_SESSION_HOURS": 12,
@@ -24,6 +25,27 @@ DEFAULTS = {
 
 def _signin_limit() -> str:
     return current_app.config["CONSOLE_SIGNIN_LIMIT"]
+
+
+def _account_limit() -> str:
+    return current_app.config["CONSOLE_SIGNIN_ACCOUNT_LIMIT"]
+
+
+def client_address() -> str:
+    """The client's address: behind N trusted proxies, the Nth X-Forwarded-For from the right."""
+    hops = int(current_app.config["CONSOLE_PROXY_HOPS"])
+    if hops > 0:
+        forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")]
+        forwarded = [a for a in forwarded if a]
+        if len(forwarded) >= hops:
+            return forwarded[-hops]
+    return request.remote_addr or "unknown"
+
+
+def _account_key() -> str:
+    # Guessing one account's password from many addresses is limited too.
+    tenant = request.form.get("tenant", "").strip()
+    return f"account:{tenant}:{request.form.get('email', '').strip().lower()}"
 
 
 def init_app(app: Flask) -> None:
@@ -46,7 +68,7 @@ def init_app(app: Flask) -> None:
     login.session_protection = "strong"
     csrf.init_app(app)
     # One limiter per app, so each app (and test) has its own counters.
-    limiter = Limiter(get_remote_address, app=app, default_limits=[],
+    limiter = Limiter(client_address, app=app, default_limits=[],
                       storage_uri=app.config["RATELIMIT_STORAGE_URI"])
     app.extensions["console_limiter"] = limiter
     app.extensions["console_streams"] = import_module("console.live").LiveStreams()
@@ -54,8 +76,9 @@ def init_app(app: Flask) -> None:
         import_module(f"console.{module}")
     app.register_blueprint(bp)
     # Wrap this app's sign-in view with this app's limiter (the blueprint is shared by apps).
-    app.view_functions["console.signin"] = limiter.limit(_signin_limit, methods=["POST"])(
-        app.view_functions["console.signin"])
+    signin = limiter.limit(_signin_limit, methods=["POST"])(app.view_functions["console.signin"])
+    app.view_functions["console.signin"] = limiter.limit(
+        _account_limit, methods=["POST"], key_func=_account_key)(signin)
     from console.cli import users_cli
 
     app.cli.add_command(users_cli)

@@ -113,3 +113,32 @@ def test_next_is_only_followed_inside_the_console(twilio_app, tenants):
     response = client.post("/console/signin?next=/console/ended",
                            data=dict(form, csrf_token=token))
     assert response.location == "/console/ended"
+
+
+def test_one_account_is_limited_across_addresses(twilio_app, tenants):
+    twilio_app.config["CONSOLE_SIGNIN_ACCOUNT_LIMIT"] = "2 per minute"
+    statuses = []
+    for i in range(3):
+        client = twilio_app.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"10.0.0.{i + 1}"
+        statuses.append(sign_in(client, "acme", "sup@acme.test", "wrong password!!").status_code)
+    assert statuses == [401, 401, 429]
+    other = twilio_app.test_client()
+    other.environ_base["REMOTE_ADDR"] = "10.0.0.9"
+    assert sign_in(other, "acme", "boss@acme.test").status_code == 302  # other accounts work
+
+
+def test_behind_a_proxy_the_forwarded_client_is_limited(twilio_app, tenants):
+    twilio_app.config.update(CONSOLE_SIGNIN_LIMIT="2 per minute", CONSOLE_PROXY_HOPS=1)
+    client = twilio_app.test_client()  # every request arrives from the proxy's address
+
+    def attempt(forwarded: str, email: str) -> int:
+        return client.post("/console/signin", headers={"X-Forwarded-For": forwarded}, data={
+            "tenant": "acme", "email": email, "password": "wrong password!!",
+            "csrf_token": csrf_token(client.get("/console/signin").get_data(as_text=True))},
+        ).status_code
+
+    assert [attempt("1.1.1.1", f"u{i}@acme.test") for i in range(3)] == [401, 401, 429]
+    # A spoofed left-most entry does not escape: the proxy appends the real client last.
+    assert attempt("9.9.9.9, 1.1.1.1", "v@acme.test") == 429
+    assert attempt("2.2.2.2", "w@acme.test") == 401  # another client is not locked out
