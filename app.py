@@ -40,6 +40,8 @@ DEFAULTS: dict = {
     "RECONNECT_WINDOW_S": 10.0,
     "RECORDINGS_DIR": None,  # None -> instance/recordings
     "LOG_LEVEL": "INFO",
+    "CONSOLE_SECRET_KEY": None,  # signs console sessions + CSRF; None -> derived from SECRET_KEY
+    "CONSOLE_PROXY_HOPS": 0,  # trusted proxies in front of the console (sign-in rate limits)
 }
 
 # Environment variable -> (config key, parser). Documented in README.md.
@@ -71,6 +73,8 @@ ENV_VARS: dict = {
     "RECONNECT_WINDOW_S": float,
     "RECORDINGS_DIR": str,
     "LOG_LEVEL": str,
+    "CONSOLE_SECRET_KEY": str,
+    "CONSOLE_PROXY_HOPS": int,
 }
 
 

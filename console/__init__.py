@@ -62,6 +62,7 @@ def init_app(app: Flask) -> None:
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
         hours=app.config["CONSOLE_SESSION_HOURS"])
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    import_module("console.sessions").init_app(app)
     login = LoginManager(app)
     login.user_loader(load_user)
     login.unauthorized_handler(guard.refuse_signed_out)

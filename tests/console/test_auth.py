@@ -142,3 +142,18 @@ def test_behind_a_proxy_the_forwarded_client_is_limited(twilio_app, tenants):
     # A spoofed left-most entry does not escape: the proxy appends the real client last.
     assert attempt("9.9.9.9, 1.1.1.1", "v@acme.test") == 429
     assert attempt("2.2.2.2", "w@acme.test") == 401  # another client is not locked out
+
+
+def test_sessions_are_signed_with_the_console_key(twilio_app, tenants, app_config):
+    from flask.sessions import SecureCookieSessionInterface
+
+    client = twilio_app.test_client()
+    sign_in(client, "acme", "sup@acme.test")
+    cookie = client.get_cookie("session").value
+    console = twilio_app.session_interface.get_signing_serializer(twilio_app)
+    assert console.loads(cookie)["_user_id"]
+    stream_key = SecureCookieSessionInterface().get_signing_serializer(twilio_app)
+    with pytest.raises(Exception, match="Signature"):
+        stream_key.loads(cookie)  # SECRET_KEY (stream tokens) cannot forge console sessions
+    explicit = create_app(dict(app_config, CONSOLE_SECRET_KEY="console-only-key"))
+    assert explicit.config["WTF_CSRF_SECRET_KEY"] == "console-only-key"
