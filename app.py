@@ -40,6 +40,8 @@ DEFAULTS: dict = {
     "RECONNECT_WINDOW_S": 10.0,
     "RECORDINGS_DIR": None,  # None -> instance/recordings
     "LOG_LEVEL": "INFO",
+    "CONSOLE_SECRET_KEY": None,  # signs console sessions + CSRF; None -> derived from SECRET_KEY
+    "CONSOLE_PROXY_HOPS": 0,  # trusted proxies in front of the console (sign-in rate limits)
 }
 
 # Environment variable -> (config key, parser). Documented in README.md.
@@ -71,6 +73,8 @@ ENV_VARS: dict = {
     "RECONNECT_WINDOW_S": float,
     "RECORDINGS_DIR": str,
     "LOG_LEVEL": str,
+    "CONSOLE_SECRET_KEY": str,
+    "CONSOLE_PROXY_HOPS": int,
 }
 
 
@@ -113,10 +117,12 @@ def create_app(config: dict | None = None) -> Flask:
     import models
     from conference import init_app as init_conference
     from conference.logs import configure_logging
+    from console import init_app as init_console
 
     configure_logging(app.config["LOG_LEVEL"])
     models.init_app(app)
     init_conference(app)
+    init_console(app)  # /console: sessions, CSRF and sign-in limits scoped to its blueprint
     return app
 
 

@@ -11,6 +11,7 @@ from models.db import Base, get_engine, get_session, init_app, transaction
 from models.event import ConferenceEvent
 from models.stream import Stream
 from models.tenant import ApiKey, Tenant
+from models.user import ConsoleUser
 
 __all__ = [
     "AgentProfileRecord",
@@ -21,6 +22,7 @@ __all__ = [
     "ApiKey",
     "Base",
     "Conference",
+    "ConsoleUser",
     "ConferenceEvent",
     "Participant",
     "Stream",
