@@ -17,6 +17,7 @@ from conference.service.conferences import (
     end_conference,
     remove_participant,
 )
+from conference.service.errors import ServiceError
 from conference.service.roles import (
     add_ai,
     add_supervisor,
@@ -30,5 +31,6 @@ __all__ = [
     "AI_LABEL", "TWILIO_NOT_FOUND", "add_ai", "add_participant", "add_supervisor",
     "ai_dial_address", "create_conference", "end_conference", "find_participant",
     "get_conference", "list_conferences", "mark_conference_ended", "record_api_event",
-    "remove_ai", "remove_participant", "set_ai_mode", "set_supervisor_mode", "write_transaction",
+    "ServiceError", "remove_ai", "remove_participant", "set_ai_mode", "set_supervisor_mode",
+    "write_transaction",
 ]

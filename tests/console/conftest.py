@@ -5,7 +5,7 @@ import pytest
 from support.console import Console, Twilio, make_tenant, make_user, sign_in
 from twilio_fake import FakeTwilio
 
-from conference.twilio_gateway import TwilioGateway
+from conference.twilio.gateway import TwilioGateway
 
 
 @pytest.fixture
