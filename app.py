@@ -13,7 +13,9 @@ import sys
 from flask import Flask
 
 DEFAULTS: dict = {
-    "PUBLIC_URL": None,
+    "ENVIRONMENT": "production",  # development/testing may leave PUBLIC_URL unset
+    "PUBLIC_URL": None,  # required in production: callbacks and signature checks use it
+    "TRUSTED_PROXY_COUNT": 0,  # proxies whose X-Forwarded-Proto/Host/Port/For are honoured
     "DATABASE_URL": None,  # None -> sqlite file under instance/
     "REDIS_URL": None,
     "TWILIO_ACCOUNT_SID": "",
@@ -42,9 +44,14 @@ DEFAULTS: dict = {
     "LOG_LEVEL": "INFO",
 }
 
+# Environment variables whose config key has another name.
+ENV_RENAMES: dict = {"FORKLINE_SECRET_KEY": "SECRET_KEY", "FORKLINE_ENV": "ENVIRONMENT"}
+
 # Environment variable -> (config key, parser). Documented in README.md.
 ENV_VARS: dict = {
+    "FORKLINE_ENV": str,
     "PUBLIC_URL": str,
+    "TRUSTED_PROXY_COUNT": int,
     "DATABASE_URL": str,
     "REDIS_URL": str,
     "TWILIO_ACCOUNT_SID": str,
@@ -81,8 +88,7 @@ def config_from_env(environ: dict | None = None) -> dict:
     for name, parse in ENV_VARS.items():
         value = environ.get(name)
         if value not in (None, ""):
-            key = "SECRET_KEY" if name == "FORKLINE_SECRET_KEY" else name
-            config[key] = parse(value)
+            config[ENV_RENAMES.get(name, name)] = parse(value)
     return config
 
 
@@ -113,8 +119,10 @@ def create_app(config: dict | None = None) -> Flask:
     import models
     from conference import init_app as init_conference
     from conference.logs import configure_logging
+    from conference.security import init_app as init_security
 
     configure_logging(app.config["LOG_LEVEL"])
+    init_security(app)  # refuses to start without PUBLIC_URL in production
     models.init_app(app)
     init_conference(app)
     return app
@@ -124,7 +132,9 @@ def main(argv: list[str] | None = None) -> None:
     """Run the development server on gevent, with WebSockets."""
     from gevent.pywsgi import WSGIServer
 
-    app = create_app()
+    config = config_from_env()
+    config.setdefault("ENVIRONMENT", "development")
+    app = create_app(config)
     port = int(os.environ.get("PORT", "5000"))
     logging.getLogger("forkline").info("listening on 0.0.0.0:%d", port)
     WSGIServer(("0.0.0.0", port), app, log=None).serve_forever()

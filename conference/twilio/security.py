@@ -13,15 +13,14 @@ _HTTP_SCHEMES = {"ws": "http", "wss": "https", "http": "http", "https": "https"}
 
 
 def public_url(req: Request, public_base: str | None, websocket: bool = False) -> str:
-    """Rebuild the URL Twilio used: from PUBLIC_URL, else from X-Forwarded-Proto/Host."""
+    """Rebuild the URL Twilio signed: PUBLIC_URL, else (development) the request's own host."""
     path = req.full_path if req.query_string else req.path
     if public_base:
         parts = urlsplit(public_base.rstrip("/"))
         scheme, host, prefix = parts.scheme, parts.netloc, parts.path
     else:
-        scheme = req.headers.get("X-Forwarded-Proto", req.scheme).split(",")[0].strip()
-        host = req.headers.get("X-Forwarded-Host", req.host).split(",")[0].strip()
-        prefix = ""
+        # req.scheme/req.host honour X-Forwarded-* only behind TRUSTED_PROXY_COUNT proxies.
+        scheme, host, prefix = req.scheme, req.host, ""
     table = _WS_SCHEMES if websocket else _HTTP_SCHEMES
     return f"{table.get(scheme, scheme)}://{host}{prefix}{path}"
 

@@ -1,8 +1,8 @@
 """The Procfile's release and web lines, run for real from a venv built from requirements.txt alone.
 
-A Heroku-style build installs only requirements.txt, so the deploy venv is built from that file (never
-the dev requirements) and cached under .cache/deploy-venv/<hash of requirements.txt>: the first run
-costs a pip install, later runs seconds.
+A Heroku-style build installs only requirements.txt, so the deploy venv is built from that file
+(never the dev requirements) and cached under .cache/deploy-venv/<hash of requirements.txt>: the
+first run costs a pip install, later runs seconds.
 """
 from __future__ import annotations
 

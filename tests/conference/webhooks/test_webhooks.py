@@ -7,6 +7,7 @@ from xml.etree import ElementTree
 import pytest
 import sqlalchemy as sa
 
+from conference.security.proxy import TrustedProxies
 from conference.twilio.security import read_stream_token
 from models import Conference, Participant, get_session
 
@@ -39,6 +40,7 @@ def test_signature_for_another_url_is_403(twilio_app, twilio, path):
 
 def test_forwarded_proto_and_host_rebuild_the_signed_url(twilio_app, twilio, tenant):
     twilio_app.config["PUBLIC_URL"] = None
+    twilio_app.wsgi_app = TrustedProxies(twilio_app.wsgi_app, 1)  # one proxy in front
     base = "https://tunnel.example.net"
     headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "tunnel.example.net"}
     r = twilio.post("/twilio/voice", CALLER, base=base, headers=headers)
@@ -167,6 +169,7 @@ def test_unexpected_failure_is_never_a_500(twilio_app, twilio, tenant, monkeypat
 
 def test_forwarded_proto_with_plain_host_header(twilio_app, twilio, tenant):
     twilio_app.config["PUBLIC_URL"] = None
+    twilio_app.wsgi_app = TrustedProxies(twilio_app.wsgi_app, 1)
     r = twilio.post("/twilio/voice", CALLER, base="https://app.herokuapp.example",
                     headers={"X-Forwarded-Proto": "https"},
                     base_url="http://app.herokuapp.example")
