@@ -16,6 +16,8 @@ DEFAULTS: dict = {
     "ENVIRONMENT": "production",  # development/testing may leave PUBLIC_URL unset
     "PUBLIC_URL": None,  # required in production: callbacks and signature checks use it
     "TRUSTED_PROXY_COUNT": 0,  # proxies whose X-Forwarded-Proto/Host/Port/For are honoured
+    "TWILIO_MAX_BODY": 64 * 1024,  # bytes; Twilio's callbacks are a few KB
+    "API_MAX_BODY": 1024 * 1024,  # bytes, every other route
     "DATABASE_URL": None,  # None -> sqlite file under instance/
     "REDIS_URL": None,
     "TWILIO_ACCOUNT_SID": "",
@@ -52,6 +54,8 @@ ENV_VARS: dict = {
     "FORKLINE_ENV": str,
     "PUBLIC_URL": str,
     "TRUSTED_PROXY_COUNT": int,
+    "TWILIO_MAX_BODY": int,
+    "API_MAX_BODY": int,
     "DATABASE_URL": str,
     "REDIS_URL": str,
     "TWILIO_ACCOUNT_SID": str,
@@ -121,7 +125,7 @@ def create_app(config: dict | None = None) -> Flask:
     from conference.logs import configure_logging
     from conference.security import init_app as init_security
 
-    configure_logging(app.config["LOG_LEVEL"])
+    configure_logging(app.config["LOG_LEVEL"], (app.name, "werkzeug"))
     init_security(app)  # refuses to start without PUBLIC_URL in production
     models.init_app(app)
     init_conference(app)

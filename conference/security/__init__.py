@@ -3,6 +3,7 @@
 
 def init_app(app) -> None:
     """Install every request-level guard of this package."""
-    from conference.security import proxy
+    from conference.security import bodies, proxy
 
     proxy.init_app(app)
+    bodies.init_app(app)

@@ -41,7 +41,7 @@ def _free_label(conf: Conference, wanted: str) -> str:
 def admit_caller(session: so.Session, call_sid: str, values: Mapping):
     """(conference, participant) for an inbound caller: by `room` param, else a room per call."""
     room = values.get("room")
-    if room is not None and not NAME_RE.match(room):
+    if room is not None and not NAME_RE.fullmatch(room):
         raise BadWebhook("invalid parameter room")
     tenant = _tenant_for(session, values)
     if tenant is None:
