@@ -42,6 +42,8 @@ DEFAULTS: dict = {
     "REPLAY_INBOUND_S": 8.0,
     "REPLAY_OUTBOUND_S": 4.0,
     "RECONNECT_WINDOW_S": 10.0,
+    "START_TIMEOUT_S": 5.0,  # a socket without a valid `start` by then is closed
+    "METRICS_TOKEN": None,  # when set, /metrics needs `Authorization: Bearer <it>`
     "RECORDINGS_DIR": None,  # None -> instance/recordings
     "LOG_LEVEL": "INFO",
 }
@@ -80,6 +82,8 @@ ENV_VARS: dict = {
     "REPLAY_INBOUND_S": float,
     "REPLAY_OUTBOUND_S": float,
     "RECONNECT_WINDOW_S": float,
+    "START_TIMEOUT_S": float,
+    "METRICS_TOKEN": str,
     "RECORDINGS_DIR": str,
     "LOG_LEVEL": str,
 }

@@ -27,7 +27,16 @@ logconfig_dict = {
 }
 
 
+# Connections one gevent worker accepts (gunicorn's default, made explicit): a socket that never
+# sends `start` is closed after START_TIMEOUT_S, so idle sockets cannot hold them all; /metrics
+# shows the limit (forkline_worker_connections_limit) next to the sockets awaiting start.
+worker_connections = 1000
+
+
 def post_worker_init(worker) -> None:
     """Freeze the boot-time heap once the app is loaded in this worker."""
+    from conference.media import metrics
+
+    metrics.WORKER_CONNECTIONS.set(worker.cfg.worker_connections)
     gc.collect()
     gc.freeze()

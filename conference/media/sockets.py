@@ -16,6 +16,7 @@ from conference.media.codec import Dtmf, Malformed, Mark, Media, Start, Stop, pa
 from conference.media.fastws import FastSocket, HandOffThread
 from conference.media.forkleg import ForkLeg
 from conference.media.registry import MediaPlane, get_plane
+from conference.media.start_guard import StartDeadline
 from conference.media.stream_state import Rejected, StreamState
 from conference.twilio.security import check_twilio_signature, read_stream_token
 
@@ -53,9 +54,14 @@ def serve(ws, kind: str) -> None:
         ws = FastSocket(ws)  # the upgrade is done; the fast transport reads from here on
     state, leg, stopped = StreamState(), None, False
     tcp = _dup(ws)
+    waiting = StartDeadline(plane.config["START_TIMEOUT_S"])
     try:
         while True:
-            msg = state.receive(parse(ws.receive()))
+            raw = ws.receive() if leg is not None else waiting.receive(ws)
+            if raw is None:
+                hang_up(ws, POLICY_VIOLATION, "no valid start in time")
+                return
+            msg = state.receive(parse(raw))
             cls = type(msg)
             if cls is Media:
                 leg.on_media(msg)
@@ -63,6 +69,7 @@ def serve(ws, kind: str) -> None:
                 leg.on_mark(msg.name, monotonic_ms())
             elif cls is Start:
                 leg = _open_leg(ws, plane, msg, kind)
+                waiting.done()
                 if leg is None:
                     return
             elif cls is Stop:
@@ -75,6 +82,7 @@ def serve(ws, kind: str) -> None:
     except ConnectionClosed:
         pass
     finally:
+        waiting.done()
         if leg is not None:
             metrics.GAPS.inc(state.gaps)
             leg.close(stopped, monotonic_ms())

@@ -1,6 +1,7 @@
 """A real Forkline for the attack suite: the Procfile's release and web lines (gunicorn+gevent)."""
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import socket
@@ -10,6 +11,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from twilio.request_validator import RequestValidator
 
 ROOT = Path(__file__).resolve().parents[2]
 AUTH_TOKEN = "attack-auth-token-0123456789abcdef"
@@ -113,3 +116,42 @@ def start_forkline(tmp: Path, **extra_env: str) -> Forkline:
             assert time.monotonic() < deadline, "gunicorn did not come up:\n" + log.read_text()
             time.sleep(0.1)
 
+
+def upgrade(forkline, path: str = "/twilio/fork", extensions: str = "") -> socket.socket:
+    """A signed WebSocket upgrade, as Twilio opens it; the socket after the 101."""
+    url = PUBLIC.replace("https://", "wss://") + path
+    sig = RequestValidator(AUTH_TOKEN).compute_signature(url, {})
+    key = base64.b64encode(os.urandom(16)).decode()
+    head = (f"GET {path} HTTP/1.1\r\nHost: forkline.attack.test\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"X-Twilio-Signature: {sig}\r\n")
+    if extensions:
+        head += f"Sec-WebSocket-Extensions: {extensions}\r\n"
+    s = socket.create_connection(("127.0.0.1", forkline.port), timeout=20)
+    s.sendall((head + "\r\n").encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += s.recv(4096)
+    assert data.startswith(b"HTTP/1.1 101"), data
+    return s
+
+
+def masked(b0: int, payload: bytes) -> bytes:
+    assert len(payload) < 126
+    return bytes((b0, 0x80 | len(payload))) + b"\0\0\0\0" + payload  # a zero mask is legal
+
+
+def close_code(s: socket.socket) -> int:
+    """Read until the server's close frame; its status code."""
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        assert chunk, "connection ended without a close frame"
+        data += chunk
+        while len(data) >= 2:
+            n = data[1] & 0x7F
+            if len(data) < 2 + n:
+                break
+            if data[0] & 0x0F == 0x8:
+                return int.from_bytes(data[2:4], "big")
+            data = data[2 + n:]
