@@ -35,8 +35,10 @@ DEFAULTS: dict = {
     "OPENAI_TIMEOUT_S": 10.0,  # per HTTP request of the pipeline's OpenAI stages
     "PIPELINE_SILENCE_MS": 500,  # pipeline/local endpointing: silence that ends a turn
     "TRANSCRIPTS_ENABLED": None,  # None -> fork transcription on, except under TESTING
-    "SECRET_KEY": None,  # signs stream tokens; falls back to the Twilio auth token
+    "SECRET_KEY": None,  # signs stream tokens; required in production, never the Twilio token
+    "SECRET_KEY_FALLBACKS": [],  # previous SECRET_KEY, still accepted during a rotation
     "STREAM_TOKEN_TTL_S": 120,
+    "STREAM_RECONNECT_MAX_AGE_S": 600.0,  # oldest token a reconnecting AI stream may re-send
     "PLAYOUT_LEAD_MS": 300,
     "MARK_INTERVAL_MS": 200,
     "REPLAY_INBOUND_S": 8.0,
@@ -49,7 +51,8 @@ DEFAULTS: dict = {
 }
 
 # Environment variables whose config key has another name.
-ENV_RENAMES: dict = {"FORKLINE_SECRET_KEY": "SECRET_KEY", "FORKLINE_ENV": "ENVIRONMENT"}
+ENV_RENAMES: dict = {"FORKLINE_SECRET_KEY": "SECRET_KEY", "FORKLINE_ENV": "ENVIRONMENT",
+                     "FORKLINE_SECRET_KEY_PREVIOUS": "SECRET_KEY_FALLBACKS"}
 
 # Environment variable -> (config key, parser). Documented in README.md.
 ENV_VARS: dict = {
@@ -76,7 +79,9 @@ ENV_VARS: dict = {
     "PIPELINE_SILENCE_MS": int,
     "TRANSCRIPTS_ENABLED": int,
     "FORKLINE_SECRET_KEY": str,
+    "FORKLINE_SECRET_KEY_PREVIOUS": lambda value: [value],
     "STREAM_TOKEN_TTL_S": float,
+    "STREAM_RECONNECT_MAX_AGE_S": float,
     "PLAYOUT_LEAD_MS": int,
     "MARK_INTERVAL_MS": int,
     "REPLAY_INBOUND_S": float,
@@ -119,8 +124,11 @@ def create_app(config: dict | None = None) -> Flask:
     app.config["DATABASE_URL"] = normalize_database_url(
         app.config["DATABASE_URL"], app.instance_path
     )
-    if not app.config["SECRET_KEY"]:
-        app.config["SECRET_KEY"] = app.config["TWILIO_AUTH_TOKEN"] or os.urandom(32).hex()
+    from conference.security.proxy import is_dev
+
+    if not app.config["SECRET_KEY"] and is_dev(app.config):
+        # Development only (production requires FORKLINE_SECRET_KEY): a key per start.
+        app.config["SECRET_KEY"] = os.urandom(32).hex()
     if not app.config["AI_BACKEND"]:
         app.config["AI_BACKEND"] = "realtime" if app.config["OPENAI_API_KEY"] else "local"
 

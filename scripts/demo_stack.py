@@ -104,6 +104,7 @@ class Stack:
         """The Procfile's web process (gunicorn, gevent worker), or `python app.py`."""
         self.forkline_url = f"http://127.0.0.1:{port}"
         env = dict(self.env, PORT=str(port), PUBLIC_URL=self.forkline_url,
+                   FORKLINE_SECRET_KEY=self.env.get("FORKLINE_SECRET_KEY") or os.urandom(32).hex(),
                    TWILIO_API_URL=self.sim_url, TWILIO_TWIML_APP_SID=app_sid)
         if self.server_kind == "gunicorn":
             argv = [sys.executable, "-m", "gunicorn", "--worker-class", "gevent", "--workers", "1",

@@ -18,7 +18,11 @@ from conference.media.forkleg import ForkLeg
 from conference.media.registry import MediaPlane, get_plane
 from conference.media.start_guard import StartDeadline
 from conference.media.stream_state import Rejected, StreamState
-from conference.twilio.security import check_twilio_signature, read_stream_token
+from conference.twilio.security import (
+    check_twilio_signature,
+    read_stream_token,
+    stream_token_keys,
+)
 
 bp = Blueprint("media_sockets", __name__, url_prefix="/twilio")
 sock = Sock()
@@ -124,12 +128,16 @@ def stream_info(plane: MediaPlane, start: Start, kind: str) -> dict | None:
     """Verified context of a stream from its signed token, or None to refuse it."""
     cfg, params = plane.config, start.params
     token = params.get("token", "")
-    claims = read_stream_token(cfg["SECRET_KEY"], token, cfg["STREAM_TOKEN_TTL_S"])
+    claims = read_stream_token(stream_token_keys(cfg), token, cfg["STREAM_TOKEN_TTL_S"])
     if claims is None and kind == "ai" and plane.replay.knows(start.call_sid):
-        # A reconnect of a live call (on any worker) re-sends its original, maybe expired, token.
-        claims = read_stream_token(cfg["SECRET_KEY"], token, 86400)
+        # A reconnect of a live call (on any worker) re-sends its original, maybe expired,
+        # token: accepted for STREAM_RECONNECT_MAX_AGE_S, and only for that same call.
+        max_age = cfg["STREAM_RECONNECT_MAX_AGE_S"]
+        claims = read_stream_token(stream_token_keys(cfg), token, max_age)
     if not isinstance(claims, dict) or claims.get("kind") != kind:
         return None
+    if claims.get("call") != start.call_sid:
+        return None  # a token opens only the stream of the call it was minted for
     if params.get("conference", claims.get("conference")) != claims.get("conference"):
         return None
     info = {key: params.get(key) for key in ("agent", "mode", "coach", "role")}

@@ -46,6 +46,17 @@ def check_public_url(config: dict) -> str | None:
     return url.rstrip("/")
 
 
+def check_secret_key(config: dict) -> None:
+    """SECRET_KEY must be set in production and must not be the Twilio auth token."""
+    key = config.get("SECRET_KEY")
+    if not key:
+        raise ConfigError("FORKLINE_SECRET_KEY is required outside development/testing "
+                          "(it signs stream tokens; use a random value of 32+ bytes)")
+    if key == config.get("TWILIO_AUTH_TOKEN") or key in config.get("SECRET_KEY_FALLBACKS", []):
+        raise ConfigError("FORKLINE_SECRET_KEY must differ from TWILIO_AUTH_TOKEN and from "
+                          "FORKLINE_SECRET_KEY_PREVIOUS (one secret, one purpose)")
+
+
 def bare_forwarded(environ: dict, count: int) -> str | None:
     """Why the last `count` forwarded values are unacceptable, or None when they are bare."""
     checks = (("HTTP_X_FORWARDED_PROTO", lambda v: v in _SCHEMES),
@@ -83,5 +94,6 @@ class TrustedProxies:
 def init_app(app) -> None:
     """Validate PUBLIC_URL and put the trusted-proxy middleware in front of the app."""
     app.config["PUBLIC_URL"] = check_public_url(app.config)
+    check_secret_key(app.config)
     count = int(app.config.get("TRUSTED_PROXY_COUNT") or 0)
     app.wsgi_app = TrustedProxies(app.wsgi_app, count)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -137,8 +138,21 @@ def upgrade(forkline, path: str = "/twilio/fork", extensions: str = "") -> socke
 
 
 def masked(b0: int, payload: bytes) -> bytes:
-    assert len(payload) < 126
-    return bytes((b0, 0x80 | len(payload))) + b"\0\0\0\0" + payload  # a zero mask is legal
+    """A client frame (zero mask, which is legal) with first byte `b0`."""
+    n = len(payload)
+    length = bytes((0x80 | n,)) if n < 126 else bytes((0x80 | 126,)) + n.to_bytes(2, "big")
+    return bytes((b0,)) + length + b"\0\0\0\0" + payload
+
+
+def start_message(call_sid: str, params: dict) -> bytes:
+    """A Twilio `start` text frame for `call_sid` with customParameters `params`."""
+    sid = "MZ" + call_sid[2:]
+    msg = {"event": "start", "sequenceNumber": "1", "streamSid": sid,
+           "start": {"accountSid": "AC" + "0" * 31 + "1", "streamSid": sid, "callSid": call_sid,
+                     "tracks": ["inbound"], "customParameters": params,
+                     "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000,
+                                     "channels": 1}}}
+    return masked(0x81, json.dumps(msg).encode())
 
 
 def close_code(s: socket.socket) -> int:

@@ -90,3 +90,21 @@ def test_production_boot_without_public_url_says_why(tmp_path):
     r = subprocess.run([sys.executable, "-c", "import app; app.create_app()"], cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and "PUBLIC_URL is required" in r.stderr
+
+
+def test_secret_key_is_required_and_never_the_twilio_token_in_production(app_config):
+    prod = {**app_config, "TESTING": False}
+    with pytest.raises(ConfigError, match="FORKLINE_SECRET_KEY is required"):
+        create_app({**prod, "SECRET_KEY": None})
+    with pytest.raises(ConfigError, match="must differ"):
+        create_app({**prod, "SECRET_KEY": prod["TWILIO_AUTH_TOKEN"]})
+    assert create_app({**prod, "SECRET_KEY": "k" * 32}).config["SECRET_KEY"] == "k" * 32
+
+
+def test_stream_tokens_of_the_previous_key_are_accepted_during_a_rotation():
+    from conference.twilio.security import make_stream_token, read_stream_token, stream_token_keys
+
+    old = make_stream_token("old-key", {"kind": "ai", "call": "CA1"})
+    rotating = {"SECRET_KEY": "new-key", "SECRET_KEY_FALLBACKS": ["old-key"]}
+    assert read_stream_token(stream_token_keys(rotating), old, 60) == {"kind": "ai", "call": "CA1"}
+    assert read_stream_token(stream_token_keys({"SECRET_KEY": "new-key"}), old, 60) is None

@@ -66,7 +66,7 @@ def test_inbound_call_is_forked_then_joined(twilio_app, twilio, tenant, fake_twi
         name, str(tenant[0]), "customer", "customer")
     claims = read_stream_token(twilio_app.config["SECRET_KEY"], params["token"], 60)
     assert claims == {"conference": name, "tenant": tenant[0], "kind": "fork",
-                      "label": "customer"}
+                      "label": "customer", "call": CALLER["CallSid"]}
     conf = root.find("./Dial/Conference")
     assert conf.text == f"t{tenant[0]}-{name}"
     assert conf.get("participantLabel") == "customer"
@@ -203,3 +203,17 @@ def test_simultaneous_callers_share_one_new_room(twilio_app, twilio, tenant):
         (conf,) = get_session().scalars(sa.select(Conference)).all()
         assert sorted(p.label for p in conf.participants) == [
             "customer", "customer-2", "customer-3", "customer-4"]
+
+
+def _fork_token(response) -> str:
+    stream = ElementTree.fromstring(response.data).find("./Start/Stream")
+    return {p.get("name"): p.get("value") for p in stream.findall("Parameter")}["token"]
+
+
+def test_a_replayed_voice_webhook_gets_the_same_token_not_a_second_one(twilio_app, twilio, tenant):
+    first = twilio.post("/twilio/voice", CALLER)
+    again = twilio.post("/twilio/voice", CALLER)
+    assert first.status_code == again.status_code == 200
+    assert _fork_token(first) == _fork_token(again)
+    claims = read_stream_token(twilio_app.config["SECRET_KEY"], _fork_token(first), 60)
+    assert claims["call"] == CALLER["CallSid"]
