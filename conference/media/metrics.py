@@ -47,6 +47,9 @@ AWAITING_START = Gauge("forkline_media_sockets_awaiting_start",
                        "Upgraded sockets that have not sent a valid start yet", registry=REGISTRY)
 START_TIMEOUTS = Counter("forkline_media_start_timeouts",
                          "Sockets closed for sending no valid start in time", registry=REGISTRY)
+AI_CAP_REFUSED = Counter("forkline_media_ai_cap_refused",
+                         "AI sockets closed because the tenant's AI cap was reached",
+                         registry=REGISTRY)
 WORKER_CONNECTIONS = Gauge("forkline_worker_connections_limit",
                            "gunicorn worker_connections: connections one worker accepts",
                            registry=REGISTRY)

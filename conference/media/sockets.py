@@ -11,6 +11,7 @@ from simple_websocket import ConnectionClosed
 
 from conference.logs import Sampler, get_logger, monotonic_ms
 from conference.media import metrics
+from conference.media.ai_cap import make_gate
 from conference.media.ai_leg import AiLeg
 from conference.media.codec import Dtmf, Malformed, Mark, Media, Start, Stop, parse
 from conference.media.fastws import FastSocket, HandOffThread
@@ -87,6 +88,8 @@ def serve(ws, kind: str) -> None:
         pass
     finally:
         waiting.done()
+        if leg is not None and kind == "ai" and leg.info.get("cap") is not None:
+            get_ai_gate(plane).release(leg.info["tenant"], leg.start.call_sid)
         if leg is not None:
             metrics.GAPS.inc(state.gaps)
             leg.close(stopped, monotonic_ms())
@@ -142,8 +145,20 @@ def stream_info(plane: MediaPlane, start: Start, kind: str) -> dict | None:
         return None
     info = {key: params.get(key) for key in ("agent", "mode", "coach", "role")}
     info.update(conference=claims.get("conference"), tenant=str(claims.get("tenant")),
-                label=claims.get("label"))
+                label=claims.get("label"), cap=claims.get("cap"))
     return info
+
+
+def _within_ai_cap(ws, plane: MediaPlane, start: Start, info: dict) -> bool:
+    """Claim a live AI session for the tenant; over its cap, close and record (False)."""
+    cap = info.get("cap")
+    if cap is None or get_ai_gate(plane).acquire(info["tenant"], start.call_sid, int(cap)):
+        return True
+    metrics.AI_CAP_REFUSED.inc()
+    log.warning("AI stream refused: tenant AI cap reached", extra={
+        "event": "ai_cap", "tenant": info["tenant"], "call_sid": start.call_sid})
+    hang_up(ws, POLICY_VIOLATION, "tenant AI session cap reached")
+    return False
 
 
 def _open_leg(ws, plane: MediaPlane, start: Start, kind: str):
@@ -154,9 +169,19 @@ def _open_leg(ws, plane: MediaPlane, start: Start, kind: str):
             "event": "bad_token", "call_sid": start.call_sid, "stream_sid": start.stream_sid})
         hang_up(ws, POLICY_VIOLATION, "invalid stream token")
         return None
+    if kind == "ai" and not _within_ai_cap(ws, plane, start, info):
+        return None
     leg = LEGS[kind](ws, plane, start, info)
     leg.attach(monotonic_ms())
     return leg
+
+
+def get_ai_gate(plane: MediaPlane):
+    """This worker's AI-cap gate (made on first use)."""
+    gate = plane.app.extensions.get("media_ai_gate")
+    if gate is None:
+        gate = plane.app.extensions["media_ai_gate"] = make_gate(plane.config)
+    return gate
 
 
 def init_app(app: Flask) -> None:

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import sqlalchemy.orm as so
 from flask import current_app
 
 from conference.twilio.security import make_stream_token
-from models import Conference, Participant
+from models import Conference, Participant, Tenant
 
 
 def _epoch(moment: datetime | None) -> float | None:
@@ -16,7 +17,8 @@ def _epoch(moment: datetime | None) -> float | None:
 
 
 def stream_token(conference: Conference, kind: str, label: str,
-                 call_sid: str | None = None, issued_at: datetime | None = None) -> str:
+                 call_sid: str | None = None, issued_at: datetime | None = None,
+                 cap: int | None = None) -> str:
     """A token the stream sockets verify: conference, tenant, kind, label and the call it is for.
 
     The sockets accept only tokens whose `call` is the stream's own callSid; a token without
@@ -26,7 +28,15 @@ def stream_token(conference: Conference, kind: str, label: str,
               "label": label}
     if call_sid:
         claims["call"] = call_sid
+    if cap is not None:
+        claims["cap"] = cap  # the tenant's AI cap, enforced at the socket without a DB read
     return make_stream_token(current_app.config["SECRET_KEY"], claims, _epoch(issued_at))
+
+
+def _ai_cap(conference: Conference) -> int | None:
+    session = so.object_session(conference)
+    tenant = session.get(Tenant, conference.tenant_id) if session is not None else None
+    return tenant.max_ai_sessions if tenant is not None else None
 
 
 def fork_parameters(conference: Conference, participant: Participant) -> dict[str, str]:
@@ -52,7 +62,8 @@ def ai_parameters(
         "agent": agent,
         "mode": mode,
         "coach": coach_label or "",
-        "token": stream_token(conference, "ai", "ai", call_sid, ai.created_at if ai else None),
+        "token": stream_token(conference, "ai", "ai", call_sid, ai.created_at if ai else None,
+                              cap=_ai_cap(conference)),
     }
 
 

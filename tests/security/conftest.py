@@ -5,7 +5,8 @@ import os
 import signal
 
 import pytest
-from attack_server import start_forkline
+
+from .attack_server import start_forkline
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from attack_server import AUTH_TOKEN, PUBLIC
 from twilio.request_validator import RequestValidator
+
+from .attack_server import AUTH_TOKEN, PUBLIC
 
 HUGE = 200 * 1024 * 1024
 

@@ -5,7 +5,8 @@ import os
 import signal
 
 import pytest
-from attack_server import close_code, http_get, start_forkline, upgrade
+
+from .attack_server import close_code, http_get, start_forkline, upgrade
 
 pytestmark = pytest.mark.slow
 METRICS_TOKEN = "metrics-bearer-for-tests"

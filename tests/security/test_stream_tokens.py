@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import pytest
-from attack_server import close_code, start_message, upgrade
 
 from conference.twilio.security import make_stream_token
+
+from .attack_server import close_code, start_message, upgrade
 
 pytestmark = pytest.mark.slow
 SECRET = "attack-secret"  # FORKLINE_SECRET_KEY of the attack server

@@ -4,7 +4,8 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from attack_server import close_code, masked, upgrade
+
+from .attack_server import close_code, masked, upgrade
 
 pytestmark = pytest.mark.slow
 
