@@ -32,6 +32,7 @@ DEFAULTS: dict = {
     "OPENAI_REALTIME_MODEL": None,  # None -> gpt-realtime
     "AGENT_TRANSFER_NUMBER": None,  # human agent dialed by the transfer_to_human tool
     "AGENT_LOOKUP_URL": None,  # tenant webhook POSTed by the lookup tool
+    "TOOL_SIGNING_KEY": None,  # derives each tenant's tool-webhook signing key (lookup tool)
     "OPENAI_TIMEOUT_S": 10.0,  # per HTTP request of the pipeline's OpenAI stages
     "PIPELINE_SILENCE_MS": 500,  # pipeline/local endpointing: silence that ends a turn
     "TRANSCRIPTS_ENABLED": None,  # None -> fork transcription on, except under TESTING
@@ -75,6 +76,7 @@ ENV_VARS: dict = {
     "OPENAI_REALTIME_MODEL": str,
     "AGENT_TRANSFER_NUMBER": str,
     "AGENT_LOOKUP_URL": str,
+    "TOOL_SIGNING_KEY": str,
     "OPENAI_TIMEOUT_S": float,
     "PIPELINE_SILENCE_MS": int,
     "TRANSCRIPTS_ENABLED": int,
