@@ -30,6 +30,9 @@ DEFAULTS: dict = {
     "OPENAI_BASE_URL": None,
     "OPENAI_WEBSOCKET_BASE_URL": None,  # None -> derived from OPENAI_BASE_URL
     "OPENAI_REALTIME_MODEL": None,  # None -> gpt-realtime
+    "DIAL_ALLOWED_COUNTRY_CODES": None,  # e.g. "1,44"; None: every country code
+    "DIAL_BLOCKED_PREFIXES": None,  # None: +1900,+1976 (NANP premium rate)
+    "SIP_ALLOWED_DOMAINS": None,  # e.g. "pbx.example.com"; None: no SIP destinations
     "AGENT_TRANSFER_NUMBER": None,  # human agent dialed by the transfer_to_human tool
     "AGENT_LOOKUP_URL": None,  # tenant webhook POSTed by the lookup tool
     "TOOL_SIGNING_KEY": None,  # derives each tenant's tool-webhook signing key (lookup tool)
@@ -74,6 +77,9 @@ ENV_VARS: dict = {
     "OPENAI_BASE_URL": str,
     "OPENAI_WEBSOCKET_BASE_URL": str,
     "OPENAI_REALTIME_MODEL": str,
+    "DIAL_ALLOWED_COUNTRY_CODES": str,
+    "DIAL_BLOCKED_PREFIXES": str,
+    "SIP_ALLOWED_DOMAINS": str,
     "AGENT_TRANSFER_NUMBER": str,
     "AGENT_LOOKUP_URL": str,
     "TOOL_SIGNING_KEY": str,

@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import re
 
+from flask import current_app, has_app_context
+
+from conference.security.destinations import destination_problem
+
 # Always used with fullmatch: `$` alone would accept a trailing newline.
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 # E.164, or a SIP / Client address (what the Participants API dials).
@@ -38,6 +42,8 @@ def check_to(value) -> str | None:
         return "required string"
     if not TO_RE.fullmatch(value):
         return "must be an E.164 number (+15551234567), sip:… or client:…"
+    if has_app_context():
+        return destination_problem(value, current_app.config)
     return None
 
 
