@@ -30,6 +30,7 @@ DEFAULTS: dict = {
     "OPENAI_BASE_URL": None,
     "OPENAI_WEBSOCKET_BASE_URL": None,  # None -> derived from OPENAI_BASE_URL
     "OPENAI_REALTIME_MODEL": None,  # None -> gpt-realtime
+    "DIAL_RATE_LIMIT": "30 per minute",  # per API key, over every dialing API request
     "DIAL_ALLOWED_COUNTRY_CODES": None,  # e.g. "1,44"; None: every country code
     "DIAL_BLOCKED_PREFIXES": None,  # None: +1900,+1976 (NANP premium rate)
     "SIP_ALLOWED_DOMAINS": None,  # e.g. "pbx.example.com"; None: no SIP destinations
@@ -77,6 +78,7 @@ ENV_VARS: dict = {
     "OPENAI_BASE_URL": str,
     "OPENAI_WEBSOCKET_BASE_URL": str,
     "OPENAI_REALTIME_MODEL": str,
+    "DIAL_RATE_LIMIT": str,
     "DIAL_ALLOWED_COUNTRY_CODES": str,
     "DIAL_BLOCKED_PREFIXES": str,
     "SIP_ALLOWED_DOMAINS": str,

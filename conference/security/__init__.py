@@ -3,7 +3,8 @@
 
 def init_app(app) -> None:
     """Install every request-level guard of this package."""
-    from conference.security import bodies, proxy
+    from conference.security import bodies, limits, proxy
 
     proxy.init_app(app)
     bodies.init_app(app)
+    limits.init_app(app)
