@@ -62,7 +62,9 @@ class Stack:
         env.update(TWILIO_ACCOUNT_SID=self.account_sid, TWILIO_AUTH_TOKEN=self.auth_token,
                    PYTHONUNBUFFERED="1", AI_BACKEND="local", LOG_LEVEL="WARNING",
                    DATABASE_URL="sqlite:///" + str(self.workdir / "forkline.sqlite"),
-                   RECORDINGS_DIR=str(self.recordings_dir), TWILIO_CALLER_ID="+15550009999")
+                   RECORDINGS_DIR=str(self.recordings_dir), TWILIO_CALLER_ID="+15550009999",
+                   # A local stack: the flask CLI runs without PUBLIC_URL; one key for all.
+                   FORKLINE_ENV="development", FORKLINE_SECRET_KEY=os.urandom(32).hex())
         return env
 
     def _spawn(self, name: str, argv: list[str], env: dict, stdout=None) -> subprocess.Popen:
