@@ -13,7 +13,11 @@ import sys
 from flask import Flask
 
 DEFAULTS: dict = {
-    "PUBLIC_URL": None,
+    "ENVIRONMENT": "production",  # development/testing may leave PUBLIC_URL unset
+    "PUBLIC_URL": None,  # required in production: callbacks and signature checks use it
+    "TRUSTED_PROXY_COUNT": 0,  # proxies whose X-Forwarded-Proto/Host/Port/For are honoured
+    "TWILIO_MAX_BODY": 64 * 1024,  # bytes; Twilio's callbacks are a few KB
+    "API_MAX_BODY": 1024 * 1024,  # bytes, every other route
     "DATABASE_URL": None,  # None -> sqlite file under instance/
     "REDIS_URL": None,
     "TWILIO_ACCOUNT_SID": "",
@@ -26,27 +30,44 @@ DEFAULTS: dict = {
     "OPENAI_BASE_URL": None,
     "OPENAI_WEBSOCKET_BASE_URL": None,  # None -> derived from OPENAI_BASE_URL
     "OPENAI_REALTIME_MODEL": None,  # None -> gpt-realtime
+    "DIAL_RATE_LIMIT": "30 per minute",  # per API key, over every dialing API request
+    "DIAL_ALLOWED_COUNTRY_CODES": None,  # e.g. "1,44"; None: every country code
+    "DIAL_BLOCKED_PREFIXES": None,  # None: +1900,+1976 (NANP premium rate)
+    "SIP_ALLOWED_DOMAINS": None,  # e.g. "pbx.example.com"; None: no SIP destinations
     "AGENT_TRANSFER_NUMBER": None,  # human agent dialed by the transfer_to_human tool
     "AGENT_LOOKUP_URL": None,  # tenant webhook POSTed by the lookup tool
+    "TOOL_SIGNING_KEY": None,  # derives each tenant's tool-webhook signing key (lookup tool)
     "OPENAI_TIMEOUT_S": 10.0,  # per HTTP request of the pipeline's OpenAI stages
     "PIPELINE_SILENCE_MS": 500,  # pipeline/local endpointing: silence that ends a turn
     "TRANSCRIPTS_ENABLED": None,  # None -> fork transcription on, except under TESTING
-    "SECRET_KEY": None,  # signs stream tokens; falls back to the Twilio auth token
+    "SECRET_KEY": None,  # signs stream tokens; required in production, never the Twilio token
+    "SECRET_KEY_FALLBACKS": [],  # previous SECRET_KEY, still accepted during a rotation
     "STREAM_TOKEN_TTL_S": 120,
+    "STREAM_RECONNECT_MAX_AGE_S": 600.0,  # oldest token a reconnecting AI stream may re-send
     "PLAYOUT_LEAD_MS": 300,
     "MARK_INTERVAL_MS": 200,
     "REPLAY_INBOUND_S": 8.0,
     "REPLAY_OUTBOUND_S": 4.0,
     "RECONNECT_WINDOW_S": 10.0,
+    "START_TIMEOUT_S": 5.0,  # a socket without a valid `start` by then is closed
+    "METRICS_TOKEN": None,  # when set, /metrics needs `Authorization: Bearer <it>`
     "RECORDINGS_DIR": None,  # None -> instance/recordings
     "LOG_LEVEL": "INFO",
     "CONSOLE_SECRET_KEY": None,  # signs console sessions + CSRF; None -> derived from SECRET_KEY
     "CONSOLE_PROXY_HOPS": 0,  # trusted proxies in front of the console (sign-in rate limits)
 }
 
+# Environment variables whose config key has another name.
+ENV_RENAMES: dict = {"FORKLINE_SECRET_KEY": "SECRET_KEY", "FORKLINE_ENV": "ENVIRONMENT",
+                     "FORKLINE_SECRET_KEY_PREVIOUS": "SECRET_KEY_FALLBACKS"}
+
 # Environment variable -> (config key, parser). Documented in README.md.
 ENV_VARS: dict = {
+    "FORKLINE_ENV": str,
     "PUBLIC_URL": str,
+    "TRUSTED_PROXY_COUNT": int,
+    "TWILIO_MAX_BODY": int,
+    "API_MAX_BODY": int,
     "DATABASE_URL": str,
     "REDIS_URL": str,
     "TWILIO_ACCOUNT_SID": str,
@@ -59,18 +80,27 @@ ENV_VARS: dict = {
     "OPENAI_BASE_URL": str,
     "OPENAI_WEBSOCKET_BASE_URL": str,
     "OPENAI_REALTIME_MODEL": str,
+    "DIAL_RATE_LIMIT": str,
+    "DIAL_ALLOWED_COUNTRY_CODES": str,
+    "DIAL_BLOCKED_PREFIXES": str,
+    "SIP_ALLOWED_DOMAINS": str,
     "AGENT_TRANSFER_NUMBER": str,
     "AGENT_LOOKUP_URL": str,
+    "TOOL_SIGNING_KEY": str,
     "OPENAI_TIMEOUT_S": float,
     "PIPELINE_SILENCE_MS": int,
     "TRANSCRIPTS_ENABLED": int,
     "FORKLINE_SECRET_KEY": str,
+    "FORKLINE_SECRET_KEY_PREVIOUS": lambda value: [value],
     "STREAM_TOKEN_TTL_S": float,
+    "STREAM_RECONNECT_MAX_AGE_S": float,
     "PLAYOUT_LEAD_MS": int,
     "MARK_INTERVAL_MS": int,
     "REPLAY_INBOUND_S": float,
     "REPLAY_OUTBOUND_S": float,
     "RECONNECT_WINDOW_S": float,
+    "START_TIMEOUT_S": float,
+    "METRICS_TOKEN": str,
     "RECORDINGS_DIR": str,
     "LOG_LEVEL": str,
     "CONSOLE_SECRET_KEY": str,
@@ -85,8 +115,7 @@ def config_from_env(environ: dict | None = None) -> dict:
     for name, parse in ENV_VARS.items():
         value = environ.get(name)
         if value not in (None, ""):
-            key = "SECRET_KEY" if name == "FORKLINE_SECRET_KEY" else name
-            config[key] = parse(value)
+            config[ENV_RENAMES.get(name, name)] = parse(value)
     return config
 
 
@@ -109,17 +138,22 @@ def create_app(config: dict | None = None) -> Flask:
     app.config["DATABASE_URL"] = normalize_database_url(
         app.config["DATABASE_URL"], app.instance_path
     )
-    if not app.config["SECRET_KEY"]:
-        app.config["SECRET_KEY"] = app.config["TWILIO_AUTH_TOKEN"] or os.urandom(32).hex()
+    from conference.security.proxy import is_dev
+
+    if not app.config["SECRET_KEY"] and is_dev(app.config):
+        # Development only (production requires FORKLINE_SECRET_KEY): a key per start.
+        app.config["SECRET_KEY"] = os.urandom(32).hex()
     if not app.config["AI_BACKEND"]:
         app.config["AI_BACKEND"] = "realtime" if app.config["OPENAI_API_KEY"] else "local"
 
     import models
     from conference import init_app as init_conference
     from conference.logs import configure_logging
+    from conference.security import init_app as init_security
     from console import init_app as init_console
 
-    configure_logging(app.config["LOG_LEVEL"])
+    configure_logging(app.config["LOG_LEVEL"], (app.name, "werkzeug"))
+    init_security(app)  # refuses to start without PUBLIC_URL in production
     models.init_app(app)
     init_conference(app)
     init_console(app)  # /console: sessions, CSRF and sign-in limits scoped to its blueprint
@@ -130,7 +164,9 @@ def main(argv: list[str] | None = None) -> None:
     """Run the development server on gevent, with WebSockets."""
     from gevent.pywsgi import WSGIServer
 
-    app = create_app()
+    config = config_from_env()
+    config.setdefault("ENVIRONMENT", "development")
+    app = create_app(config)
     port = int(os.environ.get("PORT", "5000"))
     logging.getLogger("forkline").info("listening on 0.0.0.0:%d", port)
     WSGIServer(("0.0.0.0", port), app, log=None).serve_forever()

@@ -7,8 +7,36 @@ every later collection (bench/README.md: 95-123 ms -> 10-39 ms).
 """
 import gc
 
+# Every gunicorn line (errors and the access log) is a JSON object, like the app's own logs:
+# JSON escapes control characters, so a request path carrying %0A cannot forge a log line.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "conference.logs.JsonFormatter"}},
+    "handlers": {
+        "error": {"class": "logging.StreamHandler", "formatter": "json",
+                  "stream": "ext://sys.stderr"},
+        "access": {"class": "logging.StreamHandler", "formatter": "json",
+                   "stream": "ext://sys.stdout"},
+    },
+    "root": {"level": "INFO", "handlers": ["error"]},
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["error"], "propagate": False},
+        "gunicorn.access": {"level": "INFO", "handlers": ["access"], "propagate": False},
+    },
+}
+
+
+# Connections one gevent worker accepts (gunicorn's default, made explicit): a socket that never
+# sends `start` is closed after START_TIMEOUT_S, so idle sockets cannot hold them all; /metrics
+# shows the limit (forkline_worker_connections_limit) next to the sockets awaiting start.
+worker_connections = 1000
+
 
 def post_worker_init(worker) -> None:
     """Freeze the boot-time heap once the app is loaded in this worker."""
+    from conference.media import metrics
+
+    metrics.WORKER_CONNECTIONS.set(worker.cfg.worker_connections)
     gc.collect()
     gc.freeze()

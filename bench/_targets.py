@@ -92,8 +92,8 @@ class Target:
 
         return {"X-Twilio-Signature": RequestValidator(AUTH_TOKEN).compute_signature(self.url, {})}
 
-    def params(self, index: int) -> dict:
-        """start.customParameters of stream `index`."""
+    def params(self, index: int, run: int = 0) -> dict:
+        """start.customParameters of stream `index` of step `run`."""
         return {"bench": str(index)}
 
     def pids(self) -> list[int]:
@@ -185,11 +185,13 @@ class Forkline(GunicornTarget):
         self.tenant_id = int(out.split()[-1])
         super().start()
 
-    def params(self, index: int) -> dict:
+    def params(self, index: int, run: int = 0) -> dict:
+        from bench._loadgen import call_sid
         from conference.twilio.security import make_stream_token
 
         name = f"bench-{index}"
-        claims = {"conference": name, "tenant": self.tenant_id, "kind": "ai", "label": "ai"}
+        claims = {"conference": name, "tenant": self.tenant_id, "kind": "ai", "label": "ai",
+                  "call": call_sid(index, run)}  # tokens open only their own call's stream
         return {"conference": name, "tenant": str(self.tenant_id), "agent": "default",
                 "mode": "speak", "coach": "", "token": make_stream_token(SECRET, claims)}
 

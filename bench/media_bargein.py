@@ -19,6 +19,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from agents.audio import voiced_frame
+from bench._loadgen import call_sid
 from bench._targets import ACCOUNT_SID, AUTH_TOKEN, SECRET, Forkline
 from conference.twilio.security import make_stream_token
 from twilio_sim.media_client import MediaStreamClient
@@ -35,15 +36,17 @@ def trial(target: Forkline, index: int, engine: sa.Engine) -> tuple[float, float
     """(ms from the VAD's decision to silence at the caller, |reported - heard| ms)."""
     ai_params = target.params(index)
     conf, tenant = ai_params["conference"], ai_params["tenant"]
-    claims = {"conference": conf, "tenant": int(tenant), "kind": "fork", "label": "alice"}
+    fork_call = f"CB{index:032d}"
+    claims = {"conference": conf, "tenant": int(tenant), "kind": "fork", "label": "alice",
+              "call": fork_call}
     fork_params = {"conference": conf, "tenant": tenant, "label": "alice", "role": "customer",
                    "token": make_stream_token(SECRET, claims)}
-    call = f"CA{index:032d}"
+    call = call_sid(index)  # the call target.params(index) bound the AI token to
     base = f"ws://127.0.0.1:{target.port}/twilio"
     ai = MediaStreamClient(f"{base}/ai-stream", auth_token=AUTH_TOKEN, account_sid=ACCOUNT_SID,
                            call_sid=call, custom_parameters=ai_params, bidirectional=True)
     fork = MediaStreamClient(f"{base}/fork", auth_token=AUTH_TOKEN, account_sid=ACCOUNT_SID,
-                             call_sid=f"CB{index:032d}", custom_parameters=fork_params)
+                             call_sid=fork_call, custom_parameters=fork_params)
     ai.connect()
     fork.connect()
     for i in range(100):

@@ -56,7 +56,7 @@ def _measure(target, n: int, args, gens: list) -> dict:
     for share in shares:
         spec = {
             "url": target.url, "headers": target.headers(), "account_sid": ACCOUNT_SID,
-            "params": [target.params(first + i) for i in range(share)],
+            "params": [target.params(first + i, run) for i in range(share)],
             "first_index": first, "streams": share, "total_streams": n, "run": run,
             "warmup_s": args.warmup, "duration_s": args.duration, "drain_s": args.drain,
             "slow_ms": args.p99_limit,

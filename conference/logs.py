@@ -29,14 +29,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """Send the forkline loggers to stderr as JSON lines (idempotent)."""
+def configure_logging(level: str = "INFO", others: tuple[str, ...] = ()) -> None:
+    """Send the forkline loggers (and `others`, e.g. Flask's app logger) to stderr as JSON lines.
+
+    JSON escapes control characters, so a request path with %0A cannot start a fake line.
+    """
     root = logging.getLogger("forkline")
     root.setLevel(level.upper())
-    if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(JsonFormatter())
-        root.addHandler(handler)
+    for name in ("forkline", *others):
+        logger = logging.getLogger(name)
+        if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(JsonFormatter())
+            logger.addHandler(handler)
     root.propagate = True
 
 

@@ -62,7 +62,9 @@ class Stack:
         env.update(TWILIO_ACCOUNT_SID=self.account_sid, TWILIO_AUTH_TOKEN=self.auth_token,
                    PYTHONUNBUFFERED="1", AI_BACKEND="local", LOG_LEVEL="WARNING",
                    DATABASE_URL="sqlite:///" + str(self.workdir / "forkline.sqlite"),
-                   RECORDINGS_DIR=str(self.recordings_dir), TWILIO_CALLER_ID="+15550009999")
+                   RECORDINGS_DIR=str(self.recordings_dir), TWILIO_CALLER_ID="+15550009999",
+                   # A local stack: the flask CLI runs without PUBLIC_URL; one key for all.
+                   FORKLINE_ENV="development", FORKLINE_SECRET_KEY=os.urandom(32).hex())
         return env
 
     def _spawn(self, name: str, argv: list[str], env: dict, stdout=None) -> subprocess.Popen:
@@ -104,6 +106,7 @@ class Stack:
         """The Procfile's web process (gunicorn, gevent worker), or `python app.py`."""
         self.forkline_url = f"http://127.0.0.1:{port}"
         env = dict(self.env, PORT=str(port), PUBLIC_URL=self.forkline_url,
+                   FORKLINE_SECRET_KEY=self.env.get("FORKLINE_SECRET_KEY") or os.urandom(32).hex(),
                    TWILIO_API_URL=self.sim_url, TWILIO_TWIML_APP_SID=app_sid)
         if self.server_kind == "gunicorn":
             argv = [sys.executable, "-m", "gunicorn", "--worker-class", "gevent", "--workers", "1",

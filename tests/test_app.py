@@ -33,15 +33,17 @@ def test_env_is_read_only_for_documented_variables():
 
 
 def test_backend_defaults_to_local_without_openai_key(tmp_path):
-    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/a.db"})
+    dev = {"ENVIRONMENT": "development"}
+    app = create_app({**dev, "DATABASE_URL": f"sqlite:///{tmp_path}/a.db"})
     assert app.config["AI_BACKEND"] == "local"
-    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/b.db", "OPENAI_API_KEY": "sk-x"})
+    app = create_app({**dev, "DATABASE_URL": f"sqlite:///{tmp_path}/b.db",
+                      "OPENAI_API_KEY": "sk-x"})
     assert app.config["AI_BACKEND"] == "realtime"
 
 
 def test_every_operator_setting_can_come_from_the_environment():
-    from app import DEFAULTS, ENV_VARS
+    from app import DEFAULTS, ENV_RENAMES, ENV_VARS
 
-    settable = {"SECRET_KEY" if name == "FORKLINE_SECRET_KEY" else name for name in ENV_VARS}
+    settable = {ENV_RENAMES.get(name, name) for name in ENV_VARS}
     assert set(DEFAULTS) - settable == set()
     assert config_from_env({"STREAM_TOKEN_TTL_S": "30"}) == {"STREAM_TOKEN_TTL_S": 30.0}

@@ -120,7 +120,7 @@ def _faq(value) -> str | None:
 def problems(name: str, body: dict, creating: bool) -> dict[str, str]:
     """Field -> problem for a PUT body (empty when valid)."""
     found: dict[str, str | None] = {f: "unknown field" for f in body if f not in FIELDS}
-    found["name"] = None if NAME_RE.match(name) else "letters, digits, . _ - (max 64)"
+    found["name"] = None if NAME_RE.fullmatch(name) else "letters, digits, . _ - (max 64)"
     if creating and "instructions" not in body:
         found["instructions"] = "required for a new profile"
     if "instructions" in body:

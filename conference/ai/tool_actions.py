@@ -7,9 +7,6 @@ model only speaks after it gets the tool output.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import threading
 import time
 import urllib.error
@@ -22,6 +19,8 @@ import sqlalchemy as sa
 from conference import service
 from conference.logs import get_logger
 from conference.media import facade
+from conference.security.outbound import OutboundRefused, post_signed_json, tenant_tool_key
+from conference.security.proxy import is_dev
 from models import Conference, Participant, get_session
 
 log = get_logger("tools")
@@ -84,18 +83,21 @@ def whisper_to_agent(app: Any, ctx: dict, args: dict) -> dict:
 
 
 def lookup(app: Any, ctx: dict, args: dict) -> dict:
-    """POST the query to the tenant's webhook (signed with HMAC-SHA256) and relay its JSON."""
+    """POST the query to the tenant's webhook (signed with its own key) and relay its JSON."""
     url = ctx.get("lookup_url") or app.config.get("AGENT_LOOKUP_URL")
     if not url:
         return {"ok": False, "error": "no lookup service is configured"}
-    body = json.dumps({"tenant": ctx["tenant_id"], "conference": ctx["conference"],
-                       "query": args["query"]}).encode()
-    signature = hmac.new(str(app.config["SECRET_KEY"]).encode(), body, hashlib.sha256)
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json", "X-Forkline-Signature": signature.hexdigest()})
+    if not app.config.get("TOOL_SIGNING_KEY"):
+        return {"ok": False, "error": "no tool signing key is configured"}
+    payload = {"tenant": ctx["tenant_id"], "conference": ctx["conference"],
+               "query": args["query"]}
+    key = tenant_tool_key(app.config["TOOL_SIGNING_KEY"], ctx["tenant_id"])
     try:
-        with urllib.request.urlopen(request, timeout=float(ctx.get("lookup_timeout_s", 3))) as r:
-            answer = json.loads(r.read(65536) or b"null")
+        answer = post_signed_json(url, payload, key, float(ctx.get("lookup_timeout_s", 3)),
+                                  allow_http_loopback=is_dev(app.config))
+    except OutboundRefused as exc:
+        log.warning("lookup webhook refused: %s", exc, extra={"event": "tool"})
+        return {"ok": False, "error": "the lookup service answer was refused"}
     except (urllib.error.URLError, TimeoutError, ValueError, OSError) as exc:
         log.warning("lookup webhook failed: %s", type(exc).__name__, extra={"event": "tool"})
         return {"ok": False, "error": "the lookup service did not answer"}

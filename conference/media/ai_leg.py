@@ -86,8 +86,9 @@ class AiLeg:
     def _on_recording(self, enabled: bool) -> None:
         if enabled:
             folder = recording_folder(self.info)
-            self.plane.recordings.start(self.mix_key, folder, "mix")
-            self.plane.recordings.start(self.out_key, folder, "ai")
+            sid = self.start.stream_sid
+            self.plane.recordings.start(self.mix_key, folder, "mix", sid)
+            self.plane.recordings.start(self.out_key, folder, "ai", sid)
 
     def _sync_marks(self) -> None:
         """Keep the worker-wide outstanding-marks gauge in step with this leg's tracker."""
@@ -214,8 +215,8 @@ class AiLeg:
             if live.leg is None:  # fenced from another worker: that worker has the call now
                 live.parked_at = now_ms
             return
-        plane.recordings.stop(self.mix_key)
-        plane.recordings.stop(self.out_key)
+        plane.recordings.stop(self.mix_key, self.start.stream_sid)
+        plane.recordings.stop(self.out_key, self.start.stream_sid)
         if live.tracker.oldest_mark_age(now_ms) > DROP_AFTER_MS:
             self._dropped(live)
         else:

@@ -42,7 +42,7 @@ class ForkLeg:
     def _on_recording(self, enabled: bool) -> None:
         if enabled:
             self.plane.recordings.start(self.start.call_sid, recording_folder(self.info),
-                                        self.label)
+                                        self.label, self.start.stream_sid)
 
     def on_media(self, msg: Media) -> None:
         """Hot path: taps and VAD on the inbound track."""
@@ -94,7 +94,7 @@ class ForkLeg:
         if self.fenced:
             self.plane.sink.submit(statesink.stream_ended, self.start.stream_sid, "stopped")
             return
-        self.plane.recordings.stop(self.start.call_sid)
+        self.plane.recordings.stop(self.start.call_sid, self.start.stream_sid)
         self.plane.sink.submit(statesink.stream_ended, self.start.stream_sid,
                                "stopped" if stopped else "failed")
 

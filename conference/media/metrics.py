@@ -1,7 +1,9 @@
 """Prometheus counters of the media plane, exposed on /metrics."""
 from __future__ import annotations
 
-from flask import Blueprint, Response
+import hmac
+
+from flask import Blueprint, Response, abort, current_app, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -41,13 +43,28 @@ DUPLICATES = Counter("forkline_media_duplicate_sockets", "Older sockets fenced b
 BACKEND_FAILURES = Counter("forkline_media_backend_failures", "AI backend errors survived",
                            ["code"], registry=REGISTRY)
 STREAMS = Gauge("forkline_media_streams_open", "Open media sockets", ["kind"], registry=REGISTRY)
+AWAITING_START = Gauge("forkline_media_sockets_awaiting_start",
+                       "Upgraded sockets that have not sent a valid start yet", registry=REGISTRY)
+START_TIMEOUTS = Counter("forkline_media_start_timeouts",
+                         "Sockets closed for sending no valid start in time", registry=REGISTRY)
+AI_CAP_REFUSED = Counter("forkline_media_ai_cap_refused",
+                         "AI sockets closed because the tenant's AI cap was reached",
+                         registry=REGISTRY)
+WORKER_CONNECTIONS = Gauge("forkline_worker_connections_limit",
+                           "gunicorn worker_connections: connections one worker accepts",
+                           registry=REGISTRY)
 
 bp = Blueprint("media_metrics", __name__)
 
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    """Prometheus text exposition of the media plane's counters."""
+    """Prometheus text exposition of the media plane's counters (bearer METRICS_TOKEN if set)."""
+    token = current_app.config.get("METRICS_TOKEN")
+    if token:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            abort(401, description="metrics need the METRICS_TOKEN bearer token")
     return Response(generate_latest(REGISTRY), mimetype=CONTENT_TYPE_LATEST)
 
 

@@ -11,14 +11,20 @@ from simple_websocket import ConnectionClosed
 
 from conference.logs import Sampler, get_logger, monotonic_ms
 from conference.media import cpustats, metrics
+from conference.media.ai_cap import make_gate
 from conference.media.ai_leg import AiLeg
 from conference.media.codec import Dtmf, Malformed, Mark, Media, Start, Stop, parse
 from conference.media.fastws import FastSocket, HandOffThread
 from conference.media.forkleg import ForkLeg
 from conference.media.loopstall import start_if_gevent
 from conference.media.registry import MediaPlane, get_plane
+from conference.media.start_guard import StartDeadline
 from conference.media.stream_state import Rejected, StreamState
-from conference.twilio.security import check_twilio_signature, read_stream_token
+from conference.twilio.security import (
+    check_twilio_signature,
+    read_stream_token,
+    stream_token_keys,
+)
 
 bp = Blueprint("media_sockets", __name__, url_prefix="/twilio")
 sock = Sock()
@@ -54,9 +60,14 @@ def serve(ws, kind: str) -> None:
         ws = FastSocket(ws)  # the upgrade is done; the fast transport reads from here on
     state, leg, stopped = StreamState(), None, False
     tcp = _dup(ws)
+    waiting = StartDeadline(plane.config["START_TIMEOUT_S"])
     try:
         while True:
-            msg = state.receive(parse(ws.receive()))
+            raw = ws.receive() if leg is not None else waiting.receive(ws)
+            if raw is None:
+                hang_up(ws, POLICY_VIOLATION, "no valid start in time")
+                return
+            msg = state.receive(parse(raw))
             cls = type(msg)
             if cls is Media:
                 leg.on_media(msg)
@@ -64,6 +75,7 @@ def serve(ws, kind: str) -> None:
                 leg.on_mark(msg.name, monotonic_ms())
             elif cls is Start:
                 leg = _open_leg(ws, plane, msg, kind)
+                waiting.done()
                 if leg is None:
                     return
             elif cls is Stop:
@@ -76,6 +88,9 @@ def serve(ws, kind: str) -> None:
     except ConnectionClosed:
         pass
     finally:
+        waiting.done()
+        if leg is not None and kind == "ai" and leg.info.get("cap") is not None:
+            get_ai_gate(plane).release(leg.info["tenant"], leg.start.call_sid)
         if leg is not None:
             metrics.GAPS.inc(state.gaps)
             leg.close(stopped, monotonic_ms())
@@ -117,18 +132,34 @@ def stream_info(plane: MediaPlane, start: Start, kind: str) -> dict | None:
     """Verified context of a stream from its signed token, or None to refuse it."""
     cfg, params = plane.config, start.params
     token = params.get("token", "")
-    claims = read_stream_token(cfg["SECRET_KEY"], token, cfg["STREAM_TOKEN_TTL_S"])
+    claims = read_stream_token(stream_token_keys(cfg), token, cfg["STREAM_TOKEN_TTL_S"])
     if claims is None and kind == "ai" and plane.replay.knows(start.call_sid):
-        # A reconnect of a live call (on any worker) re-sends its original, maybe expired, token.
-        claims = read_stream_token(cfg["SECRET_KEY"], token, 86400)
+        # A reconnect of a live call (on any worker) re-sends its original, maybe expired,
+        # token: accepted for STREAM_RECONNECT_MAX_AGE_S, and only for that same call.
+        max_age = cfg["STREAM_RECONNECT_MAX_AGE_S"]
+        claims = read_stream_token(stream_token_keys(cfg), token, max_age)
     if not isinstance(claims, dict) or claims.get("kind") != kind:
         return None
+    if claims.get("call") != start.call_sid:
+        return None  # a token opens only the stream of the call it was minted for
     if params.get("conference", claims.get("conference")) != claims.get("conference"):
         return None
     info = {key: params.get(key) for key in ("agent", "mode", "coach", "role")}
     info.update(conference=claims.get("conference"), tenant=str(claims.get("tenant")),
-                label=claims.get("label"))
+                label=claims.get("label"), cap=claims.get("cap"))
     return info
+
+
+def _within_ai_cap(ws, plane: MediaPlane, start: Start, info: dict) -> bool:
+    """Claim a live AI session for the tenant; over its cap, close and record (False)."""
+    cap = info.get("cap")
+    if cap is None or get_ai_gate(plane).acquire(info["tenant"], start.call_sid, int(cap)):
+        return True
+    metrics.AI_CAP_REFUSED.inc()
+    log.warning("AI stream refused: tenant AI cap reached", extra={
+        "event": "ai_cap", "tenant": info["tenant"], "call_sid": start.call_sid})
+    hang_up(ws, POLICY_VIOLATION, "tenant AI session cap reached")
+    return False
 
 
 def _open_leg(ws, plane: MediaPlane, start: Start, kind: str):
@@ -139,9 +170,19 @@ def _open_leg(ws, plane: MediaPlane, start: Start, kind: str):
             "event": "bad_token", "call_sid": start.call_sid, "stream_sid": start.stream_sid})
         hang_up(ws, POLICY_VIOLATION, "invalid stream token")
         return None
+    if kind == "ai" and not _within_ai_cap(ws, plane, start, info):
+        return None
     leg = LEGS[kind](ws, plane, start, info)
     leg.attach(monotonic_ms())
     return leg
+
+
+def get_ai_gate(plane: MediaPlane):
+    """This worker's AI-cap gate (made on first use)."""
+    gate = plane.app.extensions.get("media_ai_gate")
+    if gate is None:
+        gate = plane.app.extensions["media_ai_gate"] = make_gate(plane.config)
+    return gate
 
 
 def init_app(app: Flask) -> None:

@@ -80,7 +80,21 @@ class WavRecorder:
 
 
 def _safe(part: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]", "_", part)[:64] or "_"  # no dots: no ".." components
+    """Reversible escaping for a path component: `~XX` per byte outside [A-Za-z0-9_-].
+
+    No dots survive (no ".." components) and distinct names stay distinct (col.x -> col~2Ex,
+    col_x -> col_x); `unescape` gives the name back.
+    """
+    escaped = re.sub(rb"[^A-Za-z0-9_-]", lambda m: b"~%02X" % m.group()[0], part.encode())
+    return escaped.decode() or "~"
+
+
+def unescape(component: str) -> str:
+    """The name a `_safe` path component was made from."""
+    if component == "~":
+        return ""
+    raw = re.sub(rb"~([0-9A-F]{2})", lambda m: bytes((int(m.group(1), 16),)), component.encode())
+    return raw.decode()
 
 
 class Recordings:
@@ -90,19 +104,34 @@ class Recordings:
         self.hub = hub
         self.directory = directory
         self._active: dict[str, tuple[WavRecorder, Callable[[], None]]] = {}
+        self._owners: dict[str, str | None] = {}
 
-    def start(self, key: str, conference: str, name: str) -> str:
-        """Record tap `key` into <dir>/<conference>/<name>.wav; returns the path."""
+    def start(self, key: str, conference: str, name: str, owner: str | None = None) -> str:
+        """Record tap `key` into <dir>/<conference>/<name>.wav; returns the path.
+
+        A socket taking over a live recording (a reconnect) keeps appending to it and becomes
+        its owner; a recording that was already finished is never overwritten: the next one is
+        <name>~r2.wav, ~r3, ... (`~r` is never produced by the escaping).
+        """
         if key in self._active:
+            self._owners[key] = owner
             return self._active[key][0].path
-        path = os.path.join(self.directory, _safe(conference), _safe(name) + ".wav")
+        folder, base = os.path.join(self.directory, _safe(conference)), _safe(name)
+        path, n = os.path.join(folder, base + ".wav"), 1
+        while os.path.exists(path):
+            n += 1
+            path = os.path.join(folder, f"{base}~r{n}.wav")
         recorder = WavRecorder(path)
         self._active[key] = (recorder, self.hub.subscribe(key, recorder))
+        self._owners[key] = owner
         return path
 
-    def stop(self, key: str) -> str | None:
-        """Finish the recording of `key`, if any; returns its path."""
+    def stop(self, key: str, owner: str | None = None) -> str | None:
+        """Finish the recording of `key` (only if `owner` still owns it); returns its path."""
+        if owner is not None and self._owners.get(key, owner) != owner:
+            return None  # another socket took this recording over: never stop it
         entry = self._active.pop(key, None)
+        self._owners.pop(key, None)
         if entry is None:
             return None
         recorder, unsubscribe = entry

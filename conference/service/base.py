@@ -89,13 +89,14 @@ def record_api_event(session: so.Session, conf: Conference, event: str, **payloa
                                 payload=payload, dedup_key=f"api:{uuid.uuid4().hex}"))
 
 
-def _dial(conf: Conference, p: Participant, *, beep: bool = True, jitter: str | None = None):
-    """Dial `p` into `conf` through the Participants API; GatewayError -> UpstreamError."""
+def _dial(conf: Conference, p: Participant, *, beep: bool = True, jitter: str | None = None,
+          address: str | None = None):
+    """Dial `p` (at `address`, default p.to) into `conf`; GatewayError -> UpstreamError."""
     cfg = current_app.config
     coached = _coach_call_sid(conf, p.coach_label) if p.coaching else None
     try:
         info = get_gateway().add_participant(
-            conf.twilio_name, to=p.to, from_=cfg["TWILIO_CALLER_ID"], label=p.label,
+            conf.twilio_name, to=address or p.to, from_=cfg["TWILIO_CALLER_ID"], label=p.label,
             muted=p.muted, coaching=p.coaching, call_sid_to_coach=coached, beep=beep,
             status_callback=urls.call_events_url(),
             conference_status_callback=urls.conference_events_url(), jitter_buffer_size=jitter,

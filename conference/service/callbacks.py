@@ -18,7 +18,7 @@ from models.conference import parse_friendly_name
 from models.times import utcnow
 
 log = get_logger("callbacks")
-CF_RE, CA_RE, MZ_RE = (re.compile(rf"^{p}[0-9a-fA-F]{{32}}$") for p in ("CF", "CA", "MZ"))
+CF_RE, CA_RE, MZ_RE = (re.compile(rf"{p}[0-9a-fA-F]{{32}}\Z") for p in ("CF", "CA", "MZ"))
 CALL_STATUSES = ("queued", "initiated", "ringing", "in-progress", "completed", "busy", "failed",
                  "no-answer", "canceled")
 STREAM_EVENTS = ("stream-started", "stream-stopped", "stream-error")

@@ -85,14 +85,15 @@ def _attach_ai(session: so.Session, conf: Conference, agent: str, mode: str,
     muted, coaching = mode_flags(mode)
     fields = dict(role="ai", agent=agent, mode=mode, muted=muted, coaching=coaching,
                   coach_label=coach_label if coaching else None,
-                  to=ai_dial_address(conf, agent, mode, coach_label))
+                  to=f"app:{current_app.config['TWILIO_TWIML_APP_SID']}")  # never the token
     existing = next((p for p in conf.participants if p.label == AI_LABEL), None)
     session.get(Tenant, conf.tenant_id, with_for_update=True)  # lock before inserting (PG)
     p = _reuse(existing, **fields) if existing else _new_participant(conf, label=AI_LABEL,
                                                                      **fields)
     session.flush()
     _enforce_ai_cap(session, conf.tenant_id)
-    _dial(conf, p, beep=False, jitter="small")
+    _dial(conf, p, beep=False, jitter="small",
+          address=ai_dial_address(conf, agent, mode, coach_label))
     return p
 
 

@@ -3,9 +3,14 @@ from __future__ import annotations
 
 import re
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+from flask import current_app, has_app_context
+
+from conference.security.destinations import destination_problem
+
+# Always used with fullmatch: `$` alone would accept a trailing newline.
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 # E.164, or a SIP / Client address (what the Participants API dials).
-TO_RE = re.compile(r"^(\+[1-9]\d{6,14}|sip:[^\s]{3,250}|client:[A-Za-z0-9_.@-]{1,120})$")
+TO_RE = re.compile(r"\+[1-9]\d{6,14}|sip:[^\s]{3,250}|client:[A-Za-z0-9_.@-]{1,120}")
 HUMAN_ROLES = ("customer", "agent")
 AI_MODES = ("speak", "whisper", "listen")
 SUPERVISOR_MODES = ("listen", "whisper", "barge")
@@ -16,7 +21,7 @@ def check_name(value) -> str | None:
     """A conference name: 1-64 of letters, digits, '.', '_' or '-', starting alphanumeric."""
     if not isinstance(value, str) or not value:
         return "required string"
-    if not NAME_RE.match(value):
+    if not NAME_RE.fullmatch(value):
         return "1-64 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit"
     return None
 
@@ -35,8 +40,10 @@ def check_to(value) -> str | None:
     """A dialable address: E.164 number, sip: or client:."""
     if not isinstance(value, str) or not value:
         return "required string"
-    if not TO_RE.match(value):
+    if not TO_RE.fullmatch(value):
         return "must be an E.164 number (+15551234567), sip:… or client:…"
+    if has_app_context():
+        return destination_problem(value, current_app.config)
     return None
 
 
@@ -49,7 +56,7 @@ def check_choice(value, choices: tuple[str, ...]) -> str | None:
 
 def check_agent(value) -> str | None:
     """An agent backend name."""
-    if not isinstance(value, str) or not NAME_RE.match(value):
+    if not isinstance(value, str) or not NAME_RE.fullmatch(value):
         return "required agent name (letters, digits, . _ -)"
     return None
 

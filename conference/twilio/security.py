@@ -5,7 +5,7 @@ from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import Request, abort, current_app, request
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from twilio.request_validator import RequestValidator
 
 _WS_SCHEMES = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}
@@ -13,15 +13,14 @@ _HTTP_SCHEMES = {"ws": "http", "wss": "https", "http": "http", "https": "https"}
 
 
 def public_url(req: Request, public_base: str | None, websocket: bool = False) -> str:
-    """Rebuild the URL Twilio used: from PUBLIC_URL, else from X-Forwarded-Proto/Host."""
+    """Rebuild the URL Twilio signed: PUBLIC_URL, else (development) the request's own host."""
     path = req.full_path if req.query_string else req.path
     if public_base:
         parts = urlsplit(public_base.rstrip("/"))
         scheme, host, prefix = parts.scheme, parts.netloc, parts.path
     else:
-        scheme = req.headers.get("X-Forwarded-Proto", req.scheme).split(",")[0].strip()
-        host = req.headers.get("X-Forwarded-Host", req.host).split(",")[0].strip()
-        prefix = ""
+        # req.scheme/req.host honour X-Forwarded-* only behind TRUSTED_PROXY_COUNT proxies.
+        scheme, host, prefix = req.scheme, req.host, ""
     table = _WS_SCHEMES if websocket else _HTTP_SCHEMES
     return f"{table.get(scheme, scheme)}://{host}{prefix}{path}"
 
@@ -61,17 +60,38 @@ def twilio_signed(view):
     return wrapper
 
 
-def _serializer(secret: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(secret, salt="forkline-stream-token")
+class _IssuedAtSigner(TimestampSigner):
+    """A TimestampSigner whose timestamp is given: the same claims give the same token."""
+
+    def __init__(self, *args, issued_at: int | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.issued_at = issued_at
+
+    def get_timestamp(self) -> int:
+        return self.issued_at if self.issued_at is not None else super().get_timestamp()
 
 
-def make_stream_token(secret: str, claims: dict) -> str:
-    """Sign `claims` (conference, tenant, agent, ...) into an opaque, timestamped token."""
-    return _serializer(secret).dumps(claims)
+def _serializer(secret: str | list[str], issued_at: int | None = None) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret, salt="forkline-stream-token", signer=_IssuedAtSigner,
+                                  signer_kwargs={"issued_at": issued_at})
 
 
-def read_stream_token(secret: str, token: str, max_age_s: float) -> dict | None:
-    """The claims of a valid, unexpired token, or None."""
+def make_stream_token(secret: str, claims: dict, issued_at: float | None = None) -> str:
+    """Sign `claims` (conference, tenant, kind, call, ...) into an opaque, timestamped token.
+
+    With `issued_at` (the leg's own start) the token is a pure function of its call, so a
+    replayed webhook for the same CallSid gets the same token back, never a second one.
+    """
+    return _serializer(secret, None if issued_at is None else int(issued_at)).dumps(claims)
+
+
+def stream_token_keys(config) -> list[str]:
+    """Keys a stream token may be signed with: the previous ones (a rotation), then SECRET_KEY."""
+    return [*config.get("SECRET_KEY_FALLBACKS", []), config["SECRET_KEY"]]
+
+
+def read_stream_token(secret: str | list[str], token: str, max_age_s: float) -> dict | None:
+    """The claims of a valid, unexpired token (signed by any of `secret`), or None."""
     try:
         return _serializer(secret).loads(token, max_age=max_age_s)
     except (BadSignature, SignatureExpired):

@@ -1,4 +1,4 @@
-"""Public URLs for callbacks and streams: from PUBLIC_URL, else the request's forwarded host."""
+"""Public URLs for callbacks and streams: from PUBLIC_URL (required outside development)."""
 from __future__ import annotations
 
 from flask import current_app, has_request_context, request
@@ -12,9 +12,9 @@ def public_base() -> str:
     if configured:
         return configured.rstrip("/")
     if has_request_context():
-        scheme = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip()
-        host = request.headers.get("X-Forwarded-Host", request.host).split(",")[0].strip()
-        return f"{scheme}://{host}"
+        # Development only (production requires PUBLIC_URL): the request's own scheme and host,
+        # which reflect X-Forwarded-* only from TRUSTED_PROXY_COUNT proxies (conference.security).
+        return f"{request.scheme}://{request.host}"
     # Outside a request without PUBLIC_URL there is no way to know; callbacks will not arrive.
     return "http://localhost"
 

@@ -9,7 +9,7 @@ from flask import current_app
 
 from conference.service.callbacks import CA_RE, BadWebhook
 from conference.service.validation import NAME_RE, check_label
-from conference.twilio.security import read_stream_token
+from conference.twilio.security import read_stream_token, stream_token_keys
 from models import Conference, Participant, Tenant
 
 
@@ -41,7 +41,7 @@ def _free_label(conf: Conference, wanted: str) -> str:
 def admit_caller(session: so.Session, call_sid: str, values: Mapping):
     """(conference, participant) for an inbound caller: by `room` param, else a room per call."""
     room = values.get("room")
-    if room is not None and not NAME_RE.match(room):
+    if room is not None and not NAME_RE.fullmatch(room):
         raise BadWebhook("invalid parameter room")
     tenant = _tenant_for(session, values)
     if tenant is None:
@@ -71,7 +71,7 @@ def admit_caller(session: so.Session, call_sid: str, values: Mapping):
 def resolve_ai_leg(session: so.Session, values: Mapping):
     """(conference, its present AI participant or None) for a request to the AI Voice URL."""
     conf = None
-    claims = read_stream_token(current_app.config["SECRET_KEY"], values.get("token") or "",
+    claims = read_stream_token(stream_token_keys(current_app.config), values.get("token") or "",
                                current_app.config["STREAM_TOKEN_TTL_S"])
     if claims and claims.get("kind") == "ai":
         conf = session.scalar(sa.select(Conference).where(

@@ -79,7 +79,7 @@ def ai_voice():
         context = {
             "stream_name": "ai", "ai_stream_url": urls.ai_stream_url(),
             "stream_events_url": urls.stream_events_url(),
-            "parameters": ai_parameters(conf, agent, mode, coach),
+            "parameters": ai_parameters(conf, agent, mode, coach, call_sid, ai),
         }
         # Keyed by this CallSid: the AI stream's start message carries the same callSid.
         prewarm.maybe_start(current_app._get_current_object(), call_sid, conf.tenant_id, agent)

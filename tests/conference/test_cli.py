@@ -60,7 +60,8 @@ def test_real_flask_cli_upgrade_then_create(tmp_path):
     root = Path(__file__).resolve().parents[2]
     flask = [sys.executable, "-m", "flask", "--app", "app"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "OPENAI_"))}
-    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'cli.sqlite'}", LOG_LEVEL="WARNING")
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'cli.sqlite'}", LOG_LEVEL="WARNING",
+               FORKLINE_ENV="development")  # production would also need PUBLIC_URL etc.
     up = subprocess.run([*flask, "db", "upgrade"], cwd=root, env=env, capture_output=True,
                         text=True, timeout=120)
     assert up.returncode == 0, up.stderr

@@ -67,7 +67,8 @@ def test_operator_flow(twilio_app, api, twilio, fake_twilio, tenant):
         assert {k: params[k] for k in ("conference", "tenant", "label", "role")} == {
             "conference": "support-1", "tenant": str(tid), "label": label, "role": label}
         assert read_stream_token(secret, params["token"], 60) == {
-            "conference": "support-1", "tenant": tid, "kind": "fork", "label": label}
+            "conference": "support-1", "tenant": tid, "kind": "fork", "label": label,
+            "call": calls[label]}
 
     # 2. Add the AI in whisper mode, coaching the agent.
     r = api.put("/conferences/support-1/ai", {"agent": "default", "mode": "whisper",

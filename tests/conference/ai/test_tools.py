@@ -15,6 +15,7 @@ from agents.echo import EchoSession
 from conference.ai.tools import handle_tool_call
 from conference.media.live_call import LiveCall
 from conference.media.registry import get_plane
+from conference.security.outbound import tenant_tool_key
 from models import Participant, get_session
 from models.agent import ToolCallRecord
 from twilio_sim.testing import wait_for
@@ -173,6 +174,7 @@ class _Webhook(BaseHTTPRequestHandler):
 
 
 def test_lookup_posts_a_signed_query_and_relays_the_answer(twilio_app, call):
+    twilio_app.config["TOOL_SIGNING_KEY"] = "tool-key"
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Webhook)
     server.seen = []
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -185,11 +187,13 @@ def test_lookup_posts_a_signed_query_and_relays_the_answer(twilio_app, call):
     assert result == {"ok": True, "result": {"order": "42", "status": "shipped"}}
     (signature, body), = server.seen
     assert json.loads(body)["query"] == "order 42"
-    key = twilio_app.config["SECRET_KEY"].encode()
+    key = tenant_tool_key(twilio_app.config["TOOL_SIGNING_KEY"], ctx["tenant_id"])
     assert signature == hmac.new(key, body, hashlib.sha256).hexdigest()
+    assert key != twilio_app.config["SECRET_KEY"].encode()  # never the stream-token key
 
 
 def test_lookup_unreachable_is_a_tool_error(twilio_app, call):
+    twilio_app.config["TOOL_SIGNING_KEY"] = "tool-key"
     ctx = dict(call(), lookup_url="http://127.0.0.1:9/hook")
     result = handle_tool_call(twilio_app, ctx, ToolCall("c", "lookup", {"query": "x"}))
     assert result["ok"] is False

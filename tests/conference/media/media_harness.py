@@ -12,16 +12,17 @@ TEST_ACCOUNT_SID = "AC" + "0" * 31 + "1"
 TEST_AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 
 
-def token(kind: str, label: str, conference: str = "room", tenant: int = 1) -> str:
-    """A stream token as the orchestrator's TwiML would carry it."""
+def token(kind: str, label: str, conference: str = "room", tenant: int = 1,
+          call: str | None = None) -> str:
+    """A stream token as the orchestrator's TwiML would carry it (bound to `call`)."""
     return make_stream_token(SECRET, {"conference": conference, "tenant": tenant, "kind": kind,
-                                      "label": label})
+                                      "label": label, "call": call})
 
 
 def ai_client(server, call_sid: str, conference: str = "room") -> MediaStreamClient:
     """The simulated Twilio side of an AI leg's <Connect><Stream>."""
     params = {"conference": conference, "tenant": "1", "agent": "default", "mode": "speak",
-              "coach": "", "token": token("ai", "ai", conference)}
+              "coach": "", "token": token("ai", "ai", conference, call=call_sid)}
     return MediaStreamClient(server.ws("/twilio/ai-stream"), auth_token=TEST_AUTH_TOKEN,
                              account_sid=TEST_ACCOUNT_SID, call_sid=call_sid,
                              custom_parameters=params, bidirectional=True)
@@ -31,7 +32,7 @@ def fork_client(server, call_sid: str, label: str,
                 conference: str = "room") -> MediaStreamClient:
     """The simulated Twilio side of a human leg's <Start><Stream> fork."""
     params = {"conference": conference, "tenant": "1", "label": label, "role": "customer",
-              "token": token("fork", label, conference)}
+              "token": token("fork", label, conference, call=call_sid)}
     return MediaStreamClient(server.ws("/twilio/fork"), auth_token=TEST_AUTH_TOKEN,
                              account_sid=TEST_ACCOUNT_SID, call_sid=call_sid,
                              custom_parameters=params)

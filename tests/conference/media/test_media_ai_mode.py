@@ -25,10 +25,11 @@ def tone(tick: int) -> bytes:
 
 
 def _ai_client(server, conference: str, mode: str) -> MediaStreamClient:
+    call_sid = "CA" + uuid.uuid4().hex
     params = {"conference": conference, "tenant": "1", "agent": "default", "mode": mode,
-              "coach": "", "token": token("ai", "ai", conference)}
+              "coach": "", "token": token("ai", "ai", conference, call=call_sid)}
     return MediaStreamClient(server.ws("/twilio/ai-stream"), auth_token=TEST_AUTH_TOKEN,
-                             account_sid=TEST_ACCOUNT_SID, call_sid="CA" + uuid.uuid4().hex,
+                             account_sid=TEST_ACCOUNT_SID, call_sid=call_sid,
                              custom_parameters=params, bidirectional=True)
 
 

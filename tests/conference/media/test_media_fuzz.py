@@ -23,7 +23,7 @@ def start_message() -> dict:
                       "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000,
                                       "channels": 1},
                       "customParameters": {"conference": "room", "tenant": "1",
-                                           "token": token("ai", "ai")}}}
+                                           "token": token("ai", "ai", call=CALL)}}}
 
 
 def media_message(seq: int, payload: bytes = FRAME) -> str:

@@ -49,14 +49,14 @@ def test_recording_writes_a_wav_of_the_leg(tmp_path):
     hub = TapHub()
     recordings = Recordings(hub, str(tmp_path))
     path = recordings.start("CA1", "room/../x", "alice")
-    assert recordings.start("CA2", "..", "..").startswith(str(tmp_path / "__" / "__"))
+    assert recordings.start("CA2", "..", "..").startswith(str(tmp_path / "~2E~2E" / "~2E~2E"))
     recordings.stop("CA2")
     frames = [voice(t) for t in range(50)]
     for frame in frames:
         hub.publish("CA1", frame)
     assert recordings.stop("CA1") == path
     assert recordings.stop("CA1") is None
-    assert path == str(tmp_path / "room____x" / "alice.wav")  # no path traversal
+    assert path == str(tmp_path / "room~2F~2E~2E~2Fx" / "alice.wav")  # no path traversal
     with wave.open(path, "rb") as wav:
         assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (8000, 1, 2)
         assert wav.readframes(wav.getnframes()) == ulaw_to_pcm16(b"".join(frames))

@@ -6,6 +6,7 @@ from xml.etree import ElementTree
 import pytest
 import sqlalchemy as sa
 
+from conference.security.proxy import TrustedProxies
 from conference.twilio.security import read_stream_token
 from models import Conference, Participant, get_session
 from tests.support.twilio_requests import ai_to
@@ -39,6 +40,7 @@ def test_signature_for_another_url_is_403(twilio_app, twilio, path):
 
 def test_forwarded_proto_and_host_rebuild_the_signed_url(twilio_app, twilio, tenant):
     twilio_app.config["PUBLIC_URL"] = None
+    twilio_app.wsgi_app = TrustedProxies(twilio_app.wsgi_app, 1)  # one proxy in front
     base = "https://tunnel.example.net"
     headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "tunnel.example.net"}
     r = twilio.post("/twilio/voice", CALLER, base=base, headers=headers)
@@ -64,7 +66,7 @@ def test_inbound_call_is_forked_then_joined(twilio_app, twilio, tenant, fake_twi
         name, str(tenant[0]), "customer", "customer")
     claims = read_stream_token(twilio_app.config["SECRET_KEY"], params["token"], 60)
     assert claims == {"conference": name, "tenant": tenant[0], "kind": "fork",
-                      "label": "customer"}
+                      "label": "customer", "call": CALLER["CallSid"]}
     conf = root.find("./Dial/Conference")
     assert conf.text == f"t{tenant[0]}-{name}"
     assert conf.get("participantLabel") == "customer"
@@ -157,6 +159,7 @@ def test_unexpected_failure_is_never_a_500(twilio_app, twilio, tenant, monkeypat
 
 def test_forwarded_proto_with_plain_host_header(twilio_app, twilio, tenant):
     twilio_app.config["PUBLIC_URL"] = None
+    twilio_app.wsgi_app = TrustedProxies(twilio_app.wsgi_app, 1)
     r = twilio.post("/twilio/voice", CALLER, base="https://app.herokuapp.example",
                     headers={"X-Forwarded-Proto": "https"},
                     base_url="http://app.herokuapp.example")
@@ -190,3 +193,17 @@ def test_simultaneous_callers_share_one_new_room(twilio_app, twilio, tenant):
         (conf,) = get_session().scalars(sa.select(Conference)).all()
         assert sorted(p.label for p in conf.participants) == [
             "customer", "customer-2", "customer-3", "customer-4"]
+
+
+def _fork_token(response) -> str:
+    stream = ElementTree.fromstring(response.data).find("./Start/Stream")
+    return {p.get("name"): p.get("value") for p in stream.findall("Parameter")}["token"]
+
+
+def test_a_replayed_voice_webhook_gets_the_same_token_not_a_second_one(twilio_app, twilio, tenant):
+    first = twilio.post("/twilio/voice", CALLER)
+    again = twilio.post("/twilio/voice", CALLER)
+    assert first.status_code == again.status_code == 200
+    assert _fork_token(first) == _fork_token(again)
+    claims = read_stream_token(twilio_app.config["SECRET_KEY"], _fork_token(first), 60)
+    assert claims["call"] == CALLER["CallSid"]

@@ -1,0 +1,73 @@
+"""The lookup tool's webhook call: no redirects, https only, bounded answers, its own key."""
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from conference.security.outbound import (
+    MAX_ANSWER,
+    OutboundRefused,
+    post_signed_json,
+    tenant_tool_key,
+)
+
+
+class _Hook(BaseHTTPRequestHandler):
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        self.rfile.read(int(self.headers["Content-Length"]))
+        if self.path == "/redirect":
+            self.send_response(302)
+            self.send_header("Location", "http://127.0.0.1:1/internal-secrets")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = b'{"ok": 1}' if self.path == "/ok" else b'"' + b"x" * (MAX_ANSWER + 10) + b'"'
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def hook():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_loopback_http_works_in_development(hook):
+    assert post_signed_json(hook + "/ok", {}, b"k", 3, allow_http_loopback=True) == {"ok": 1}
+
+
+def test_a_redirect_is_refused_not_followed(hook):
+    with pytest.raises(OutboundRefused, match="redirect"):
+        post_signed_json(hook + "/redirect", {}, b"k", 3, allow_http_loopback=True)
+
+
+def test_an_oversized_answer_is_refused(hook):
+    with pytest.raises(OutboundRefused, match="over"):
+        post_signed_json(hook + "/big", {}, b"k", 3, allow_http_loopback=True)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:1/x", "http://example.com/x",
+                                 "ftp://example.com/x", "file:///etc/passwd"])
+def test_plain_http_is_refused_in_production(url):
+    with pytest.raises(OutboundRefused, match="https"):
+        post_signed_json(url, {}, b"k", 3, allow_http_loopback=False)
+
+
+def test_http_to_a_non_loopback_host_is_refused_even_in_development():
+    with pytest.raises(OutboundRefused):
+        post_signed_json("http://10.0.0.1/x", {}, b"k", 3, allow_http_loopback=True)
+
+
+def test_each_tenant_has_its_own_key():
+    assert tenant_tool_key("master", 1) != tenant_tool_key("master", 2)
+    assert tenant_tool_key("master", 1) != tenant_tool_key("rotated", 1)
