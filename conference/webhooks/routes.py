@@ -16,7 +16,7 @@ from conference.service.callbacks import CA_RE, BadWebhook
 from conference.twilio import urls
 from conference.twilio.security import twilio_signed
 from conference.twilio.stream_params import ai_parameters, fork_parameters, fork_stream_name
-from conference.twilio.twiml import CONFERENCE_EVENTS, error_twiml, render_twiml
+from conference.twilio.twiml import CONFERENCE_EVENTS, error_twiml, hangup_twiml, render_twiml
 from conference.webhooks import inbound
 from models import transaction
 
@@ -69,7 +69,7 @@ def ai_voice():
     with transaction() as session:
         conf, ai = inbound.resolve_ai_leg(session, request.values)
         if not conf.is_active:
-            return error_twiml("This conference has ended. Goodbye.")
+            return hangup_twiml()
         if ai is not None and ai.call_sid is None:
             ai.call_sid = call_sid
         values = request.values
@@ -133,6 +133,8 @@ def unexpected(exc: Exception):
     if isinstance(exc, HTTPException):
         return exc
     log.exception("webhook failed", extra={"call_sid": request.form.get("CallSid")})
+    if request.path.startswith("/twilio/ai/"):
+        return hangup_twiml()  # AI leg: whatever it says, the whole conference hears
     if request.path.endswith("/voice"):
         return error_twiml("Sorry, something went wrong. Please call again later.")
     return "", 204

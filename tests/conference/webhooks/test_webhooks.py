@@ -200,3 +200,23 @@ def test_simultaneous_callers_share_one_new_room(twilio_app, twilio, tenant):
         (conf,) = get_session().scalars(sa.select(Conference)).all()
         assert sorted(p.label for p in conf.participants) == [
             "customer", "customer-2", "customer-3", "customer-4"]
+
+
+def test_ai_leg_failure_is_a_silent_hangup(twilio_app, twilio, api, fake_twilio, tenant,
+                                           monkeypatch):
+    """What the AI leg's TwiML says, the whole conference hears: failures only hang up."""
+    from conference.webhooks import inbound
+
+    call_sid, custom = ai_to(api, fake_twilio)
+    monkeypatch.setattr(inbound, "resolve_ai_leg", lambda *_a: 1 / 0)
+    r = twilio.post("/twilio/ai/voice", {"CallSid": call_sid, **custom})
+    assert r.status_code == 200
+    assert [el.tag for el in ElementTree.fromstring(r.data)] == ["Hangup"]
+
+
+def test_ai_leg_for_an_ended_conference_hangs_up_silently(twilio_app, twilio, api, fake_twilio,
+                                                          tenant):
+    call_sid, custom = ai_to(api, fake_twilio)
+    assert api.post("/conferences/room/end").status_code == 200
+    r = twilio.post("/twilio/ai/voice", {"CallSid": call_sid, **custom})
+    assert [el.tag for el in ElementTree.fromstring(r.data)] == ["Hangup"]
