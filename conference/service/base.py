@@ -20,6 +20,9 @@ from models.times import utcnow
 log = get_logger("service")
 AI_LABEL = "ai"
 TWILIO_NOT_FOUND = 20404
+# A duplicate participant label: 16026 over REST, 16025 in TwiML
+# (https://www.twilio.com/docs/api/errors/16026, https://www.twilio.com/docs/api/errors/16025).
+TWILIO_DUPLICATE_LABEL = (16025, 16026)
 
 
 @contextmanager
@@ -101,6 +104,9 @@ def _dial(conf: Conference, p: Participant, *, beep: bool = True, jitter: str | 
             conference_status_callback=urls.conference_events_url(), jitter_buffer_size=jitter,
         )
     except GatewayError as exc:
+        if exc.code in TWILIO_DUPLICATE_LABEL:
+            raise Conflict(f"label {p.label!r} is already in the conference at Twilio",
+                           code="duplicate_label") from exc
         raise UpstreamError(exc.code, exc.message) from exc
     p.call_sid, p.status = info.call_sid, "queued"
     conf.twilio_sid = conf.twilio_sid or info.conference_sid
