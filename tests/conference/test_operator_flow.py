@@ -61,7 +61,7 @@ def test_operator_flow(twilio_app, api, twilio, fake_twilio, tenant):
     for q, label in zip(reqs, ["customer", "agent"], strict=True):
         assert q.path.endswith(f"/Calls/{calls[label]}/Streams.json")
         assert q.form["Url"] == "wss://forkline.test/twilio/fork"
-        assert q.form["Track"] == "inbound_track" and q.form["Name"] == f"fork-{label}"
+        assert q.form["Track"] == "inbound_track" and q.form["Name"] == f"fork-{label}-1"
         assert q.form["StatusCallback"] == "https://forkline.test/twilio/stream-events"
         params = stream_params(q.form)
         assert {k: params[k] for k in ("conference", "tenant", "label", "role")} == {
