@@ -114,10 +114,13 @@ def _dial(conf: Conference, p: Participant, *, beep: bool = True, jitter: str | 
 
 
 def _coach_call_sid(conf: Conference, coach_label: str | None) -> str:
-    for p in conf.participants:
-        if p.label == coach_label and p.is_present and p.call_sid:
-            return p.call_sid
-    raise Invalid("coach is not in the conference", fields={"coach": "no such live participant"})
+    # Only asked for when coaching.ready_target() said the target can be coached now.
+    from conference.service.coaching import ready_target
+
+    call_sid = ready_target(conf, coach_label)
+    if call_sid is None:
+        raise Invalid("coach is not in the conference", fields={"coach": "not joined yet"})
+    return call_sid
 
 
 def _hang_up_quietly(call_sids: Iterable[str]) -> None:

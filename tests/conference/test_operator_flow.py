@@ -10,13 +10,13 @@ CALL_EVENTS = ["initiated", "ringing", "answered", "completed"]
 CONF_EVENTS = ["start", "end", "join", "leave", "mute", "hold", "modify"]
 
 
-def join(twilio, conf_sid, friendly, call_sid, label, seq):
-    """A signed participant-join conference callback."""
+def join(twilio, conf_sid, friendly, call_sid, label, seq, coaching="false"):
+    """A signed participant-join conference callback (Coaching as Twilio reports it)."""
     return twilio.post("/twilio/conference-events", {
         "ConferenceSid": conf_sid, "FriendlyName": friendly, "AccountSid": "AC" + "0" * 32,
         "StatusCallbackEvent": "participant-join", "SequenceNumber": str(seq),
         "CallSid": call_sid, "ParticipantLabel": label, "Muted": "false", "Hold": "false",
-        "Coaching": "false", "Timestamp": "Wed, 25 Nov 2026 12:00:00 +0000",
+        "Coaching": coaching, "Timestamp": "Wed, 25 Nov 2026 12:00:00 +0000",
     })
 
 
@@ -98,7 +98,7 @@ def test_operator_flow(twilio_app, api, twilio, fake_twilio, tenant):
         "conference": "support-1", "tenant": str(tid), "agent": "default", "mode": "whisper",
         "coach": "agent"}
     assert read_stream_token(secret, params["token"], 60)["kind"] == "ai"
-    assert join(twilio, conf_sid, friendly, ai_call, "ai", 3).status_code == 204
+    assert join(twilio, conf_sid, friendly, ai_call, "ai", 3, "true").status_code == 204
     assert fake_twilio.take() == []  # the AI is never forked
 
     # 3. A supervisor joins in listen mode.

@@ -181,7 +181,8 @@ def test_readding_the_ai_reuses_its_label(api, fake_twilio):
     assert r.status_code == 201 and r.json["call_sid"] != first
     detail = api.get("/conferences/room").json
     assert detail["ai"] == {"agent": "sales", "mode": "listen", "coach": None,
-                            "status": "queued", "call_sid": r.json["call_sid"], "present": True}
+                            "pending_coach": False, "status": "queued",
+                            "call_sid": r.json["call_sid"], "present": True}
 
 
 def test_list_and_detail(api, fake_twilio):
