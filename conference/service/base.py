@@ -20,6 +20,7 @@ from models.times import utcnow
 log = get_logger("service")
 AI_LABEL = "ai"
 TWILIO_NOT_FOUND = 20404
+SILENT_WAIT_ROLES = ("ai", "supervisor")
 # A duplicate participant label: 16026 over REST, 16025 in TwiML
 # (https://www.twilio.com/docs/api/errors/16026, https://www.twilio.com/docs/api/errors/16025).
 TWILIO_DUPLICATE_LABEL = (16025, 16026)
@@ -102,6 +103,8 @@ def _dial(conf: Conference, p: Participant, *, beep: bool = True, jitter: str | 
             muted=p.muted, coaching=p.coaching, call_sid_to_coach=coached, beep=beep,
             status_callback=urls.call_events_url(),
             conference_status_callback=urls.conference_events_url(), jitter_buffer_size=jitter,
+            # The AI's VAD and STT, and a listening supervisor, must not hear hold music.
+            wait_url="" if p.role in SILENT_WAIT_ROLES else None,
         )
     except GatewayError as exc:
         if exc.code in TWILIO_DUPLICATE_LABEL:

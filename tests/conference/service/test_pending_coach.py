@@ -95,3 +95,15 @@ def test_whisper_to_a_label_that_is_not_there_is_422(api, fake_twilio, room):
                  {"to": "+15551110009", "mode": "whisper", "coach": "nobody"})
     assert r.status_code == 422 and "coach" in r.json["error"]["fields"]
     assert fake_twilio.take() == []
+
+
+def test_ai_and_supervisors_wait_in_silence_humans_hear_hold_music(api, fake_twilio, tenant):
+    """WaitUrl="" (conference-participant-resource): no hold music for the AI's ears."""
+    _, ai_dial, _ = pending_room(api, fake_twilio, tenant)
+    api.post("/conferences/room/supervisors", {"to": "+15551110009", "mode": "listen"})
+    (sup_dial,) = fake_twilio.take()
+    assert ai_dial.form["WaitUrl"] == "" and sup_dial.form["WaitUrl"] == ""
+    api.post("/conferences/room/participants",
+             {"to": "+15551110003", "role": "agent", "label": "second"})
+    (human,) = fake_twilio.take()
+    assert "WaitUrl" not in human.form
