@@ -11,7 +11,7 @@ import sqlalchemy.exc as sa_exc
 import sqlalchemy.orm as so
 
 from conference.logs import get_logger
-from conference.service import coaching
+from conference.service import autoend, coaching
 from conference.service.base import mark_conference_ended
 from conference.service.forks import refork, start_fork, upsert_stream
 from models import Conference, ConferenceEvent, Participant
@@ -160,6 +160,7 @@ def _apply_participant_event(session, conf, p: Participant, event: str, seq: int
         p.status, p.left_at = "left", utcnow()
         p.last_sequence = max(p.last_sequence, seq)
         coaching.target_left(session, conf, p)
+        autoend.after_human_left(session, conf, p)
         return "applied"
     fresh = seq > p.last_sequence
     if fresh:
@@ -204,6 +205,9 @@ def apply_call_event(p: Participant | None, status: str) -> str:
     if target in ("left", "failed"):
         p.left_at = p.left_at or utcnow()
         _fail_conference_if_nobody_answered(p.conference)
+        session = so.object_session(p)
+        if session is not None:
+            autoend.after_human_left(session, p.conference, p)
     return "applied"
 
 
