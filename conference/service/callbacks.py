@@ -11,7 +11,7 @@ import sqlalchemy.exc as sa_exc
 import sqlalchemy.orm as so
 
 from conference.logs import get_logger
-from conference.service import autoend, coaching
+from conference.service import autoend, coaching, redial
 from conference.service.base import mark_conference_ended
 from conference.service.forks import refork, start_fork, upsert_stream
 from models import Conference, ConferenceEvent, Participant
@@ -161,6 +161,7 @@ def _apply_participant_event(session, conf, p: Participant, event: str, seq: int
         p.last_sequence = max(p.last_sequence, seq)
         coaching.target_left(session, conf, p)
         autoend.after_human_left(session, conf, p)
+        redial.after_ai_left(session, conf, p)  # p was present: nobody asked it to leave
         return "applied"
     fresh = seq > p.last_sequence
     if fresh:

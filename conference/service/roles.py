@@ -59,12 +59,19 @@ def _flags(conf: Conference, mode: str, coach_label: str | None) -> dict:
     return flags
 
 
-def ai_dial_address(conf: Conference, agent: str, mode: str, coach_label: str | None) -> str:
-    """`app:<TwiML App>?…`: the App's Voice URL learns the conference from these params."""
-    query = urlencode({
+def ai_dial_address(conf: Conference, agent: str, mode: str, coach_label: str | None,
+                    continues: str | None = None) -> str:
+    """`app:<TwiML App>?…`: the App's Voice URL learns the conference from these params.
+
+    `continues` (a re-dial) names the AI call whose conversation the new call carries on.
+    """
+    params = {
         "conference": conf.name, "tenant": conf.tenant_id, "agent": agent, "mode": mode,
         "coach": coach_label or "", "token": stream_token(conf, "ai", AI_LABEL),
-    })
+    }
+    if continues:
+        params["continues"] = continues
+    query = urlencode(params)
     return f"app:{current_app.config['TWILIO_TWIML_APP_SID']}?{query}"
 
 
@@ -93,10 +100,11 @@ def _enforce_ai_cap(session: so.Session, tenant_id: int) -> None:
 
 
 def _attach_ai(session: so.Session, conf: Conference, agent: str, mode: str,
-               coach_label: str | None) -> Participant:
+               coach_label: str | None, continues: str | None = None) -> Participant:
     """Insert (or reuse) the AI row, check the cap, and dial it through the TwiML App."""
     _require(_check_coach(mode, coach_label, conf))
-    fields = dict(role="ai", agent=agent, to=ai_dial_address(conf, agent, mode, coach_label),
+    fields = dict(role="ai", agent=agent,
+                  to=ai_dial_address(conf, agent, mode, coach_label, continues),
                   **_flags(conf, mode, coach_label))
     existing = next((p for p in conf.participants if p.label == AI_LABEL), None)
     session.get(Tenant, conf.tenant_id, with_for_update=True)  # lock before inserting (PG)

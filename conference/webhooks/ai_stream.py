@@ -37,8 +37,14 @@ def stream_context(conf: Conference, ai: Participant | None, values: Mapping, n:
     return {
         "stream_name": ai_stream_name(n), "ai_stream_url": urls.ai_stream_url(),
         "stream_events_url": urls.stream_events_url(), "action_url": connect_action_url(n),
-        "parameters": ai_parameters(conf, agent, mode, coach),
+        "parameters": ai_parameters(conf, agent, mode, coach) | _continues(values),
     }
+
+
+def _continues(values: Mapping) -> dict[str, str]:
+    # A re-dialed AI: the old call whose conversation this one continues (a CallSid only).
+    prior = values.get("continues") or ""
+    return {"continues": prior} if CA_RE.match(prior) else {}
 
 
 def stream_number(args: Mapping) -> int:
