@@ -62,7 +62,8 @@ class AiLeg:
             older.fence()
         if plane.bus is not None:
             plane.bus.publish("claim", call_sid=self.start.call_sid, leg="ai")
-        live = plane.calls.get(self.start.call_sid)
+        live = plane.calls.get(self.start.call_sid) or plane.adopt(self.start.call_sid,
+                                                                   self.info)
         if live is None or live.closed:
             live = plane.calls[self.start.call_sid] = LiveCall(plane, self.start.call_sid,
                                                                self.info)
