@@ -24,6 +24,9 @@ SILENT_WAIT_ROLES = ("ai", "supervisor")
 # A duplicate participant label: 16026 over REST, 16025 in TwiML
 # (https://www.twilio.com/docs/api/errors/16026, https://www.twilio.com/docs/api/errors/16025).
 TWILIO_DUPLICATE_LABEL = (16025, 16026)
+# https://www.twilio.com/docs/api/errors/13240 (target not connected / conference not in
+# progress), https://www.twilio.com/docs/api/errors/16027 (target on hold).
+COACH_REFUSALS = (13240, 16027)
 
 
 @contextmanager
@@ -107,6 +110,12 @@ def _dial(conf: Conference, p: Participant, *, beep: bool = True, jitter: str | 
             wait_url="" if p.role in SILENT_WAIT_ROLES else None,
         )
     except GatewayError as exc:
+        if p.coaching and exc.code in COACH_REFUSALS:
+            # The target is not coachable yet after all: dial muted, pending its join.
+            p.muted, p.coaching = True, False
+            record_api_event(so.object_session(conf), conf, "coach-refused", label=p.label,
+                             coach=p.coach_label, code=exc.code, reason=exc.message)
+            return _dial(conf, p, beep=beep, jitter=jitter)
         if exc.code in TWILIO_DUPLICATE_LABEL:
             raise Conflict(f"label {p.label!r} is already in the conference at Twilio",
                            code="duplicate_label") from exc

@@ -32,9 +32,10 @@ def ready_target(conf: Conference, coach_label: str | None) -> str | None:
     target = coach_target(conf, coach_label)
     if target is None or target.status != "joined" or target.hold or not target.call_sid:
         return None
-    # Our humans all start the conference on entering, so a joined target means it started
-    # even when conference-start has not been delivered yet (callbacks may arrive reordered).
-    return target.call_sid if conf.is_active else None
+    # In progress: conference-start arrived, or two legs joined (it may arrive after the joins).
+    joined = sum(p.status == "joined" for p in conf.participants)
+    started = conf.status == "in-progress" or (conf.is_active and joined >= 2)
+    return target.call_sid if started else None
 
 
 def whisper_flags(conf: Conference, coach_label: str | None) -> dict:

@@ -107,3 +107,19 @@ def test_ai_and_supervisors_wait_in_silence_humans_hear_hold_music(api, fake_twi
              {"to": "+15551110003", "role": "agent", "label": "second"})
     (human,) = fake_twilio.take()
     assert "WaitUrl" not in human.form
+
+
+def test_coach_refused_at_dial_time_dials_muted_instead(api, twilio, fake_twilio, room):
+    """Twilio may still refuse (errors/13240): the whisperer comes in muted, never failed."""
+    for label in ("customer", "agent"):
+        conf_event(twilio, room, "participant-join", room["calls"][label], label)
+    fake_twilio.take()
+    fake_twilio.fail_next("CreateParticipant", 13240, "the conference is not in progress", 400)
+    r = api.post("/conferences/room/supervisors",
+                 {"to": "+15551110009", "mode": "whisper", "coach": "agent"})
+    assert r.status_code == 201 and r.json["pending_coach"] is True
+    first, second = fake_twilio.take()
+    assert first.form["CallSidToCoach"] == room["calls"]["agent"]
+    assert second.form["Muted"] == "true" and "CallSidToCoach" not in second.form
+    events = [e["event"] for e in api.get("/conferences/room").json["events"]]
+    assert "coach-refused" in events
