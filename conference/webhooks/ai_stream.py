@@ -18,6 +18,7 @@ from conference.service.callbacks import CA_RE, BadWebhook, store_event
 from conference.twilio import urls
 from conference.twilio.stream_params import ai_parameters, ai_stream_name
 from models import Conference, Participant
+from models.times import utcnow
 
 # A socket that keeps failing at once would loop through the action URL forever: after this
 # many streams on one call the AI leg hangs up (and is marked as leaving on purpose).
@@ -80,6 +81,7 @@ def after_connect(session: so.Session, call_sid: str, n: int, form: Mapping) -> 
         first.conference_id = conf.id
         first.payload = {"stream": ai_stream_name(n), "next": ai_stream_name(n + 1)}
     if n >= MAX_AI_STREAMS:
-        p.status = "left"  # we hang it up on purpose: its leave is not an incident
+        # We hang it up on purpose: its leave is not an incident (no re-dial).
+        p.status, p.left_at = "left", p.left_at or utcnow()
         return None
     return stream_context(conf, p, {}, n + 1)

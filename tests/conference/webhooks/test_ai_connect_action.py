@@ -79,3 +79,13 @@ def test_action_is_signature_checked_and_validated(twilio_app, twilio, api, fake
                        data={"CallSid": call_sid}).status_code == 403
     r = twilio.post("/twilio/ai/connect-action?n=zero", {"CallSid": call_sid})
     assert r.status_code == 400 and "invalid parameter n" in r.get_data(as_text=True)
+
+
+def test_a_stream_that_keeps_failing_stops_at_the_cap(twilio, api, fake_twilio):
+    from conference.webhooks.ai_stream import MAX_AI_STREAMS
+
+    call_sid, _ = add_ai(api, fake_twilio)
+    r = twilio.post(f"/twilio/ai/connect-action?n={MAX_AI_STREAMS}", {"CallSid": call_sid})
+    assert [el.tag for el in ElementTree.fromstring(r.data)] == ["Hangup"]
+    ai = api.get("/conferences/room").json["ai"]
+    assert ai["status"] == "left"  # hung up on purpose: its leave will not re-dial it
