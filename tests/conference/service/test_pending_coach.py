@@ -5,9 +5,12 @@ Twilio refuses CallSidToCoach for a call not connected to the conference (errors
 from __future__ import annotations
 
 SEQ = iter(range(1, 10_000))
+JOIN, LEAVE = "participant-join", "participant-leave"
 
 
-def conf_event(twilio, room, event, call_sid, label, coaching="false"):
+def conf_event(twilio, room, event, call_sid, label, side=None, coaching="false"):
+    if side is not None:
+        (side.join if event == JOIN else side.leave)(call_sid)
     return twilio.post("/twilio/conference-events", {
         "ConferenceSid": room["sid"], "FriendlyName": room["friendly"],
         "StatusCallbackEvent": event, "SequenceNumber": str(next(SEQ)), "CallSid": call_sid,
@@ -33,38 +36,42 @@ def ai_row(api) -> dict:
                 if p["label"] == "ai")
 
 
-def test_ai_whisper_at_creation_waits_muted_for_the_agent(api, twilio, fake_twilio, tenant):
+def test_ai_whisper_at_creation_waits_muted_for_the_agent(api, twilio, fake_twilio, tenant,
+                                                          fake_side):
     body, ai_dial, room = pending_room(api, fake_twilio, tenant)
+    calls = room["calls"]
     assert ai_dial.form["Muted"] == "true" and "CallSidToCoach" not in ai_dial.form
     assert "Coaching" not in ai_dial.form or ai_dial.form["Coaching"] == "false"
     assert (body["ai"]["mode"], body["ai"]["pending_coach"]) == ("whisper", True)
 
-    conf_event(twilio, room, "participant-join", room["calls"]["ai"], "ai")
-    conf_event(twilio, room, "participant-join", room["calls"]["customer"], "customer")
+    conf_event(twilio, room, JOIN, calls["ai"], "ai", fake_side)
+    conf_event(twilio, room, JOIN, calls["customer"], "customer", fake_side)
     assert [q.operation_id for q in fake_twilio.take()] == ["CreateStream"]  # no coach yet
-    conf_event(twilio, room, "participant-join", room["calls"]["agent"], "agent")
+    conf_event(twilio, room, JOIN, calls["agent"], "agent", fake_side)
     update = [q for q in fake_twilio.take() if q.operation_id == "UpdateParticipant"]
     assert [q.form for q in update] == [{"Muted": "false", "Coaching": "true",
-                                         "CallSidToCoach": room["calls"]["agent"]}]
+                                         "CallSidToCoach": calls["agent"]}]
     assert update[0].path.endswith(f"/Participants/{room['calls']['ai']}.json")
     ai = ai_row(api)
     assert (ai["mode"], ai["coaching"], ai["muted"], ai["pending_coach"]) == (
         "whisper", True, False, False)
 
     # The agent leaves: the AI goes back to muted and pending, never open to the customer.
-    conf_event(twilio, room, "participant-leave", room["calls"]["agent"], "agent")
+    conf_event(twilio, room, LEAVE, calls["agent"], "agent", fake_side)
     (pause,) = [q for q in fake_twilio.take() if q.operation_id == "UpdateParticipant"]
     assert pause.form == {"Muted": "true", "Coaching": "false"}
     ai = ai_row(api)
     assert (ai["muted"], ai["pending_coach"]) == (True, True)
 
 
-def test_refused_coach_is_an_event_and_hangs_up_nobody(api, twilio, fake_twilio, tenant):
+def test_refused_coach_is_an_event_and_hangs_up_nobody(api, twilio, fake_twilio, tenant,
+                                                       fake_side):
     _, _, room = pending_room(api, fake_twilio, tenant)
-    conf_event(twilio, room, "participant-join", room["calls"]["ai"], "ai")
+    calls = room["calls"]
+    conf_event(twilio, room, JOIN, calls["ai"], "ai", fake_side)
     fake_twilio.fail_next("UpdateParticipant", 13240,
                           "CallSidToCoach is not connected to the conference yet", 400)
-    r = conf_event(twilio, room, "participant-join", room["calls"]["agent"], "agent")
+    r = conf_event(twilio, room, JOIN, calls["agent"], "agent", fake_side)
     assert r.status_code == 204
     ops = [q.operation_id for q in fake_twilio.take()]
     assert "DeleteParticipant" not in ops and "UpdateCall" not in ops
@@ -77,17 +84,17 @@ def test_refused_coach_is_an_event_and_hangs_up_nobody(api, twilio, fake_twilio,
     assert refused and refused[0]["payload"]["code"] == 13240
 
 
-def test_supervisor_whisper_waits_for_its_target(api, twilio, fake_twilio, room):
+def test_supervisor_whisper_waits_for_its_target(api, twilio, fake_twilio, room, fake_side):
     r = api.post("/conferences/room/supervisors",
                  {"to": "+15551110009", "mode": "whisper", "coach": "agent"})
     assert r.status_code == 201 and r.json["pending_coach"] is True
     (dial,) = fake_twilio.take()
     assert dial.form["Muted"] == "true" and "CallSidToCoach" not in dial.form
-    sup = r.json["call_sid"]
-    conf_event(twilio, room, "participant-join", sup, r.json["label"])
-    conf_event(twilio, room, "participant-join", room["calls"]["agent"], "agent")
+    sup, calls = r.json["call_sid"], room["calls"]
+    conf_event(twilio, room, JOIN, sup, r.json["label"], fake_side)
+    conf_event(twilio, room, JOIN, calls["agent"], "agent", fake_side)
     update = [q for q in fake_twilio.take() if q.operation_id == "UpdateParticipant"]
-    assert update[0].form["CallSidToCoach"] == room["calls"]["agent"]
+    assert update[0].form["CallSidToCoach"] == calls["agent"]
 
 
 def test_whisper_to_a_label_that_is_not_there_is_422(api, fake_twilio, room):
@@ -109,17 +116,19 @@ def test_ai_and_supervisors_wait_in_silence_humans_hear_hold_music(api, fake_twi
     assert "WaitUrl" not in human.form
 
 
-def test_coach_refused_at_dial_time_dials_muted_instead(api, twilio, fake_twilio, room):
+def test_coach_refused_at_dial_time_dials_muted_instead(api, twilio, fake_twilio, room,
+                                                        fake_side):
     """Twilio may still refuse (errors/13240): the whisperer comes in muted, never failed."""
+    calls = room["calls"]
     for label in ("customer", "agent"):
-        conf_event(twilio, room, "participant-join", room["calls"][label], label)
+        conf_event(twilio, room, JOIN, calls[label], label, fake_side)
     fake_twilio.take()
     fake_twilio.fail_next("CreateParticipant", 13240, "the conference is not in progress", 400)
     r = api.post("/conferences/room/supervisors",
                  {"to": "+15551110009", "mode": "whisper", "coach": "agent"})
     assert r.status_code == 201 and r.json["pending_coach"] is True
     first, second = fake_twilio.take()
-    assert first.form["CallSidToCoach"] == room["calls"]["agent"]
+    assert first.form["CallSidToCoach"] == calls["agent"]
     assert second.form["Muted"] == "true" and "CallSidToCoach" not in second.form
     events = [e["event"] for e in api.get("/conferences/room").json["events"]]
     assert "coach-refused" in events

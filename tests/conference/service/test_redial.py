@@ -14,9 +14,9 @@ def conf_event(twilio, room, event, call_sid, label):
         "ParticipantLabel": label, "Muted": "false", "Hold": "false", "Coaching": "false"})
 
 
-def taken_out(fake_twilio, twilio, room, call_sid):
+def taken_out(side, twilio, room, call_sid):
     """What Twilio does when it drops the AI: gone from the room, then participant-leave."""
-    fake_twilio.participants.pop(call_sid, None)
+    side.leave(call_sid)
     return conf_event(twilio, room, "participant-leave", call_sid, "ai")
 
 
@@ -31,9 +31,9 @@ def joined_ai(api, twilio, fake_twilio, room) -> str:
 
 
 def test_unrequested_leave_redials_the_ai_continuing_the_old_call(api, twilio, fake_twilio,
-                                                                   room):
+                                                                   room, fake_side):
     old = joined_ai(api, twilio, fake_twilio, room)
-    assert taken_out(fake_twilio, twilio, room, old).status_code == 204
+    assert taken_out(fake_side, twilio, room, old).status_code == 204
     (dial,) = fake_twilio.take()
     assert (dial.operation_id, dial.form["Label"]) == ("CreateParticipant", "ai")
     query = parse_qs(urlsplit(dial.form["To"]).query)
@@ -54,14 +54,14 @@ def test_unrequested_leave_redials_the_ai_continuing_the_old_call(api, twilio, f
     assert [e["event"] for e in detail["events"]].count("ai-redialed") == 1
 
 
-def test_redials_are_capped_per_conference(api, twilio, fake_twilio, room):
+def test_redials_are_capped_per_conference(api, twilio, fake_twilio, room, fake_side):
     call_sid = joined_ai(api, twilio, fake_twilio, room)
     for _ in range(2):
-        taken_out(fake_twilio, twilio, room, call_sid)
+        taken_out(fake_side, twilio, room, call_sid)
         (dial,) = fake_twilio.take()
         call_sid = api.get("/conferences/room").json["ai"]["call_sid"]
         conf_event(twilio, room, "participant-join", call_sid, "ai")
-    taken_out(fake_twilio, twilio, room, call_sid)
+    taken_out(fake_side, twilio, room, call_sid)
     assert fake_twilio.take() == []
     events = [e["event"] for e in api.get("/conferences/room").json["events"]]
     assert "ai-redial-exhausted" in events
@@ -75,10 +75,11 @@ def test_requested_removal_is_not_redialed(api, twilio, fake_twilio, room):
     assert fake_twilio.take() == []
 
 
-def test_a_refused_redial_is_recorded_and_hangs_up_nobody(api, twilio, fake_twilio, room):
+def test_a_refused_redial_is_recorded_and_hangs_up_nobody(api, twilio, fake_twilio, room,
+                                                           fake_side):
     old = joined_ai(api, twilio, fake_twilio, room)
     fake_twilio.fail_next("CreateParticipant", 21218, "Invalid ApplicationSid", 400)
-    assert taken_out(fake_twilio, twilio, room, old).status_code == 204
+    assert taken_out(fake_side, twilio, room, old).status_code == 204
     assert [q.operation_id for q in fake_twilio.take()] == ["CreateParticipant"]
     detail = api.get("/conferences/room").json
     assert {p["label"]: p["status"] for p in detail["participants"]} == {
