@@ -130,6 +130,11 @@ class Participant(Base):
         return self.status not in ENDED_PARTICIPANT_STATUSES
 
     @property
+    def pending_coach(self) -> bool:
+        """True for a whisperer still muted because the leg it coaches has not joined."""
+        return self.mode == "whisper" and not self.coaching and self.is_present
+
+    @property
     def forkable(self) -> bool:
         """True for the roles whose audio is forked (customers and agents)."""
         return self.role in FORKED_ROLES

@@ -28,6 +28,9 @@ class Tenant(Base):
     name: so.Mapped[str] = so.mapped_column(sa.String(100), unique=True)
     recording_enabled: so.Mapped[bool] = so.mapped_column(default=False)
     max_ai_sessions: so.Mapped[int] = so.mapped_column(default=5)
+    # When the last customer/agent leg leaves, remove the AI and supervisors and end the room.
+    end_when_humans_leave: so.Mapped[bool] = so.mapped_column(
+        default=True, server_default=sa.true())
     # The Twilio number whose inbound calls belong to this tenant (routing for /twilio/voice).
     phone_number: so.Mapped[str | None] = so.mapped_column(sa.String(32), unique=True)
     created_at: so.Mapped[datetime] = so.mapped_column(sa.DateTime(timezone=True), default=utcnow)

@@ -17,7 +17,7 @@ EVENT_FIELDS = frozenset({
     # media plane
     "speaker", "label", "barge_in", "heard_ms", "flushed_ms", "item_id", "reason", "stream_sid",
     # operator actions
-    "labels", "role", "mode", "coach", "agent",
+    "labels", "role", "mode", "coach", "agent", "code",
 })
 MAX_VALUE_CHARS = 200
 
@@ -44,8 +44,8 @@ def participant_json(p: Participant) -> dict:
     return {
         "label": p.label, "role": p.role, "mode": p.mode, "status": p.status,
         "call_sid": p.call_sid, "muted": p.muted, "hold": p.hold, "coaching": p.coaching,
-        "coach": p.coach_label, "forked": p.fork_started, "joined_at": _ts(p.joined_at),
-        "left_at": _ts(p.left_at),
+        "coach": p.coach_label, "pending_coach": p.pending_coach, "forked": p.fork_started,
+        "joined_at": _ts(p.joined_at), "left_at": _ts(p.left_at),
     }
 
 
@@ -55,7 +55,8 @@ def ai_json(conf: Conference) -> dict | None:
     if not ais:
         return None
     p = next((x for x in ais if x.is_present), ais[-1])
-    return {"agent": p.agent, "mode": p.mode, "coach": p.coach_label, "status": p.status,
+    return {"agent": p.agent, "mode": p.mode, "coach": p.coach_label,
+            "pending_coach": p.pending_coach, "status": p.status,
             "call_sid": p.call_sid, "present": p.is_present}
 
 

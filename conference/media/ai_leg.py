@@ -16,7 +16,6 @@ from conference.media import metrics, statesink
 from conference.media.codec import Encoder, Media, Start
 from conference.media.live_call import LiveCall
 from conference.media.registry import MediaPlane, conf_key
-from conference.twilio import urls
 
 log = get_logger("media.ai_leg")
 DROP_AFTER_MS = 5000.0  # marks outstanding this long at a stop / socket loss mean a drop
@@ -63,7 +62,8 @@ class AiLeg:
             older.fence()
         if plane.bus is not None:
             plane.bus.publish("claim", call_sid=self.start.call_sid, leg="ai")
-        live = plane.calls.get(self.start.call_sid)
+        live = plane.calls.get(self.start.call_sid) or plane.adopt(self.start.call_sid,
+                                                                   self.info)
         if live is None or live.closed:
             live = plane.calls[self.start.call_sid] = LiveCall(plane, self.start.call_sid,
                                                                self.info)
@@ -229,20 +229,9 @@ class AiLeg:
         self.plane.sink.submit(statesink.stream_ended, self.start.stream_sid, "dropped")
         live.record("stream-dropped", {"stream_sid": self.start.stream_sid,
                                        "marks_outstanding": live.tracker.outstanding_marks()})
-        threading.Thread(target=self._reestablish, daemon=True).start()
-
-    def _reestablish(self) -> None:
-        """Re-run the AI TwiML on the call so Twilio opens a fresh stream."""
-        app = self.plane.app
-        try:
-            with app.app_context():
-                from conference.twilio.gateway import get_gateway
-
-                url = urls.http_url("/twilio/ai/voice")
-                get_gateway().update_call(self.start.call_sid, url=url)
-        except Exception:
-            log.warning("could not re-establish the AI leg", exc_info=True,
-                        extra={"call_sid": self.start.call_sid, "event": "reestablish"})
+        # No Calls update: it would take the AI out of its conference. Twilio requests the
+        # <Connect action> URL when this stream ends, and that answers a new stream
+        # (https://www.twilio.com/docs/voice/twiml/connect#action).
 
     def _flush_counters(self) -> None:
         metrics.FRAMES_IN.labels(kind="ai").inc(self.frames_in)

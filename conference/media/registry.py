@@ -88,6 +88,23 @@ class MediaPlane:
                 live.shutdown()
                 self.replay.forget(call_sid)
 
+    def adopt(self, call_sid: str, info: dict) -> LiveCall | None:
+        """A re-dialed AI (stream parameter `continues`) takes over the parked call it replaces.
+
+        Only a parked call of the same conference in this worker; its session, replay rings and
+        playout state carry on under the new CallSid, so the conversation continues.
+        """
+        old_sid = info.get("continues")
+        live = self.calls.get(old_sid) if old_sid else None
+        if (live is None or live.closed or live.parked_at is None
+                or live.conf_key != conf_key(info.get("tenant"), info.get("conference"))):
+            return None
+        self.calls.pop(old_sid, None)
+        self.calls[call_sid] = live
+        live.call_sid = call_sid
+        self.replay.rename(old_sid, call_sid)
+        return live
+
     def add_fork(self, conf_key: str, label: str, fork: ForkLeg) -> ForkLeg | None:
         """Register a human fork; returns the older fork of the same label, if any."""
         forks = self.forks.setdefault(conf_key, {})

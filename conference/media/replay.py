@@ -135,6 +135,12 @@ class ReplayStore:
         """Drop a finished call's rings."""
         self.calls.pop(call_sid, None)
 
+    def rename(self, old_sid: str, new_sid: str) -> None:
+        """Re-key this worker's rings of `old_sid` (a re-dialed AI continues that call)."""
+        replay = self.calls.pop(old_sid, None)
+        if replay is not None:
+            self.calls[new_sid] = replay
+
     def flush(self) -> None:
         """Mirror pending writes (nothing to do in memory)."""
 

@@ -144,7 +144,8 @@ def stream_info(plane: MediaPlane, start: Start, kind: str) -> dict | None:
         return None  # a token opens only the stream of the call it was minted for
     if params.get("conference", claims.get("conference")) != claims.get("conference"):
         return None
-    info = {key: params.get(key) for key in ("agent", "mode", "coach", "role")}
+    # `continues` (a re-dialed AI) may only adopt a parked call of the token's own conference.
+    info = {key: params.get(key) for key in ("agent", "mode", "coach", "role", "continues")}
     info.update(conference=claims.get("conference"), tenant=str(claims.get("tenant")),
                 label=claims.get("label"), cap=claims.get("cap"))
     return info

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import webrtcvad
 
 from agents.audio import ulaw_to_pcm16
+from conference.media.tones import is_pure_tone
 
 FRAME = 160  # 20 ms of 8 kHz mu-law
 
@@ -45,7 +46,8 @@ class SpeechDetector:
         return edge
 
     def _frame(self, frame: bytes, now_ms: float) -> SpeechEdge | None:
-        voiced = self._vad.is_speech(ulaw_to_pcm16(frame), 8000)
+        # A conference beep is a pure tone webrtcvad may call voiced: it never starts speech.
+        voiced = self._vad.is_speech(ulaw_to_pcm16(frame), 8000) and not is_pure_tone(frame)
         mask = (1 << self.window) - 1
         self._recent = ((self._recent << 1) | int(voiced)) & mask
         if not self.speaking:

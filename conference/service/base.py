@@ -20,6 +20,13 @@ from models.times import utcnow
 log = get_logger("service")
 AI_LABEL = "ai"
 TWILIO_NOT_FOUND = 20404
+SILENT_WAIT_ROLES = ("ai", "supervisor")
+# A duplicate participant label: 16026 over REST, 16025 in TwiML
+# (https://www.twilio.com/docs/api/errors/16026, https://www.twilio.com/docs/api/errors/16025).
+TWILIO_DUPLICATE_LABEL = (16025, 16026)
+# https://www.twilio.com/docs/api/errors/13240 (target not connected / conference not in
+# progress), https://www.twilio.com/docs/api/errors/16027 (target on hold).
+COACH_REFUSALS = (13240, 16027)
 
 
 @contextmanager
@@ -100,8 +107,19 @@ def _dial(conf: Conference, p: Participant, *, beep: bool = True, jitter: str | 
             muted=p.muted, coaching=p.coaching, call_sid_to_coach=coached, beep=beep,
             status_callback=urls.call_events_url(),
             conference_status_callback=urls.conference_events_url(), jitter_buffer_size=jitter,
+            # The AI's VAD and STT, and a listening supervisor, must not hear hold music.
+            wait_url="" if p.role in SILENT_WAIT_ROLES else None,
         )
     except GatewayError as exc:
+        if p.coaching and exc.code in COACH_REFUSALS:
+            # The target is not coachable yet after all: dial muted, pending its join.
+            p.muted, p.coaching = True, False
+            record_api_event(so.object_session(conf), conf, "coach-refused", label=p.label,
+                             coach=p.coach_label, code=exc.code, reason=exc.message)
+            return _dial(conf, p, beep=beep, jitter=jitter)
+        if exc.code in TWILIO_DUPLICATE_LABEL:
+            raise Conflict(f"label {p.label!r} is already in the conference at Twilio",
+                           code="duplicate_label") from exc
         raise UpstreamError(exc.code, exc.message) from exc
     p.call_sid, p.status = info.call_sid, "queued"
     conf.twilio_sid = conf.twilio_sid or info.conference_sid
@@ -109,10 +127,13 @@ def _dial(conf: Conference, p: Participant, *, beep: bool = True, jitter: str | 
 
 
 def _coach_call_sid(conf: Conference, coach_label: str | None) -> str:
-    for p in conf.participants:
-        if p.label == coach_label and p.is_present and p.call_sid:
-            return p.call_sid
-    raise Invalid("coach is not in the conference", fields={"coach": "no such live participant"})
+    # Only asked for when coaching.ready_target() said the target can be coached now.
+    from conference.service.coaching import ready_target
+
+    call_sid = ready_target(conf, coach_label)
+    if call_sid is None:
+        raise Invalid("coach is not in the conference", fields={"coach": "not joined yet"})
+    return call_sid
 
 
 def _hang_up_quietly(call_sids: Iterable[str]) -> None:

@@ -11,6 +11,7 @@ import sqlalchemy.exc as sa_exc
 import sqlalchemy.orm as so
 
 from conference.logs import get_logger
+from conference.service import autoend, coaching, redial
 from conference.service.base import mark_conference_ended
 from conference.service.forks import refork, start_fork, upsert_stream
 from models import Conference, ConferenceEvent, Participant
@@ -140,6 +141,7 @@ def apply_conference_event(session: so.Session, conf: Conference | None, form: M
     if event == "conference-start":
         if conf.status == "pending":
             conf.status, conf.started_at = "in-progress", conf.started_at or utcnow()
+            coaching.activate_pending(session, conf)
         return "applied"
     if event == "conference-end":
         if conf.is_active:
@@ -157,6 +159,9 @@ def _apply_participant_event(session, conf, p: Participant, event: str, seq: int
     if event == "participant-leave":
         p.status, p.left_at = "left", utcnow()
         p.last_sequence = max(p.last_sequence, seq)
+        coaching.target_left(session, conf, p)
+        autoend.after_human_left(session, conf, p)
+        redial.after_ai_left(session, conf, p)  # p was present: nobody asked it to leave
         return "applied"
     fresh = seq > p.last_sequence
     if fresh:
@@ -169,6 +174,7 @@ def _apply_participant_event(session, conf, p: Participant, event: str, seq: int
         if p.status != "joined":
             p.status, p.joined_at = "joined", p.joined_at or utcnow()
         start_fork(session, conf, p)
+        coaching.activate_pending(session, conf)  # the coached leg, or the whisperer, is in
         return "applied"
     return "applied" if fresh else "stale"
 
@@ -200,6 +206,9 @@ def apply_call_event(p: Participant | None, status: str) -> str:
     if target in ("left", "failed"):
         p.left_at = p.left_at or utcnow()
         _fail_conference_if_nobody_answered(p.conference)
+        session = so.object_session(p)
+        if session is not None:
+            autoend.after_human_left(session, p.conference, p)
     return "applied"
 
 

@@ -37,9 +37,10 @@ def start_fork(session: so.Session, conf: Conference, p: Participant) -> bool:
     if not claim_fork(session, p):
         return False
     ctx = {"conference": conf.name, "call_sid": p.call_sid, "label": p.label}
+    name = fork_stream_name(p, _forks_on_call(session, p.call_sid) + 1)
     try:
         info = get_gateway().start_stream(
-            p.call_sid, url=urls.fork_url(), name=fork_stream_name(p), track="inbound_track",
+            p.call_sid, url=urls.fork_url(), name=name, track="inbound_track",
             parameters=fork_parameters(conf, p), status_callback=urls.stream_events_url(),
         )
     except GatewayError as exc:
@@ -48,9 +49,14 @@ def start_fork(session: so.Session, conf: Conference, p: Participant) -> bool:
         log.warning("fork failed: %s %s", exc.code, exc.message, extra=ctx)
         return False
     upsert_stream(session, stream_sid=info.sid, call_sid=p.call_sid, status="started",
-                  name=info.name or fork_stream_name(p), participant=p, kind="fork")
+                  name=info.name or name, participant=p, kind="fork")
     log.info("fork started", extra={**ctx, "stream_sid": info.sid})
     return True
+
+
+def _forks_on_call(session: so.Session, call_sid: str) -> int:
+    return session.scalar(sa.select(sa.func.count(Stream.id)).where(
+        Stream.call_sid == call_sid, Stream.kind == "fork")) or 0
 
 
 def refork(session: so.Session, stream: Stream, p: Participant | None) -> bool:

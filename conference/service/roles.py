@@ -8,7 +8,7 @@ import sqlalchemy.orm as so
 from flask import current_app
 
 from conference.logs import get_logger
-from conference.service import orphans
+from conference.service import coaching, orphans
 from conference.service.base import (
     AI_LABEL,
     _active,
@@ -38,20 +38,40 @@ from models import Conference, Participant, Tenant, transaction
 log = get_logger("service.roles")
 
 
-def _check_coach(mode: str, coach_label: str | None) -> dict[str, str | None]:
+def _check_coach(mode: str, coach_label: str | None,
+                 conf: Conference | None = None) -> dict[str, str | None]:
     if mode != "whisper":
         return {}
     if not coach_label:
         return {"coach": "required when mode is whisper"}
+    if conf is not None and coaching.coach_target(conf, coach_label) is None:
+        return {"coach": "no such live participant"}
     return {}
 
 
-def ai_dial_address(conf: Conference, agent: str, mode: str, coach_label: str | None) -> str:
-    """`app:<TwiML App>?…`: the App's Voice URL learns the conference from these params."""
-    query = urlencode({
+def _flags(conf: Conference, mode: str, coach_label: str | None) -> dict:
+    """Row fields of a mode; a whisper whose target has not joined is muted and pending."""
+    muted, coaching_now = mode_flags(mode)
+    flags = {"mode": mode, "muted": muted, "coaching": coaching_now,
+             "coach_label": coach_label if mode == "whisper" else None}
+    if mode == "whisper":
+        flags.update(coaching.whisper_flags(conf, coach_label))
+    return flags
+
+
+def ai_dial_address(conf: Conference, agent: str, mode: str, coach_label: str | None,
+                    continues: str | None = None) -> str:
+    """`app:<TwiML App>?…`: the App's Voice URL learns the conference from these params.
+
+    `continues` (a re-dial) names the AI call whose conversation the new call carries on.
+    """
+    params = {
         "conference": conf.name, "tenant": conf.tenant_id, "agent": agent, "mode": mode,
         "coach": coach_label or "", "token": stream_token(conf, "ai", AI_LABEL),
-    })
+    }
+    if continues:
+        params["continues"] = continues
+    query = urlencode(params)
     return f"app:{current_app.config['TWILIO_TWIML_APP_SID']}?{query}"
 
 
@@ -80,11 +100,10 @@ def _enforce_ai_cap(session: so.Session, tenant_id: int) -> None:
 
 
 def _attach_ai(session: so.Session, conf: Conference, agent: str, mode: str,
-               coach_label: str | None) -> Participant:
+               coach_label: str | None, continues: str | None = None) -> Participant:
     """Insert (or reuse) the AI row, check the cap, and dial it through the TwiML App."""
-    muted, coaching = mode_flags(mode)
-    fields = dict(role="ai", agent=agent, mode=mode, muted=muted, coaching=coaching,
-                  coach_label=coach_label if coaching else None,
+    _require(_check_coach(mode, coach_label, conf))
+    fields = dict(role="ai", agent=agent, **_flags(conf, mode, coach_label),
                   to=f"app:{current_app.config['TWILIO_TWIML_APP_SID']}")  # never the token
     existing = next((p for p in conf.participants if p.label == AI_LABEL), None)
     session.get(Tenant, conf.tenant_id, with_for_update=True)  # lock before inserting (PG)
@@ -93,7 +112,7 @@ def _attach_ai(session: so.Session, conf: Conference, agent: str, mode: str,
     session.flush()
     _enforce_ai_cap(session, conf.tenant_id)
     _dial(conf, p, beep=False, jitter="small",
-          address=ai_dial_address(conf, agent, mode, coach_label))
+          address=ai_dial_address(conf, agent, mode, coach_label, continues))
     return p
 
 
@@ -103,7 +122,7 @@ def add_ai(tenant: Tenant | int, conference_name: str, agent: str, mode: str,
     _require({"agent": check_agent(agent), "mode": check_choice(mode, AI_MODES)})
     with write_transaction("duplicate_label") as session:
         conf = _active(get_conference(tenant, conference_name, session, lock=True))
-        _require(_check_coach(mode, coach_label))
+        _require(_check_coach(mode, coach_label, conf))
         p = _live_ai(conf)
         switched = p is not None
         if switched:
@@ -129,7 +148,7 @@ def set_ai_mode(tenant: Tenant | int, conference_name: str, mode: str,
         p = _live_ai(conf)
         if p is None:
             raise NotFound(f"no AI in conference {conference_name!r}")
-        _require(_check_coach(mode, coach_label or p.coach_label))
+        _require(_check_coach(mode, coach_label or p.coach_label, conf))
         _apply_mode(conf, p, mode, coach_label or p.coach_label)
         record_api_event(session, conf, "ai-mode", mode=mode, coach=p.coach_label)
     _tell_live_ai(conf, mode)
@@ -156,16 +175,18 @@ def remove_ai(tenant: Tenant | int, conference_name: str) -> Participant:
 
 def _apply_mode(conf: Conference, p: Participant, mode: str, coach_label: str | None) -> None:
     """Participant update at Twilio, then the same flags in the row."""
-    muted, coaching = mode_flags(mode)
-    coached = _coach_call_sid(conf, coach_label) if coaching else None
+    flags = _flags(conf, mode, coach_label)
+    coached = _coach_call_sid(conf, coach_label) if flags["coaching"] else None
+    # A pending whisper is sent as muted without coaching; the join callback switches it.
     if p.call_sid and conf.twilio_sid:
         try:
-            get_gateway().update_participant(conf.twilio_sid, p.call_sid, muted=muted,
-                                             coaching=coaching, call_sid_to_coach=coached)
+            get_gateway().update_participant(conf.twilio_sid, p.call_sid, muted=flags["muted"],
+                                             coaching=flags["coaching"],
+                                             call_sid_to_coach=coached)
         except GatewayError as exc:
             raise UpstreamError(exc.code, exc.message) from exc
-    p.mode, p.muted, p.coaching = mode, muted, coaching
-    p.coach_label = coach_label if coaching else None
+    for key, value in flags.items():
+        setattr(p, key, value)
 
 
 def _next_supervisor_label(conf: Conference) -> str:
@@ -182,11 +203,9 @@ def add_supervisor(tenant: Tenant | int, conference_name: str, to: str, mode: st
     _require({"to": check_to(to), "mode": check_choice(mode, SUPERVISOR_MODES)})
     with write_transaction("duplicate_label") as session:
         conf = _active(get_conference(tenant, conference_name, session, lock=True))
-        _require(_check_coach(mode, coach_label))
-        muted, coaching = mode_flags(mode)
+        _require(_check_coach(mode, coach_label, conf))
         p = _new_participant(conf, label=_next_supervisor_label(conf), role="supervisor", to=to,
-                             mode=mode, muted=muted, coaching=coaching,
-                             coach_label=coach_label if coaching else None)
+                             **_flags(conf, mode, coach_label))
         session.flush()
         _dial(conf, p, beep=False)
         record_api_event(session, conf, "supervisor-added", label=p.label, mode=mode)
@@ -203,7 +222,7 @@ def set_supervisor_mode(tenant: Tenant | int, conference_name: str, label: str, 
         p = find_participant(conf, label, role="supervisor")
         if not p.is_present:
             raise Conflict(f"supervisor {label!r} has left", code="participant_left")
-        _require(_check_coach(mode, coach_label or p.coach_label))
+        _require(_check_coach(mode, coach_label or p.coach_label, conf))
         _apply_mode(conf, p, mode, coach_label or p.coach_label)
         record_api_event(session, conf, "supervisor-mode", label=label, mode=mode)
     return p

@@ -15,6 +15,11 @@ HUMAN_ROLES = ("customer", "agent")
 AI_MODES = ("speak", "whisper", "listen")
 SUPERVISOR_MODES = ("listen", "whisper", "barge")
 RESERVED_LABELS = ("ai",)
+# https://www.twilio.com/docs/voice/api/conference-participant-resource (Label): at most 128
+# characters, and it stands in for the CallSid in the participant's URL, so Twilio refuses one
+# that looks like a CallSid or holds '/'.
+CALL_SID_RE = re.compile(r"^CA[0-9a-fA-F]{32}$")
+TWILIO_MAX_LABEL = 128
 
 
 def check_name(value) -> str | None:
@@ -27,7 +32,14 @@ def check_name(value) -> str | None:
 
 
 def check_label(value) -> str | None:
-    """A participant label: same alphabet as names; `ai` and `supervisor-*` are reserved."""
+    """A participant label: Twilio's label rules, then the names' alphabet; some are reserved."""
+    if isinstance(value, str):
+        if len(value) > TWILIO_MAX_LABEL:
+            return f"at most {TWILIO_MAX_LABEL} characters (Twilio refuses longer labels)"
+        if "/" in value:
+            return "must not contain '/' (Twilio refuses it in a label)"
+        if CALL_SID_RE.match(value):
+            return "must not look like a CallSid (Twilio refuses CA + 32 hex digits)"
     problem = check_name(value)
     if problem:
         return problem

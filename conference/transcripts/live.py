@@ -18,6 +18,7 @@ from flask import Flask
 from agents.pipeline.endpoint import Endpointer, SpeechEnded
 from conference.logs import get_logger
 from conference.media import facade, ports
+from conference.media.tones import silence_tones
 from conference.transcripts.store import store_line
 
 log = get_logger("transcripts")
@@ -59,7 +60,8 @@ class ForkTranscriber:
             while (item := self.queue.get()) is not None:
                 ulaw, arrived = item
                 position = self.endpointer.position_ms
-                for event in self.endpointer.feed(ulaw):
+                # Beeps are not words: the endpointer and the STT never hear them.
+                for event in self.endpointer.feed(silence_tones(ulaw)):
                     if isinstance(event, SpeechEnded):
                         self._transcribe(stt, event, arrived, position)
             if (last := self.endpointer.flush()) is not None:

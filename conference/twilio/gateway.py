@@ -102,6 +102,7 @@ class TwilioGateway:
         conference_status_callback: str | None = None,
         jitter_buffer_size: str | None = None,
         end_conference_on_exit: bool = False,
+        wait_url: str | None = None,
     ) -> ParticipantInfo:
         """Dial `to` into the conference (created by name if needed) with status callbacks."""
         kwargs: dict = {
@@ -124,6 +125,10 @@ class TwilioGateway:
             )
         if jitter_buffer_size:
             kwargs["jitter_buffer_size"] = jitter_buffer_size
+        if wait_url is not None:
+            # "" = silence while the conference has not started; unset = Twilio's hold music
+            # (https://www.twilio.com/docs/voice/api/conference-participant-resource, WaitUrl).
+            kwargs["wait_url"] = wait_url
         participants = self.client.conferences(conference_name).participants
         p = _call("add_participant", lambda: participants.create(**kwargs))
         return ParticipantInfo(p.call_sid, p.conference_sid, p.label, p.status)

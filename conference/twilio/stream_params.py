@@ -67,6 +67,14 @@ def ai_parameters(
     }
 
 
-def fork_stream_name(participant: Participant) -> str:
-    """The per-call stream name of a fork (lets it be stopped by name)."""
-    return f"fork-{participant.label}"
+# A stream's name must be unique per call, including streams that already ended
+# (https://www.twilio.com/docs/voice/twiml/stream#attributes-name, "unique per call"), so every
+# re-fork and every AI reconnect carries a counter.
+def fork_stream_name(participant: Participant, n: int = 1) -> str:
+    """The name of `participant`'s `n`th fork on its call (lets it be stopped by name)."""
+    return f"fork-{participant.label}-{n}"
+
+
+def ai_stream_name(n: int = 1) -> str:
+    """The name of the `n`th AI stream on the AI leg's call."""
+    return f"ai-{n}"

@@ -15,3 +15,9 @@ def render_twiml(template: str, status: int = 200, **context) -> Response:
 def error_twiml(message: str) -> Response:
     """Say `message` and hang up, so a caller never hears dead air."""
     return render_twiml("error.xml", message=message)
+
+
+def hangup_twiml() -> Response:
+    """Hang up silently: on the AI leg the far side is the conference, so a <Say> would be heard
+    by every participant (https://www.twilio.com/docs/voice/twiml/hangup)."""
+    return render_twiml("hangup.xml")

@@ -9,15 +9,15 @@ import sqlalchemy.exc as sa_exc
 from flask import Blueprint, Flask, current_app, request
 from werkzeug.exceptions import HTTPException
 
-from conference.ai import prewarm, profiles
+from conference.ai import prewarm
 from conference.logs import get_logger
 from conference.service import callbacks
 from conference.service.callbacks import CA_RE, BadWebhook
 from conference.twilio import urls
 from conference.twilio.security import twilio_signed
-from conference.twilio.stream_params import ai_parameters, fork_parameters, fork_stream_name
-from conference.twilio.twiml import CONFERENCE_EVENTS, error_twiml, render_twiml
-from conference.webhooks import inbound
+from conference.twilio.stream_params import fork_parameters, fork_stream_name
+from conference.twilio.twiml import CONFERENCE_EVENTS, error_twiml, hangup_twiml, render_twiml
+from conference.webhooks import ai_stream, inbound
 from models import transaction
 
 bp = Blueprint("twilio_webhooks", __name__, url_prefix="/twilio")
@@ -69,21 +69,29 @@ def ai_voice():
     with transaction() as session:
         conf, ai = inbound.resolve_ai_leg(session, request.values)
         if not conf.is_active:
-            return error_twiml("This conference has ended. Goodbye.")
+            return hangup_twiml()
         if ai is not None and ai.call_sid is None:
             ai.call_sid = call_sid
-        values = request.values
-        agent = (ai.agent if ai else None) or values.get("agent") or profiles.DEFAULT_NAME
-        mode = (ai.mode if ai else None) or values.get("mode") or "speak"
-        coach = ai.coach_label if ai else (values.get("coach") or None)
-        context = {
-            "stream_name": "ai", "ai_stream_url": urls.ai_stream_url(),
-            "stream_events_url": urls.stream_events_url(),
-            "parameters": ai_parameters(conf, agent, mode, coach, call_sid, ai),
-        }
+        context = ai_stream.stream_context(conf, ai, request.values, 1, call_sid)
+        agent = context["parameters"]["agent"]
         # Keyed by this CallSid: the AI stream's start message carries the same callSid.
         prewarm.maybe_start(current_app._get_current_object(), call_sid, conf.tenant_id, agent)
     log.info("ai leg connected", extra={"conference": conf.name, "call_sid": call_sid})
+    return render_twiml("ai_stream.xml", **context)
+
+
+@bp.post("/ai/connect-action")
+@twilio_signed
+def ai_connect_action():
+    """The AI's <Connect> ended: a new stream while it belongs in the conference, else hang up."""
+    call_sid = _call_sid()
+    n = ai_stream.stream_number(request.args)
+    with transaction() as session:
+        context = ai_stream.after_connect(session, call_sid, n, request.form)
+    if context is None:
+        log.info("ai connect ended; hanging up", extra={"call_sid": call_sid})
+        return hangup_twiml()
+    log.info("ai stream reconnecting", extra={"call_sid": call_sid})
     return render_twiml("ai_stream.xml", **context)
 
 
@@ -133,6 +141,8 @@ def unexpected(exc: Exception):
     if isinstance(exc, HTTPException):
         return exc
     log.exception("webhook failed", extra={"call_sid": request.form.get("CallSid")})
+    if request.path.startswith("/twilio/ai/"):
+        return hangup_twiml()  # AI leg: whatever it says, the whole conference hears
     if request.path.endswith("/voice"):
         return error_twiml("Sorry, something went wrong. Please call again later.")
     return "", 204

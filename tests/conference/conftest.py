@@ -126,3 +126,32 @@ def room(api, fake_twilio, tenant):
     fake_twilio.take()
     calls = {p["label"]: p["call_sid"] for p in r.json["participants"]}
     return {"sid": r.json["twilio_sid"], "friendly": f"t{tenant[0]}-room", "calls": calls}
+
+
+class FakeSide:
+    """Mirror a callback a test posts into the fake's own state (what Twilio would know).
+
+    The strict fake (twilio_fake_rules) has join/leave hooks: coaching is refused (errors/13240)
+    for a call the fake does not know as connected. On a fake without them this is a no-op.
+    """
+
+    def __init__(self, fake) -> None:
+        self.fake = fake
+
+    def join(self, call_sid: str) -> None:
+        hook = getattr(self.fake, "join", None)
+        if hook is not None and call_sid in self.fake.participants:
+            hook(call_sid)
+
+    def leave(self, call_sid: str) -> None:
+        hook = getattr(self.fake, "leave", None)
+        if hook is not None and call_sid in self.fake.participants:
+            hook(call_sid)
+        else:
+            self.fake.participants.pop(call_sid, None)
+
+
+@pytest.fixture
+def fake_side(fake_twilio):
+    """A FakeSide for the running fake."""
+    return FakeSide(fake_twilio)

@@ -10,13 +10,15 @@ CALL_EVENTS = ["initiated", "ringing", "answered", "completed"]
 CONF_EVENTS = ["start", "end", "join", "leave", "mute", "hold", "modify"]
 
 
-def join(twilio, conf_sid, friendly, call_sid, label, seq):
-    """A signed participant-join conference callback."""
+def join(twilio, conf_sid, friendly, call_sid, label, seq, coaching="false", side=None):
+    """A signed participant-join conference callback (Coaching as Twilio reports it)."""
+    if side is not None:
+        side.join(call_sid)
     return twilio.post("/twilio/conference-events", {
         "ConferenceSid": conf_sid, "FriendlyName": friendly, "AccountSid": "AC" + "0" * 32,
         "StatusCallbackEvent": "participant-join", "SequenceNumber": str(seq),
         "CallSid": call_sid, "ParticipantLabel": label, "Muted": "false", "Hold": "false",
-        "Coaching": "false", "Timestamp": "Wed, 25 Nov 2026 12:00:00 +0000",
+        "Coaching": coaching, "Timestamp": "Wed, 25 Nov 2026 12:00:00 +0000",
     })
 
 
@@ -26,7 +28,7 @@ def stream_params(form: dict) -> dict:
             for i in range(1, 100) if f"Parameter{i}.Name" in form}
 
 
-def test_operator_flow(twilio_app, api, twilio, fake_twilio, tenant):
+def test_operator_flow(twilio_app, api, twilio, fake_twilio, tenant, fake_side):
     tid = tenant[0]
     friendly = f"t{tid}-support-1"
     secret = twilio_app.config["SECRET_KEY"]
@@ -54,14 +56,15 @@ def test_operator_flow(twilio_app, api, twilio, fake_twilio, tenant):
     assert conf_sid.startswith("CF") and set(calls) == {"customer", "agent"}
 
     # Twilio reports both joins; each human leg is forked through the Streams resource.
-    assert join(twilio, conf_sid, friendly, calls["customer"], "customer", 1).status_code == 204
-    assert join(twilio, conf_sid, friendly, calls["agent"], "agent", 2).status_code == 204
+    for seq, label in ((1, "customer"), (2, "agent")):
+        r = join(twilio, conf_sid, friendly, calls[label], label, seq, side=fake_side)
+        assert r.status_code == 204
     reqs = fake_twilio.take()
     assert [q.operation_id for q in reqs] == ["CreateStream", "CreateStream"]
     for q, label in zip(reqs, ["customer", "agent"], strict=True):
         assert q.path.endswith(f"/Calls/{calls[label]}/Streams.json")
         assert q.form["Url"] == "wss://forkline.test/twilio/fork"
-        assert q.form["Track"] == "inbound_track" and q.form["Name"] == f"fork-{label}"
+        assert q.form["Track"] == "inbound_track" and q.form["Name"] == f"fork-{label}-1"
         assert q.form["StatusCallback"] == "https://forkline.test/twilio/stream-events"
         params = stream_params(q.form)
         assert {k: params[k] for k in ("conference", "tenant", "label", "role")} == {
@@ -99,7 +102,7 @@ def test_operator_flow(twilio_app, api, twilio, fake_twilio, tenant):
         "conference": "support-1", "tenant": str(tid), "agent": "default", "mode": "whisper",
         "coach": "agent"}
     assert read_stream_token(secret, params["token"], 60)["kind"] == "ai"
-    assert join(twilio, conf_sid, friendly, ai_call, "ai", 3).status_code == 204
+    assert join(twilio, conf_sid, friendly, ai_call, "ai", 3, "true", fake_side).status_code == 204
     assert fake_twilio.take() == []  # the AI is never forked
 
     # 3. A supervisor joins in listen mode.
@@ -111,7 +114,8 @@ def test_operator_flow(twilio_app, api, twilio, fake_twilio, tenant):
     assert q.operation_id == "CreateParticipant"
     assert (q.form["Label"], q.form["Muted"], q.form["Beep"]) == (sup_label, "true", "false")
     assert "Coaching" not in q.form
-    assert join(twilio, conf_sid, friendly, sup_call, sup_label, 4).status_code == 204
+    r = join(twilio, conf_sid, friendly, sup_call, sup_label, 4, side=fake_side)
+    assert r.status_code == 204
     assert fake_twilio.take() == []  # nor is a supervisor
 
     # 4. The supervisor barges in.

@@ -23,8 +23,10 @@ from twilio_sim.testing import wait_for
 HUMAN = "+15551119999"
 
 
-def join(twilio, conf_sid, call_sid, label, seq):
-    """A signed participant-join conference callback."""
+def join(twilio, conf_sid, call_sid, label, seq, side=None):
+    """A signed participant-join conference callback (mirrored into the fake by `side`)."""
+    if side is not None:
+        side.join(call_sid)
     r = twilio.post("/twilio/conference-events", {
         "ConferenceSid": conf_sid, "FriendlyName": "x", "AccountSid": "AC" + "0" * 32,
         "StatusCallbackEvent": "participant-join", "SequenceNumber": str(seq),
@@ -34,7 +36,7 @@ def join(twilio, conf_sid, call_sid, label, seq):
 
 
 @pytest.fixture
-def call(api, twilio, fake_twilio, tenant):
+def call(api, twilio, fake_twilio, tenant, fake_side):
     """A live conference `c1` (customer, optionally an agent) with the AI speaking in it."""
     def make(with_agent: bool = False) -> dict:
         people = [{"to": "+15551110001", "role": "customer", "label": "customer"}]
@@ -43,9 +45,9 @@ def call(api, twilio, fake_twilio, tenant):
         r = api.post("/conferences", {"name": "c1", "participants": people})
         conf_sid = r.json["twilio_sid"]
         for seq, p in enumerate(r.json["participants"], 1):
-            join(twilio, conf_sid, p["call_sid"], p["label"], seq)
+            join(twilio, conf_sid, p["call_sid"], p["label"], seq, fake_side)
         ai = api.put("/conferences/c1/ai", {"agent": "default", "mode": "speak"}).json
-        join(twilio, conf_sid, ai["call_sid"], "ai", 9)
+        join(twilio, conf_sid, ai["call_sid"], "ai", 9, fake_side)
         fake_twilio.take()
         return {"tenant_id": tenant[0], "conference": "c1", "ai_call_sid": ai["call_sid"],
                 "conf_sid": conf_sid, "end_grace_s": 0}
@@ -99,7 +101,7 @@ def test_end_call_with_an_agent_present_only_removes_the_ai(twilio_app, fake_twi
 
 
 def test_warm_transfer_dials_waits_briefs_by_whisper_then_listens(twilio_app, fake_twilio,
-                                                                  twilio, call):
+                                                                  twilio, call, fake_side):
     ctx = dict(call(), transfer_to=HUMAN, join_timeout_s=10, briefing_s=0.2)
     out = {}
     worker = threading.Thread(target=lambda: out.update(handle_tool_call(
@@ -113,7 +115,7 @@ def test_warm_transfer_dials_waits_briefs_by_whisper_then_listens(twilio_app, fa
                 Participant.label == "human-agent"))
             session.rollback()
             return sid
-    join(twilio, ctx["conf_sid"], wait_for(human_call_sid), "human-agent", 10)
+    join(twilio, ctx["conf_sid"], wait_for(human_call_sid), "human-agent", 10, fake_side)
     worker.join(15)
     assert out["ok"] is True and "billing dispute" in out["instructions"]
     def participant_ops():  # the new agent's fork (CreateStream) is not ours to check

@@ -1,6 +1,7 @@
 """Admin API: auth, tenant isolation, validation, conflicts, Twilio refusals without residue."""
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from models import ApiKey, Conference, Participant, get_session
@@ -172,7 +173,8 @@ def test_readding_the_ai_reuses_its_label(api, fake_twilio):
     assert r.status_code == 201 and r.json["call_sid"] != first
     detail = api.get("/conferences/room").json
     assert detail["ai"] == {"agent": "sales", "mode": "listen", "coach": None,
-                            "status": "queued", "call_sid": r.json["call_sid"], "present": True}
+                            "pending_coach": False, "status": "queued",
+                            "call_sid": r.json["call_sid"], "present": True}
 
 
 def test_list_and_detail(api, fake_twilio):
@@ -280,3 +282,28 @@ def test_unknown_agent_profile_is_422_and_dials_nothing(twilio_app, api, other_t
     assert r.status_code == 422 and set(r.json["error"]["fields"]) == {"agent"}
     r = api.put("/conferences/room/ai", {"agent": "default", "mode": "listen"})
     assert r.status_code == 200
+
+
+@pytest.mark.parametrize("label, problem", [
+    ("CA" + "0123456789abcdef" * 2, "must not look like a CallSid"),
+    ("team/lead", "must not contain '/'"),
+    ("x" * 129, "at most 128 characters"),
+])
+def test_labels_twilio_refuses_are_422_per_field(api, fake_twilio, label, problem):
+    api.post("/conferences", {"name": "room", "participants": TWO})
+    fake_twilio.take()
+    r = api.post("/conferences/room/participants",
+                 {"to": "+15551110003", "role": "agent", "label": label})
+    assert r.status_code == 422 and problem in r.json["error"]["fields"]["label"]
+    assert fake_twilio.ops() == []
+
+
+def test_twilio_duplicate_label_16026_is_409(api, fake_twilio):
+    """errors/16026: a duplicate label over REST; the caller learns which field clashed."""
+    api.post("/conferences", {"name": "room", "participants": TWO})
+    fake_twilio.fail_next("CreateParticipant", 16026, "Duplicate participant label", 400)
+    r = api.post("/conferences/room/participants",
+                 {"to": "+15551110003", "role": "agent", "label": "second"})
+    assert r.status_code == 409 and r.json["error"]["code"] == "duplicate_label"
+    assert [p["label"] for p in api.get("/conferences/room").json["participants"]] == [
+        "customer", "agent"]

@@ -124,7 +124,9 @@ def test_duplicate_fork_socket_newer_wins(media_server):
     assert server.metric("forkline_media_duplicate_sockets_total") == 1
 
 
-def test_loss_with_marks_outstanding_is_a_drop_and_reestablishes_the_ai_leg(media_server):
+def test_loss_with_marks_outstanding_is_a_drop_and_no_calls_update(media_server):
+    """A Calls update would eject the AI from its conference; the <Connect action> URL is the
+    way back (twiml/connect#action), so the media plane only records the drop."""
     fake = FakeTwilio(TEST_ACCOUNT_SID, TEST_AUTH_TOKEN).start()
     try:
         fake.add_call(CALL)
@@ -137,9 +139,7 @@ def test_loss_with_marks_outstanding_is_a_drop_and_reestablishes_the_ai_leg(medi
         dropped = wait_for(lambda: server.events("stream-dropped"))
         assert dropped[0]["marks_outstanding"] >= 1
         assert server.metric("forkline_media_dropped_streams_total") == 1
-        update = wait_for(lambda: [r for r in fake.requests if r.operation_id == "UpdateCall"])
-        assert update[0].form["Url"].endswith("/twilio/ai/voice")
-        assert CALL in update[0].path
+        assert [r for r in fake.requests if r.operation_id == "UpdateCall"] == []
         assert fake.violations == []
     finally:
         fake.stop()

@@ -40,7 +40,8 @@ def test_failed_fork_is_replaced_once(twilio_app, twilio, room, fake_twilio):
     (create,) = fake_twilio.take()
     assert create.operation_id == "CreateStream"
     assert create.path.endswith(f"/Calls/{call}/Streams.json")
-    assert (create.form["Name"], create.form["Track"]) == ("fork-customer", "inbound_track")
+    # Stream names are unique per call, ended streams included (twiml/stream#attributes-name).
+    assert (create.form["Name"], create.form["Track"]) == ("fork-customer-2", "inbound_track")
     assert create.form["Url"].endswith("/twilio/fork")
     assert create.form["StatusCallback"].endswith("/twilio/stream-events")
     assert create.form["Parameter1.Name"] and "Parameter1.Value" in create.form
@@ -55,7 +56,8 @@ def test_failed_fork_is_replaced_once(twilio_app, twilio, room, fake_twilio):
     # A new failure (of the replacement) is a new re-fork.
     twilio_ended(fake_twilio, second)
     assert stream_event(twilio, call, second, "stream-stopped").status_code == 204
-    assert [r.operation_id for r in fake_twilio.take()] == ["CreateStream"]
+    (third,) = fake_twilio.take()
+    assert (third.operation_id, third.form["Name"]) == ("CreateStream", "fork-customer-3")
     assert [status for _, status in fork_rows(twilio_app, call)] == ["failed", "stopped",
                                                                      "started"]
 

@@ -200,10 +200,30 @@ def _fork_token(response) -> str:
     return {p.get("name"): p.get("value") for p in stream.findall("Parameter")}["token"]
 
 
-def test_a_replayed_voice_webhook_gets_the_same_token_not_a_second_one(twilio_app, twilio, tenant):
+def test_a_replayed_voice_webhook_gets_the_same_token(twilio_app, twilio, tenant):
     first = twilio.post("/twilio/voice", CALLER)
     again = twilio.post("/twilio/voice", CALLER)
     assert first.status_code == again.status_code == 200
     assert _fork_token(first) == _fork_token(again)
     claims = read_stream_token(twilio_app.config["SECRET_KEY"], _fork_token(first), 60)
     assert claims["call"] == CALLER["CallSid"]
+
+
+def test_ai_leg_failure_is_a_silent_hangup(twilio_app, twilio, api, fake_twilio, tenant,
+                                           monkeypatch):
+    """What the AI leg's TwiML says, the whole conference hears: failures only hang up."""
+    from conference.webhooks import inbound
+
+    call_sid, custom = ai_to(api, fake_twilio)
+    monkeypatch.setattr(inbound, "resolve_ai_leg", lambda *_a: 1 / 0)
+    r = twilio.post("/twilio/ai/voice", {"CallSid": call_sid, **custom})
+    assert r.status_code == 200
+    assert [el.tag for el in ElementTree.fromstring(r.data)] == ["Hangup"]
+
+
+def test_ai_leg_for_an_ended_conference_hangs_up_silently(twilio_app, twilio, api, fake_twilio,
+                                                          tenant):
+    call_sid, custom = ai_to(api, fake_twilio)
+    assert api.post("/conferences/room/end").status_code == 200
+    r = twilio.post("/twilio/ai/voice", {"CallSid": call_sid, **custom})
+    assert [el.tag for el in ElementTree.fromstring(r.data)] == ["Hangup"]
