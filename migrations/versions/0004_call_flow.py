@@ -1,7 +1,7 @@
 """call flow: tenant.end_when_humans_leave
 
 Revision ID: 0004_call_flow
-Revises: 0002_agents
+Revises: 0003_console_users
 Create Date: 2026-12-01 23:50:00.000000
 """
 from __future__ import annotations

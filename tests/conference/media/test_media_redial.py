@@ -19,7 +19,7 @@ TONES = {tone(t): t for t in range(500)}
 
 def redialed_client(server, conference: str = "room") -> MediaStreamClient:
     params = {"conference": conference, "tenant": "1", "agent": "default", "mode": "speak",
-              "coach": "", "token": token("ai", "ai", conference), "continues": OLD}
+              "coach": "", "token": token("ai", "ai", conference, call=NEW), "continues": OLD}
     return MediaStreamClient(server.ws("/twilio/ai-stream"), auth_token=TEST_AUTH_TOKEN,
                              account_sid=TEST_ACCOUNT_SID, call_sid=NEW,
                              custom_parameters=params, bidirectional=True)
