@@ -54,7 +54,6 @@ DEFAULTS: dict = {
     "RECORDINGS_DIR": None,  # None -> instance/recordings
     "LOG_LEVEL": "INFO",
     "CONSOLE_SECRET_KEY": None,  # signs console sessions + CSRF; None -> derived from SECRET_KEY
-    "CONSOLE_PROXY_HOPS": 0,  # trusted proxies in front of the console (sign-in rate limits)
 }
 
 # Environment variables whose config key has another name.
@@ -104,7 +103,6 @@ ENV_VARS: dict = {
     "RECORDINGS_DIR": str,
     "LOG_LEVEL": str,
     "CONSOLE_SECRET_KEY": str,
-    "CONSOLE_PROXY_HOPS": int,
 }
 
 

@@ -15,7 +15,6 @@ from console.users import load_user
 DEFAULTS = {
     "CONSOLE_SIGNIN_LIMIT": "10 per minute;50 per hour",  # per client address, POSTs only
     "CONSOLE_SIGNIN_ACCOUNT_LIMIT": "5 per minute;30 per hour",  # per tenant + e-mail
-    "CONSOLE_PROXY_HOPS": 0,  # trusted proxies in front (Heroku: 1): X-Forwarded-For entry used
     "CONSOLE_SSE_POLL_S": 1.0,  # how often a live view re-reads the state
     "CONSOLE_SSE_MAX_S": 300.0,  # a stream ends after this; EventSource reconnects
     "CONSOLE_SESSION_HOURS": 12,
@@ -32,13 +31,7 @@ def _account_limit() -> str:
 
 
 def client_address() -> str:
-    """The client's address: behind N trusted proxies, the Nth X-Forwarded-For from the right."""
-    hops = int(current_app.config["CONSOLE_PROXY_HOPS"])
-    if hops > 0:
-        forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")]
-        forwarded = [a for a in forwarded if a]
-        if len(forwarded) >= hops:
-            return forwarded[-hops]
+    """The client's address (ProxyFix has applied TRUSTED_PROXY_COUNT's X-Forwarded-For)."""
     return request.remote_addr or "unknown"
 
 

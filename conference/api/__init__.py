@@ -65,8 +65,9 @@ def _routing_error(exc: HTTPException):
 
 def init_app(app: Flask) -> None:
     """Register the API blueprint (and the JSON shape for /api routing errors)."""
-    from conference.api import openapi, routes  # noqa: F401 - attach the routes to bp
+    from conference.api import limits, openapi, routes  # noqa: F401 - attach the routes to bp
 
+    limits.init_app(app)  # the dial budget decorates bp before it is registered
     app.register_blueprint(bp)
     app.register_error_handler(404, _routing_error)
     app.register_error_handler(405, _routing_error)
