@@ -10,8 +10,10 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from twilio_fake import FakeTwilio
 
 from app import create_app
+from conference.twilio.gateway import TwilioGateway
 from models import Base
 
 TEST_ACCOUNT_SID = "AC" + "0" * 31 + "1"
@@ -102,3 +104,20 @@ def client(app):
 def runner(app):
     """A CLI runner for the app's click commands."""
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def fake_twilio(app_config):
+    """A running fake Twilio; any request that violates the OpenAPI spec fails the test."""
+    fake = FakeTwilio(app_config["TWILIO_ACCOUNT_SID"], app_config["TWILIO_AUTH_TOKEN"]).start()
+    yield fake
+    fake.stop()
+    assert fake.violations == []
+
+
+@pytest.fixture
+def twilio_app(app, fake_twilio):
+    """The app with its gateway (the real SDK) pointed at the fake."""
+    app.extensions["twilio_gateway"] = TwilioGateway(
+        app.config["TWILIO_ACCOUNT_SID"], app.config["TWILIO_AUTH_TOKEN"], fake_twilio.url)
+    return app

@@ -3,29 +3,10 @@ from __future__ import annotations
 
 import pytest
 from twilio.request_validator import RequestValidator
-from twilio_fake import FakeTwilio
 
-from conference.twilio.gateway import TwilioGateway
 from models import Tenant, transaction
 
 PUBLIC = "https://forkline.test"
-
-
-@pytest.fixture
-def fake_twilio(app_config):
-    """A running fake Twilio; any request that violates the OpenAPI spec fails the test."""
-    fake = FakeTwilio(app_config["TWILIO_ACCOUNT_SID"], app_config["TWILIO_AUTH_TOKEN"]).start()
-    yield fake
-    fake.stop()
-    assert fake.violations == []
-
-
-@pytest.fixture
-def twilio_app(app, fake_twilio):
-    """The app with its gateway (the real SDK) pointed at the fake."""
-    app.extensions["twilio_gateway"] = TwilioGateway(
-        app.config["TWILIO_ACCOUNT_SID"], app.config["TWILIO_AUTH_TOKEN"], fake_twilio.url)
-    return app
 
 
 def make_tenant(app, name: str, max_ai_sessions: int = 5, phone_number: str | None = None):

@@ -3,26 +3,6 @@ from __future__ import annotations
 
 import pytest
 from support.console import Console, Twilio, make_tenant, make_user, sign_in
-from twilio_fake import FakeTwilio
-
-from conference.twilio.gateway import TwilioGateway
-
-
-@pytest.fixture
-def fake_twilio(app_config):
-    """A running fake Twilio checked against the OpenAPI spec."""
-    fake = FakeTwilio(app_config["TWILIO_ACCOUNT_SID"], app_config["TWILIO_AUTH_TOKEN"]).start()
-    yield fake
-    fake.stop()
-    assert fake.violations == []
-
-
-@pytest.fixture
-def twilio_app(app, fake_twilio):
-    """The app with its gateway (the real SDK) pointed at the fake."""
-    app.extensions["twilio_gateway"] = TwilioGateway(
-        app.config["TWILIO_ACCOUNT_SID"], app.config["TWILIO_AUTH_TOKEN"], fake_twilio.url)
-    return app
 
 
 @pytest.fixture
