@@ -76,10 +76,9 @@ def _backend(tenant_id: int, agent: str | None) -> str:
 
 def ai_view(conf: Conference) -> dict | None:
     """The AI's agent, mode and backend (the live AI, else the last one)."""
-    ais = [p for p in conf.participants if p.role == "ai"]
-    if not ais:
+    p = conf.latest_ai
+    if p is None:
         return None
-    p = next((x for x in ais if x.is_present), ais[-1])
     return {"agent": p.agent, "mode": p.mode, "coach": p.coach_label, "present": p.is_present,
             "backend": _backend(conf.tenant_id, p.agent)}
 

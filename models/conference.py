@@ -61,6 +61,12 @@ class Conference(Base):
         """The AI participant that is still in the call, if any."""
         return next((p for p in self.participants if p.role == "ai" and p.is_present), None)
 
+    @property
+    def latest_ai(self) -> Participant | None:
+        """The live AI participant, else the last one that was dialed, else None."""
+        ais = [p for p in self.participants if p.role == "ai"]
+        return next((p for p in ais if p.is_present), ais[-1] if ais else None)
+
 
 def tenant_number(tenant: str | int | None) -> int | None:
     """A tenant id given as a stream parameter or a number ("7", 7); None when it is not one."""

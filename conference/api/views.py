@@ -51,10 +51,9 @@ def participant_json(p: Participant) -> dict:
 
 def ai_json(conf: Conference) -> dict | None:
     """The AI's state: the live AI participant, else the last one, else None."""
-    ais = [p for p in conf.participants if p.role == "ai"]
-    if not ais:
+    p = conf.latest_ai
+    if p is None:
         return None
-    p = next((x for x in ais if x.is_present), ais[-1])
     return {"agent": p.agent, "mode": p.mode, "coach": p.coach_label,
             "pending_coach": p.pending_coach, "status": p.status,
             "call_sid": p.call_sid, "present": p.is_present}
