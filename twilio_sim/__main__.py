@@ -4,6 +4,7 @@ from gevent import monkey
 monkey.patch_all()
 
 import argparse  # noqa: E402
+import ipaddress  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
@@ -15,6 +16,20 @@ from gevent.pywsgi import WSGIServer  # noqa: E402
 from twilio_sim.clock import ScaledClock  # noqa: E402
 from twilio_sim.server import create_sim_app  # noqa: E402
 from twilio_sim.strictness import RULES, Strictness, parse_lenient  # noqa: E402
+
+
+def exposure_warning(host: str) -> str | None:
+    """A loud warning when the unauthenticated /sim control API is bound off loopback."""
+    if host == "localhost":
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass  # a host name: it may resolve anywhere
+    return (f"WARNING: twilio_sim is bound to {host}: its /sim control API is unauthenticated and "
+            "signs any URL you give it with the account's auth token. Bind it to 127.0.0.1 "
+            "unless this network is yours alone.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = create_sim_app(account_sid, auth_token, ScaledClock(args.clock_rate),
                          strictness=strictness)
+    warning = exposure_warning(args.host)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     server = WSGIServer((args.host, args.port), app, log=None, error_log=logging.getLogger("wsgi"))
     server.start()
     print(f"twilio_sim listening on http://{args.host}:{server.server_port}", flush=True)

@@ -23,6 +23,20 @@ def test_missing_credentials_exit_2():
     assert proc.returncode == 2 and "TWILIO_ACCOUNT_SID" in proc.stderr
 
 
+@pytest.mark.parametrize("host, warns", [("0.0.0.0", True), ("127.0.0.1", False)])
+def test_binding_off_loopback_warns_loudly(host, warns):
+    env = dict(os.environ, TWILIO_ACCOUNT_SID=SID, TWILIO_AUTH_TOKEN=TOKEN)
+    proc = subprocess.Popen([sys.executable, "-m", "twilio_sim", "--host", host, "--port", "0"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        assert "listening" in proc.stdout.readline()  # printed after any warning
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=30)
+    assert ("unauthenticated" in stderr) is warns
+
+
 def test_sigterm_stops_streams_and_exits_cleanly():
     media, hooks = MediaServer(TOKEN), WebhookServer(TOKEN)
     hooks.routes["/v"] = (f'<Response><Connect><Stream url="{media.url("/x")}"/></Connect>'
