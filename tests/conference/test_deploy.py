@@ -10,7 +10,6 @@ import hashlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,19 +18,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from support.processes import free_port, procfile
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def procfile() -> dict[str, str]:
-    lines = (ROOT / "Procfile").read_text().splitlines()
-    return {k: v.strip() for k, v in (line.split(":", 1) for line in lines if line.strip())}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(url: str) -> tuple[int, bytes]:

@@ -13,22 +13,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from support.processes import free_port, procfile
 from twilio.request_validator import RequestValidator
 
 ROOT = Path(__file__).resolve().parents[2]
 AUTH_TOKEN = "attack-auth-token-0123456789abcdef"
 PUBLIC = "https://forkline.attack.test"
-
-
-def procfile() -> dict[str, str]:
-    lines = (ROOT / "Procfile").read_text().splitlines()
-    return {k: v.strip() for k, v in (line.split(":", 1) for line in lines if line.strip())}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def http_get(url: str, headers: dict | None = None) -> tuple[int, bytes]:

@@ -17,6 +17,18 @@ def conf_event(twilio, room, event, seq, label=None, **extra):
     return twilio.post("/twilio/conference-events", params)
 
 
+_SEQUENCE = iter(range(1, 1_000_000))
+
+
+def participant_event(twilio, room, event, call_sid, label, coaching="false"):
+    """A participant callback for one call of `room`, with the next SequenceNumber."""
+    return twilio.post("/twilio/conference-events", {
+        "ConferenceSid": room["sid"], "FriendlyName": room["friendly"],
+        "StatusCallbackEvent": event, "SequenceNumber": str(next(_SEQUENCE)),
+        "CallSid": call_sid, "ParticipantLabel": label,
+        "Muted": "true" if label == "ai" else "false", "Hold": "false", "Coaching": coaching})
+
+
 def stream_event(twilio, call_sid, stream_sid, event, **extra):
     """A Media Stream status callback of a customer's fork."""
     return twilio.post("/twilio/stream-events", {

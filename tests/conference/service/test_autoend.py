@@ -1,16 +1,9 @@
 """When the last customer/agent leaves, Forkline ends the room (tenant end_when_humans_leave)."""
 from __future__ import annotations
 
+from support.twilio_requests import participant_event
+
 from models import Tenant, transaction
-
-SEQ = iter(range(1, 10_000))
-
-
-def conf_event(twilio, room, event, call_sid, label):
-    return twilio.post("/twilio/conference-events", {
-        "ConferenceSid": room["sid"], "FriendlyName": room["friendly"],
-        "StatusCallbackEvent": event, "SequenceNumber": str(next(SEQ)), "CallSid": call_sid,
-        "ParticipantLabel": label, "Muted": "false", "Hold": "false", "Coaching": "false"})
 
 
 def with_ai_and_supervisor(api, twilio, fake_twilio, room):
@@ -20,15 +13,15 @@ def with_ai_and_supervisor(api, twilio, fake_twilio, room):
     for call_sid, label in [(room["calls"]["customer"], "customer"),
                             (room["calls"]["agent"], "agent"), (ai["call_sid"], "ai"),
                             (sup["call_sid"], sup["label"])]:
-        conf_event(twilio, room, "participant-join", call_sid, label)
+        participant_event(twilio, room, "participant-join", call_sid, label)
     fake_twilio.take()
 
 
 def test_last_human_leaving_ends_the_conference(api, twilio, fake_twilio, room):
     with_ai_and_supervisor(api, twilio, fake_twilio, room)
-    conf_event(twilio, room, "participant-leave", room["calls"]["customer"], "customer")
+    participant_event(twilio, room, "participant-leave", room["calls"]["customer"], "customer")
     assert fake_twilio.take() == []  # the agent is still there
-    conf_event(twilio, room, "participant-leave", room["calls"]["agent"], "agent")
+    participant_event(twilio, room, "participant-leave", room["calls"]["agent"], "agent")
     (end,) = fake_twilio.take()
     assert (end.operation_id, end.form) == ("UpdateConference", {"Status": "completed"})
     assert end.path.endswith(f"/Conferences/{room['sid']}.json")
@@ -51,7 +44,7 @@ def test_tenant_can_keep_the_room_open(twilio_app, api, twilio, fake_twilio, roo
         session.get(Tenant, tenant[0]).end_when_humans_leave = False
     with_ai_and_supervisor(api, twilio, fake_twilio, room)
     for label in ("customer", "agent"):
-        conf_event(twilio, room, "participant-leave", room["calls"][label], label)
+        participant_event(twilio, room, "participant-leave", room["calls"][label], label)
     assert fake_twilio.take() == []
     assert api.get("/conferences/room").json["status"] != "completed"
 
@@ -60,7 +53,7 @@ def test_a_refused_end_hangs_up_the_ai_and_supervisors(api, twilio, fake_twilio,
     with_ai_and_supervisor(api, twilio, fake_twilio, room)
     fake_twilio.fail_next("UpdateConference", 20003, "Permission denied", 401)
     for label in ("customer", "agent"):
-        r = conf_event(twilio, room, "participant-leave", room["calls"][label], label)
+        r = participant_event(twilio, room, "participant-leave", room["calls"][label], label)
         assert r.status_code == 204
     assert [q.operation_id for q in fake_twilio.take()] == [
         "UpdateConference", "UpdateCall", "UpdateCall"]

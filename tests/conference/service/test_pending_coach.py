@@ -4,18 +4,15 @@ Twilio refuses CallSidToCoach for a call not connected to the conference (errors
 """
 from __future__ import annotations
 
-SEQ = iter(range(1, 10_000))
+from support.twilio_requests import participant_event
+
 JOIN, LEAVE = "participant-join", "participant-leave"
 
 
 def conf_event(twilio, room, event, call_sid, label, side=None, coaching="false"):
-    if side is not None:
+    if side is not None:  # tell the strict fake first, as Twilio knows before it calls back
         (side.join if event == JOIN else side.leave)(call_sid)
-    return twilio.post("/twilio/conference-events", {
-        "ConferenceSid": room["sid"], "FriendlyName": room["friendly"],
-        "StatusCallbackEvent": event, "SequenceNumber": str(next(SEQ)), "CallSid": call_sid,
-        "ParticipantLabel": label, "Muted": "true" if label == "ai" else "false",
-        "Hold": "false", "Coaching": coaching})
+    return participant_event(twilio, room, event, call_sid, label, coaching)
 
 
 def pending_room(api, fake_twilio, tenant):

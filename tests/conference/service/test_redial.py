@@ -4,28 +4,21 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 from xml.etree import ElementTree
 
-SEQ = iter(range(1, 10_000))
-
-
-def conf_event(twilio, room, event, call_sid, label):
-    return twilio.post("/twilio/conference-events", {
-        "ConferenceSid": room["sid"], "FriendlyName": room["friendly"],
-        "StatusCallbackEvent": event, "SequenceNumber": str(next(SEQ)), "CallSid": call_sid,
-        "ParticipantLabel": label, "Muted": "false", "Hold": "false", "Coaching": "false"})
+from support.twilio_requests import participant_event
 
 
 def taken_out(side, twilio, room, call_sid):
     """What Twilio does when it drops the AI: gone from the room, then participant-leave."""
     side.leave(call_sid)
-    return conf_event(twilio, room, "participant-leave", call_sid, "ai")
+    return participant_event(twilio, room, "participant-leave", call_sid, "ai")
 
 
 def joined_ai(api, twilio, fake_twilio, room) -> str:
     for label in ("customer", "agent"):
-        conf_event(twilio, room, "participant-join", room["calls"][label], label)
+        participant_event(twilio, room, "participant-join", room["calls"][label], label)
     call_sid = api.put("/conferences/room/ai", {"agent": "default", "mode": "speak"}).json[
         "call_sid"]
-    conf_event(twilio, room, "participant-join", call_sid, "ai")
+    participant_event(twilio, room, "participant-join", call_sid, "ai")
     fake_twilio.take()
     return call_sid
 
@@ -44,10 +37,7 @@ def test_unrequested_leave_redials_the_ai_continuing_the_old_call(api, twilio, f
               for el in ElementTree.fromstring(r.data).findall("./Connect/Stream/Parameter")}
     assert params["continues"] == old  # the stream learns whose conversation it carries on
     # The same leave delivered again is no new incident.
-    twilio.post("/twilio/conference-events", {
-        "ConferenceSid": room["sid"], "FriendlyName": room["friendly"],
-        "StatusCallbackEvent": "participant-leave", "SequenceNumber": str(next(SEQ)),
-        "CallSid": old, "ParticipantLabel": "ai"})
+    participant_event(twilio, room, "participant-leave", old, "ai")
     assert fake_twilio.take() == []
     detail = api.get("/conferences/room").json
     assert detail["ai"]["present"] and detail["ai"]["call_sid"] != old
@@ -60,7 +50,7 @@ def test_redials_are_capped_per_conference(api, twilio, fake_twilio, room, fake_
         taken_out(fake_side, twilio, room, call_sid)
         (dial,) = fake_twilio.take()
         call_sid = api.get("/conferences/room").json["ai"]["call_sid"]
-        conf_event(twilio, room, "participant-join", call_sid, "ai")
+        participant_event(twilio, room, "participant-join", call_sid, "ai")
     taken_out(fake_side, twilio, room, call_sid)
     assert fake_twilio.take() == []
     events = [e["event"] for e in api.get("/conferences/room").json["events"]]
@@ -71,7 +61,7 @@ def test_requested_removal_is_not_redialed(api, twilio, fake_twilio, room):
     old = joined_ai(api, twilio, fake_twilio, room)
     assert api.delete("/conferences/room/ai").status_code == 200
     fake_twilio.take()
-    conf_event(twilio, room, "participant-leave", old, "ai")
+    participant_event(twilio, room, "participant-leave", old, "ai")
     assert fake_twilio.take() == []
 
 
