@@ -187,14 +187,19 @@ def phone_recording_wav(number):
     return Response(phone.recording_wav_bytes(), mimetype="audio/wav")
 
 
+def conference_of(call_sid: str) -> str | None:
+    """The live conference a call is a member of (phone and app: legs alike), if any."""
+    return next((sid for sid, room in list(sim().rooms.items()) if call_sid in room.members),
+                None)
+
+
 @bp.get("/calls")
 def list_calls():
     """Every call with its streams."""
     out = []
     for call in list(sim().store.calls.values()):
-        leg = sim().legs.get(call.sid)
         out.append({"sid": call.sid, "from": call.from_, "to": call.to, "status": call.status,
-                    "direction": call.direction, "conference_sid": leg and leg.conference_sid,
+                    "direction": call.direction, "conference_sid": conference_of(call.sid),
                     "error": getattr(call.runtime, "error", None),
                     "streams": [{"sid": s.sid, "name": s.name, "track": s.track,
                                  "status": s.status, "bidirectional": s.bidirectional,

@@ -1,0 +1,1 @@
+"""End-to-end tests: Forkline under gunicorn against the Twilio simulator, as `make demo` runs."""
