@@ -1,10 +1,13 @@
 """The tenant's AI cap holds at the socket, not only at the admin API."""
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from conference.media.ai_cap import LocalAiGate
 from conference.twilio.security import make_stream_token
+from twilio_sim.testing import wait_for
 
 from .attack_server import close_code, http_get, start_message, upgrade
 
@@ -12,28 +15,43 @@ pytestmark = pytest.mark.slow
 SECRET = "attack-secret"
 
 
-def ai_params(call_sid: str, cap: int) -> dict:
-    token = make_stream_token(SECRET, {"conference": "capped", "tenant": 7, "kind": "ai",
+def ai_params(call_sid: str, cap: int, tenant: int = 7) -> dict:
+    token = make_stream_token(SECRET, {"conference": "capped", "tenant": tenant, "kind": "ai",
                                        "label": "ai", "call": call_sid, "cap": cap})
-    return {"conference": "capped", "tenant": "7", "agent": "default", "mode": "speak",
+    return {"conference": "capped", "tenant": str(tenant), "agent": "default", "mode": "speak",
             "coach": "", "token": token}
 
 
+def open_ai_streams(forkline) -> int:
+    """AI sockets the worker has accepted (its streams-open gauge)."""
+    _, body = http_get(forkline.base + "/metrics")
+    line = next((x for x in body.decode().splitlines()
+                 if x.startswith('forkline_media_streams_open{kind="ai"}')), "_ 0")
+    return int(float(line.split()[-1]))
+
+
 def test_an_ai_socket_over_the_tenant_cap_is_closed_1008(forkline):
-    calls = [f"CA{i:032x}" for i in range(1, 4)]
-    live = []
-    for call in calls[:2]:
-        s = upgrade(forkline, "/twilio/ai-stream")
-        s.sendall(start_message(call, ai_params(call, cap=2)))
-        live.append(s)
-    over = upgrade(forkline, "/twilio/ai-stream")
-    over.sendall(start_message(calls[2], ai_params(calls[2], cap=2)))
-    assert close_code(over) == 1008
-    assert forkline.healthz() == 200
-    status, body = http_get(forkline.base + "/metrics")
-    assert status == 200 and b"forkline_media_ai_cap_refused_total 1.0" in body
-    for s in [*live, over]:
-        s.close()
+    # Fresh tenant and calls: with REDIS_URL the live set outlives this server.
+    tenant = random.randrange(10**6, 10**7)
+    calls = [f"CA{random.getrandbits(128):032x}" for _ in range(3)]
+    sockets = []
+    try:
+        for n, call in enumerate(calls[:2], start=1):
+            s = upgrade(forkline, "/twilio/ai-stream")
+            sockets.append(s)
+            s.sendall(start_message(call, ai_params(call, 2, tenant)))
+            # Each start is taken before the next: which socket is the third must not race.
+            assert wait_for(lambda n=n: open_ai_streams(forkline) >= n, timeout_s=20)
+        over = upgrade(forkline, "/twilio/ai-stream")
+        sockets.append(over)
+        over.sendall(start_message(calls[2], ai_params(calls[2], 2, tenant)))
+        assert close_code(over) == 1008
+        assert forkline.healthz() == 200
+        status, body = http_get(forkline.base + "/metrics")
+        assert status == 200 and b"forkline_media_ai_cap_refused_total 1.0" in body
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def test_a_reconnect_of_a_live_call_counts_once():
