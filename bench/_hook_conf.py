@@ -8,6 +8,8 @@ file), and chains its hooks. NAME comes from $BENCH_HOOK, output goes to $BENCH_
   longest pauses per generation). A long gen-2 pause stalls every stream of the worker at once.
 - gcfreeze: gcstat, plus gc.freeze() after the worker has booted (the recommended fix).
 - fastecho: gcstat, with the echo backend replaced by bench/_fastecho.py (an experiment).
+- wsprotocol: gcstat, with the media sockets framed by websockets' ServerProtocol instead of the
+  hand-written codec (bench/_ws_protocol.py; bench/ws_codec_bench.py --e2e-streams).
 """
 from __future__ import annotations
 
@@ -48,6 +50,10 @@ def post_worker_init(worker) -> None:
         from bench._fastecho import FastEchoSession
 
         register("echo", FastEchoSession)
+    if _HOOK == "wsprotocol":
+        from bench._ws_protocol import install
+
+        install()
     if _HOOK == "cprofile":
         _profile.enable()
     else:
