@@ -99,6 +99,12 @@ class ProtocolSocket(FastSocket):
 
 def install() -> None:
     """Make the media routes wrap their sockets in ProtocolSocket (in this process)."""
+    import sys
+
     from conference.media import sockets
 
     sockets.FastSocket = ProtocolSocket  # type: ignore[misc]
+    print(INSTALLED, file=sys.stderr, flush=True)
+
+
+INSTALLED = "bench: media sockets framed by websockets.server.ServerProtocol"

@@ -1,7 +1,7 @@
 """Hand-written frame codec vs websockets' sans-I/O ServerProtocol, on the same byte streams.
 
   .venv/bin/python -m bench.ws_codec_bench [--frames 2000] [--repeat 100]
-  .venv/bin/python -m bench.ws_codec_bench --e2e-streams 100 [--e2e-rounds 2]
+  .venv/bin/python -m bench.ws_codec_bench --e2e-streams 100 [--e2e-rounds 2] [--nice -10]
 
 Micro (no sockets, best of --repeat): per frame, (a) `wsframe.FrameParser.feed` +
 `wsframe.frame` exactly as FastSocket uses them and (b) `websockets.server.ServerProtocol`
@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench._loadgen import _MEDIA, encode_frame
-from bench._ws_protocol import ProtocolCodec
+from bench._ws_protocol import INSTALLED, ProtocolCodec
 from conference.media.codec import Encoder
 from conference.media.wsframe import OP_BINARY, OP_TEXT, FrameParser, frame, unmask
 
@@ -205,7 +205,7 @@ def e2e(args) -> list[dict]:
 
     os.sched_setaffinity(0, {args.gen_cpu})  # this process and the generators it starts
     step_args = argparse.Namespace(procs=0, warmup=args.e2e_warmup, duration=args.e2e_duration,
-                                   drain=1.0, p99_limit=40.0, nice=0, py_spy=None)
+                                   drain=1.0, p99_limit=40.0, nice=args.nice, py_spy=None)
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="wscodec-") as tmp:
         targets = []
@@ -218,6 +218,9 @@ def e2e(args) -> list[dict]:
                 target.start()
                 target.rss_base = 0
                 run_step(target, 1, argparse.Namespace(**{**vars(step_args), "duration": 1.0}))
+                swapped = INSTALLED in target.log.read_text(errors="replace")
+                if swapped != (target.name == "wsproto"):
+                    raise RuntimeError(f"{target.name}: wrong socket shell (see {target.log})")
             for _ in range(args.e2e_rounds):
                 for target in targets:
                     settle(target)
@@ -257,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--e2e-duration", type=float, default=5.0)
     p.add_argument("--server-cpu", type=int, default=0)
     p.add_argument("--gen-cpu", type=int, default=1)
+    p.add_argument("--nice", type=int, default=0,
+                   help="end to end: renice server and generator (-10 on a shared box)")
     args = p.parse_args(argv)
     print(f"run of {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}, "
           f"load average {os.getloadavg()[0]:.2f}")
