@@ -10,7 +10,9 @@ gunicorn worker by `ws_codec_bench --e2e` (see bench/_hook_conf.py, hook `wsprot
 """
 from __future__ import annotations
 
-from websockets.frames import Opcode
+from typing import Any
+
+from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
@@ -28,15 +30,17 @@ class ProtocolCodec:
         self.proto = ServerProtocol(state=State.OPEN, max_size=max_message)
         self.max_fragments = max_fragments
         self.replies: list[bytes] = []  # pongs / close frames the protocol wants written
-        self._parts: list[bytes] = []
+        self._parts: list[Any] = []  # bytes (typed bytes | bytearray | memoryview)
         self._opcode = 0
 
-    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
+    def feed(self, data: bytes) -> list[tuple[int, Any]]:
         """Add received bytes; return every message/control frame now complete."""
         proto = self.proto
         proto.receive_data(data)
-        out: list[tuple[int, bytes]] = []
+        out: list[tuple[int, Any]] = []
         for fr in proto.events_received():
+            if not isinstance(fr, Frame):
+                continue  # no HTTP events once OPEN
             op = fr.opcode
             if op is Opcode.CONT:
                 self._parts.append(fr.data)
@@ -74,8 +78,8 @@ class ProtocolSocket(FastSocket):
 
     def __init__(self, ws, max_message: int = 1 << 20) -> None:
         super().__init__(ws, max_message)
-        self.parser = ProtocolCodec(max_message)  # type: ignore[assignment]
-        self.codec = self.parser
+        self.codec = ProtocolCodec(max_message)
+        self.parser = self.codec  # type: ignore[assignment]
 
     def send(self, text: str | bytes) -> None:
         """Send one message: str as a text frame, bytes as binary."""

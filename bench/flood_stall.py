@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import subprocess
@@ -166,7 +167,7 @@ def run_version(version: str, rev: str, args, listener) -> list[dict]:
                     set_nice([*server.pids(), os.getpid()], args.nice)
                 for name, flood in floods:
                     row = run_flood(server, listener, version, name,
-                                    lambda f=flood, port=server.port: f(port), args)
+                                    functools.partial(flood, server.port), args)
                     print_row(row)
                     rows.append(row)
                     if not row["recovered"]:

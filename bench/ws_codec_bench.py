@@ -196,6 +196,8 @@ def e2e(args) -> list[dict]:
     from bench.media_bench import run_step, settle
 
     class Pinned(Forkline):
+        rss_base = 0
+
         def __init__(self, workdir: Path, label: str, hook: str) -> None:
             super().__init__(workdir, workers=1, hook=(hook, str(workdir / "hooks")))
             self.name = label
@@ -216,7 +218,6 @@ def e2e(args) -> list[dict]:
         try:
             for target in targets:
                 target.start()
-                target.rss_base = 0
                 run_step(target, 1, argparse.Namespace(**{**vars(step_args), "duration": 1.0}))
                 swapped = INSTALLED in target.log.read_text(errors="replace")
                 if swapped != (target.name == "wsproto"):

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import zlib
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from websockets.frames import Opcode
+from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
@@ -75,10 +76,12 @@ def hand_view(chunks: list[bytes], max_message: int) -> tuple[list, int | None]:
 def oracle_view(chunks: list[bytes], max_size: int | None) -> tuple[list, int | None]:
     """The same from websockets' sans-I/O ServerProtocol (fragments joined as its I/O layer
     does)."""
-    proto, out, parts, opcode = ServerProtocol(state=State.OPEN, max_size=max_size), [], [], 0
+    proto, parts, opcode = ServerProtocol(state=State.OPEN, max_size=max_size), [], 0
+    out: list[tuple[int, Any]] = []
     for chunk in chunks:
         proto.receive_data(chunk)
         for fr in proto.events_received():
+            assert isinstance(fr, Frame)  # no HTTP events on an OPEN connection
             if fr.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT) and not fr.fin:
                 opcode = int(fr.opcode) if fr.opcode is not Opcode.CONT else opcode
                 parts.append(fr.data)
