@@ -22,6 +22,7 @@ import contextlib
 import functools
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -61,6 +62,7 @@ def checkout(rev: str) -> Iterator[Path]:
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=ROOT,
                        capture_output=True)
+        shutil.rmtree(path.parent, ignore_errors=True)
 
 
 class FloodServer(Target):
