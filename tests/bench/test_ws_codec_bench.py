@@ -40,7 +40,8 @@ def test_micro_run_prints_every_case_with_a_ratio():
     assert len(rows) == 5
     for row in rows:
         hand, proto, ratio = (float(cell) for cell in row.strip("|").split("|")[1:])
-        assert hand > 0 and proto > 0 and ratio == pytest.approx(proto / hand, abs=0.02)
+        # The cells are rounded to 0.01: the printed ratio matches theirs to within that rounding.
+        assert hand > 0 and proto > 0 and ratio == pytest.approx(proto / hand, rel=0.05)
 
 
 @pytest.mark.slow
