@@ -12,8 +12,10 @@ from flask import Flask
 
 from conference.logs import monotonic_ms
 from conference.media.registry import get_plane, mix_key, set_ai_mode, subscribe
+from conference.media.supervise import MicRelay, close_relay, open_relay
 
-__all__ = ["ForkView", "ai_speaking", "forks", "mix_key", "set_ai_mode", "submit", "subscribe"]
+__all__ = ["ForkView", "MicRelay", "ai_speaking", "close_relay", "forks", "mix_key", "open_relay",
+           "set_ai_mode", "submit", "subscribe"]
 
 
 @dataclass(frozen=True)
