@@ -53,7 +53,7 @@ class BrowserSupervisor:
         self.ws, self.app = ws, app
         self.tenant_id, self.name, self.user_id = tenant_id, name, user_id
         self.label = service.browser_label(user_id)
-        self.relay = None
+        self.relay: facade.MicRelay | None = None
         self.dialed = False
 
     def run(self) -> None:
@@ -72,9 +72,9 @@ class BrowserSupervisor:
         except ConnectionClosed:
             pass
         finally:
-            facade.close_relay(self.app, self.tenant_id, self.name, self.label, self.relay)
             if self.dialed:
-                self._remove()
+                self._remove()  # out of the conference first, then the stream ends
+            facade.close_relay(self.app, self.tenant_id, self.name, self.label, self.relay)
 
     def _dial(self) -> None:
         try:
@@ -88,7 +88,7 @@ class BrowserSupervisor:
         self._send_json({"type": "dialing", "label": self.label})
 
     def _send_loop(self) -> None:
-        relay, ws = self.relay, self.ws
+        relay, ws = self._relay(), self.ws
         deadline = time.monotonic() + CONNECT_TIMEOUT_S
         while ws.connected and not relay.ended:
             notices, chunks = relay.take(IDLE_CHECK_S)
@@ -105,7 +105,7 @@ class BrowserSupervisor:
 
     def _read_microphone(self) -> None:
         # The only reader; it never writes to the socket.
-        relay = self.relay
+        relay = self._relay()
         try:
             while not relay.ended:
                 message = self.ws.receive()
@@ -116,6 +116,10 @@ class BrowserSupervisor:
         except ConnectionClosed:
             pass
         relay.close()  # the browser is gone: the sender loop ends, the leg is removed
+
+    def _relay(self) -> facade.MicRelay:
+        assert self.relay is not None  # run() opened it
+        return self.relay
 
     def _send_json(self, notice: dict) -> None:
         self.ws.send(json.dumps(notice))
@@ -134,8 +138,8 @@ class BrowserSupervisor:
 def supervise(ws, name: str) -> None:
     """The browser supervisor's socket: its leg lives as long as this socket."""
     tenant_id, conf_name, user_id = g.supervise
-    BrowserSupervisor(ws, current_app._get_current_object(), tenant_id, conf_name,
-                      user_id).run()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    BrowserSupervisor(ws, app, tenant_id, conf_name, user_id).run()
     with contextlib.suppress(Exception):
         ws.close()
 
@@ -151,6 +155,7 @@ def browser_mode(name: str):
                                   "message": "request failed validation",
                                   "fields": {"mode": "required string"}}}), 422
     p = service.set_supervisor_mode(current_user.tenant_id, name,
-                                    service.browser_label(int(current_user.id)), mode, coach)
+                                    service.browser_label(int(current_user.id)), mode, coach,
+                                    from_browser=True)
     return jsonify({"ok": True, "mode": p.mode, "muted": p.muted, "coaching": p.coaching,
                     "coach": p.coach_label, "pending": p.pending_coach})

@@ -63,12 +63,12 @@ class MicRelay:
             return []
         if self._next_ms is None:
             self._next_ms = now_ms
-        out = []
+        out: list[bytes] = []
         while self.to_twilio and self._next_ms <= now_ms and len(out) < CATCH_UP:
             out.append(self.to_twilio.popleft())
             self._next_ms += FRAME_MS
-        if self._next_ms < now_ms - FRAME_MS * CATCH_UP:
-            self._next_ms = now_ms  # far behind: skip the backlog of ticks, not the audio
+        if self._next_ms <= now_ms:
+            self._next_ms = now_ms + FRAME_MS  # far behind: skip the missed ticks, not audio
         return out
 
     # ---- browser side ------------------------------------------------------------------------
@@ -92,7 +92,8 @@ class MicRelay:
         if not self.ready.wait(timeout):
             return [], []
         self.ready.clear()
-        notices, chunks = [], []
+        notices: list[dict] = []
+        chunks: list[bytes] = []
         while self.notices:
             notices.append(self.notices.popleft())
         while self.to_browser:

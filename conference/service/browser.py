@@ -24,20 +24,14 @@ from conference.service.base import (
 )
 from conference.service.conferences import remove_participant
 from conference.service.errors import Conflict, NotFound
+from conference.service.validation import BROWSER_PREFIX as PREFIX
 from conference.twilio.stream_params import stream_token
 from models import Conference, Participant, Tenant
-
-PREFIX = "console-"
 
 
 def browser_label(user_id: int) -> str:
     """The participant label of console user `user_id`'s browser leg (one per conference)."""
     return f"{PREFIX}{user_id}"
-
-
-def is_browser_label(label: str | None) -> bool:
-    """Whether `label` names a browser supervisor."""
-    return bool(label) and label.startswith(PREFIX)
 
 
 def dial_address(conf: Conference, label: str, user_id: int) -> str:

@@ -10,18 +10,34 @@ const coach = document.getElementById("mic-coach");
 const BARGE_QUESTION = "Barge in: everyone in the conference will hear your microphone. Continue?";
 let sup = null;
 let mode = null;  // the leg's confirmed mode; null while not in the call
+let label = null;  // this browser's participant label (from the `dialing` notice)
+let pending = false;  // a whisper Twilio has not switched to coaching yet
 
 function show(state, text) { indicator.dataset.state = state; indicator.textContent = text; }
 function say(text) { message.textContent = text || ""; message.hidden = !text; }
 
-function showMode(result) {
+function showMode() {
   if (!sup || !sup.connected) return show("off", "nothing (not in the call)");
   if (!sup.mic && mode !== "listen") return show("nomic", `nothing (no microphone); the call still has you in ${mode}`);
   if (mode === "listen") show("muted", "nothing (muted, listening)");
-  else if (mode === "whisper" && result && result.pending) show("pending", `nothing yet: whisper waits for ${result.coach} to join`);
+  else if (mode === "whisper" && pending) show("pending", `nothing yet: whisper waits for ${coach.value} to join`);
   else if (mode === "whisper") show("whisper", `your microphone to ${coach.value} only (whispering)`);
   else if (mode === "barge") show("live", "your microphone to everyone (LIVE)");
 }
+
+// The live participants table (conference.js, over SSE) says what Twilio has this leg doing:
+// a pending whisper turns into coaching when its target joins, and pauses when it leaves.
+// What the table said when the mode was last set is older than the answer: ignore it until it
+// changes.
+let stale = null;
+const stateCell = () => label && document.querySelector(`#participants tr[data-label="${label}"] .state`);
+new MutationObserver(() => {
+  const cell = stateCell();
+  if (!cell || mode !== "whisper" || cell.textContent === stale) return;
+  stale = null;
+  const now = cell.textContent !== "coaching";
+  if (now !== pending) { pending = now; showMode(); }
+}).observe(document.getElementById("participants"), { childList: true, subtree: true });
 
 function supervisor() {
   if (sup) return sup;
@@ -31,6 +47,7 @@ function supervisor() {
     playerUrl: box.dataset.player, micUrl: box.dataset.mic,
     onNotice: (notice) => {
       if (notice.type === "error") say(notice.message);
+      if (notice.type === "dialing") label = notice.label;
       if (notice.type === "ended" || notice.type === "closed") { mode = null; sup = null; showMode(); }
     },
     onMicLost: () => {
@@ -67,10 +84,12 @@ async function setMode(next) {
   try {
     await joined();
     const body = next === "whisper" ? { mode: next, coach: coach.value } : { mode: next };
+    stale = stateCell() ? stateCell().textContent : null;
     const result = await post(box.dataset.mode, body);
     mode = result.mode;
+    pending = Boolean(result.pending);
     s.sending = mode !== "listen";
-    showMode(result);
+    showMode();
   } catch (error) {
     say(error.message);
     if (s.sending && next !== mode) s.sending = mode !== "listen";
