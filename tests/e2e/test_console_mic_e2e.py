@@ -25,6 +25,7 @@ FREQ = 1400.0  # 28 periods per 20 ms frame; far from the beeps (440/880 Hz) and
 HEARD = -30.0  # dBFS at FREQ: the tone (-6 dBFS at the microphone) is there
 ABSENT = -50.0  # dBFS at FREQ: nothing of it
 TIMEOUT = 20.0
+RING_S = 20.0  # the ringing agent of the pending-whisper test
 PASSWORD = "mic test password 11"
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -64,7 +65,8 @@ def chromium(tmp_path_factory):
 class Room:
     """A conference of a customer and an agent on simulated phones, recorded from the start."""
 
-    def __init__(self, e2e, name: str, customer: str, agent: str) -> None:
+    def __init__(self, e2e, name: str, customer: str, agent: str,
+                 joined=("customer", "agent")) -> None:
         self.e2e, self.name = e2e, name
         self.phones = {"customer": customer, "agent": agent}
         for number in self.phones.values():
@@ -72,8 +74,8 @@ class Room:
         e2e.api.call("POST", "/api/conferences", {"name": name, "participants": [
             {"to": self.phones[label], "role": label, "label": label}
             for label in ("customer", "agent")]})
-        self.until(lambda d: all(self.part(d, x).get("status") == "joined"
-                                 for x in self.phones), "the customer and agent to join")
+        self.until(lambda d: all(self.part(d, x).get("status") == "joined" for x in joined),
+                   f"{' and '.join(joined)} to join")
 
     def detail(self) -> dict:
         return self.e2e.api.get(f"/api/conferences/{self.name}")
@@ -221,6 +223,40 @@ def test_denied_microphone_leaves_the_conference_as_it_was(users, chromium):
         assert (leg["mode"], leg["muted"], leg["coaching"]) == ("listen", True, False)
         member = room.sim_member(leg["call_sid"])
         assert (member.muted, member.coaching) == (True, False)
+    finally:
+        context.close()
+        room.end()
+
+
+def test_a_whisper_to_a_ringing_agent_waits_then_goes_to_the_agent(users, chromium):
+    e2e = users
+    agent = "+15550303002"
+    # Rings long enough for sign-in, page and the browser's join on a busy machine.
+    e2e.sim.answer_mode(agent, "answer", ring_seconds=RING_S)
+    room = Room(e2e, "e2e-mic-pending", "+15550303001", agent, joined=("customer",))
+    context, page = signed_in_page(e2e, chromium, "mic@e2e.test", microphone=True)
+    indicator = page.locator("#mic-indicator")
+    try:
+        page.goto(f"{e2e.stack.forkline_url}/console/conferences/{room.name}")
+        page.keyboard.press("m")
+        expect(indicator).to_have_text("nothing (muted, listening)", timeout=TIMEOUT * 1000)
+        page.keyboard.press("w")
+        expect(indicator).to_have_text("nothing yet: whisper waits for agent to join")
+        d = room.detail()
+        assert room.part(d, "agent").get("status") != "joined"
+        leg = room.browser_leg(d)
+        assert (leg["mode"], leg["muted"], leg["coaching"]) == ("whisper", True, False)
+        at = room.frames("customer")
+
+        # The agent answers: its join switches the leg to coaching, and the page says so.
+        expect(indicator).to_have_text("your microphone to agent only (whispering)",
+                                       timeout=(RING_S + TIMEOUT) * 1000)
+        member = room.sim_member(leg["call_sid"])
+        assert (member.muted, member.coaching) == (False, True)
+        agent_at = room.frames("agent")
+        wait_for(lambda: len(heard(room.levels("agent"), agent_at)) >= 50, TIMEOUT, 0.1,
+                 message="the agent to hear the whisper")
+        assert max(room.levels("customer")[at:]) < ABSENT, "the whisper leaked to the customer"
     finally:
         context.close()
         room.end()
