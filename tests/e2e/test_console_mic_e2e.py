@@ -257,6 +257,19 @@ def test_a_whisper_to_a_ringing_agent_waits_then_goes_to_the_agent(users, chromi
         wait_for(lambda: len(heard(room.levels("agent"), agent_at)) >= 50, TIMEOUT, 0.1,
                  message="the agent to hear the whisper")
         assert max(room.levels("customer")[at:]) < ABSENT, "the whisper leaked to the customer"
+
+        # The microphone goes away (unplugged): a message, nothing sent, the call unchanged.
+        page.evaluate("window.forklineSupervisor.stream.getAudioTracks()[0]"
+                      ".dispatchEvent(new Event('ended'))")
+        expect(page.locator("#mic-message")).to_contain_text("Microphone disconnected")
+        expect(indicator).to_have_text("nothing (no microphone); the call still has you in "
+                                       "whisper")
+        sent = page.evaluate("window.forklineSupervisor.sent")
+        assert page.evaluate("window.forklineSupervisor.sending") is False
+        member = room.sim_member(leg["call_sid"])
+        assert (member.muted, member.coaching) == (False, True)
+        room.wait_heard("agent", room.frames("agent") + 10)
+        assert page.evaluate("window.forklineSupervisor.sent") == sent
     finally:
         context.close()
         room.end()
