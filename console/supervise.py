@@ -75,6 +75,7 @@ class BrowserSupervisor:
             if self.dialed:
                 self._remove()  # out of the conference first, then the stream ends
             facade.close_relay(self.app, self.tenant_id, self.name, self.label, self.relay)
+            facade.count_relay(self.relay)
 
     def _dial(self) -> None:
         try:

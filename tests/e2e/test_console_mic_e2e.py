@@ -35,10 +35,11 @@ CHROMIUM = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background
 
 def _user(e2e, email: str) -> None:
     env = dict(e2e.stack.env)
-    subprocess.run([sys.executable, "-m", "flask", "--app", "app", "users", "create",
-                    "--tenant", "e2e", "--email", email, "--role", "supervisor"],
-                   cwd=ROOT, env=env, input=PASSWORD + "\n",
-                   text=True, check=True, capture_output=True, timeout=120)
+    done = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "users", "create",
+                           "--tenant", "e2e", "--email", email, "--role", "supervisor"],
+                          cwd=ROOT, env=env, input=PASSWORD + "\n", text=True,
+                          capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from conference.media import facade, metrics
 from conference.media.supervise import (
     CATCH_UP,
     FRAME_MS,
@@ -99,3 +100,19 @@ def test_one_open_relay_per_label():
     assert again is not None and again is not relay
     close_relay(app, 1, "room", "console-3", relay)  # a stale close leaves the new one
     assert find_relay(app, 1, "room", "console-3") is again
+
+
+def test_a_closed_relay_adds_its_drops_to_the_metrics():
+    def sample(name: str, **labels: str) -> float:
+        return metrics.REGISTRY.get_sample_value(name, labels) or 0.0
+
+    before = (sample("forkline_supervisor_audio_dropped_total", direction="to_twilio"),
+              sample("forkline_media_malformed_total", reason="mic_frame_size"))
+    relay = MicRelay()
+    for i in range(TO_TWILIO_FRAMES + 3):
+        relay.from_browser(frame(i))
+    relay.from_browser(b"\x00")
+    facade.count_relay(relay)
+    after = (sample("forkline_supervisor_audio_dropped_total", direction="to_twilio"),
+             sample("forkline_media_malformed_total", reason="mic_frame_size"))
+    assert (after[0] - before[0], after[1] - before[1]) == (3, 1)
