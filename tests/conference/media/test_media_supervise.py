@@ -116,3 +116,30 @@ def test_a_closed_relay_adds_its_drops_to_the_metrics():
     after = (sample("forkline_supervisor_audio_dropped_total", direction="to_twilio"),
              sample("forkline_media_malformed_total", reason="mic_frame_size"))
     assert (after[0] - before[0], after[1] - before[1]) == (3, 1)
+
+
+def test_a_supervisor_stream_opens_only_with_its_own_calls_supervisor_token(app):
+    from conference.media.codec import Start
+    from conference.media.registry import get_plane
+    from conference.media.sockets import stream_info
+    from conference.twilio.security import make_stream_token
+
+    call, other = "CA" + "1" * 32, "CA" + "2" * 32
+    claims = {"conference": "room", "tenant": 7, "kind": "supervisor", "label": "console-3",
+              "user": 3}
+
+    def start(token_claims: dict) -> Start:
+        token = make_stream_token(app.config["SECRET_KEY"], token_claims)
+        return Start(1, "MZ" + "3" * 32, "AC" + "0" * 32, call, ("inbound",),
+                     {"token": token, "conference": "room"})
+
+    with app.app_context():
+        plane = get_plane(app)
+        info = stream_info(plane, start(dict(claims, call=call)), "supervisor")
+        assert (info["tenant"], info["conference"], info["label"], info["user"]) == \
+            ("7", "room", "console-3", 3)
+        assert stream_info(plane, start(dict(claims, call=other)), "supervisor") is None
+        assert stream_info(plane, start(claims), "supervisor") is None  # the dial token
+        assert stream_info(plane, start(dict(claims, call=call, kind="ai")), "supervisor") \
+            is None
+        assert stream_info(plane, start(dict(claims, call=call)), "ai") is None
