@@ -66,7 +66,7 @@ def init_app(app: Flask) -> None:
                       storage_uri=app.config["RATELIMIT_STORAGE_URI"])
     app.extensions["console_limiter"] = limiter
     app.extensions["console_streams"] = import_module("console.live").LiveStreams()
-    for module in ("auth", "views", "actions", "live", "listen"):
+    for module in ("auth", "views", "actions", "live", "listen", "supervise"):
         import_module(f"console.{module}")
     app.register_blueprint(bp)
     # Wrap this app's sign-in view with this app's limiter (the blueprint is shared by apps).

@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from flask import Flask
 
 from conference.logs import monotonic_ms
+from conference.media import metrics
 from conference.media.registry import get_plane, mix_key, set_ai_mode, subscribe
+from conference.media.supervise import MicRelay, close_relay, open_relay
 
-__all__ = ["ForkView", "ai_speaking", "forks", "mix_key", "set_ai_mode", "submit", "subscribe"]
+__all__ = ["ForkView", "MicRelay", "ai_speaking", "close_relay", "count_relay", "forks",
+           "mix_key", "open_relay", "set_ai_mode", "submit", "subscribe"]
 
 
 @dataclass(frozen=True)
@@ -47,3 +50,10 @@ def forks(app: Flask) -> dict[tuple[str, str], ForkView]:
 def submit(app: Flask, job: Callable, *args) -> None:
     """Queue `job(*args)` on the media plane's state writer (off the audio path)."""
     get_plane(app).sink.submit(job, *args)
+
+
+def count_relay(relay: MicRelay) -> None:
+    """Add a closed browser-supervisor relay's drops and skipped frames to /metrics."""
+    metrics.SUPERVISOR_DROPPED.labels(direction="to_browser").inc(relay.dropped_to_browser)
+    metrics.SUPERVISOR_DROPPED.labels(direction="to_twilio").inc(relay.dropped_to_twilio)
+    metrics.MALFORMED.labels(reason="mic_frame_size").inc(relay.malformed)

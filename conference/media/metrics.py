@@ -22,6 +22,9 @@ FRAMES_OUT = Counter("forkline_media_messages_out", "Media messages sent to Twil
 BYTES_OUT = Counter("forkline_media_bytes_out", "mu-law bytes sent to Twilio", registry=REGISTRY)
 MALFORMED = Counter("forkline_media_malformed", "Messages counted and skipped", ["reason"],
                     registry=REGISTRY)
+SUPERVISOR_DROPPED = Counter(
+    "forkline_supervisor_audio_dropped", "Browser supervisor audio dropped oldest-first",
+    ["direction"], registry=REGISTRY)
 LATE = Counter("forkline_media_late_frames", "Out-of-order or duplicate frames",
                registry=REGISTRY)
 GAPS = Counter("forkline_media_sequence_gaps", "Sequence numbers never received",

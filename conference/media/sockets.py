@@ -20,6 +20,7 @@ from conference.media.loopstall import start_if_gevent
 from conference.media.registry import MediaPlane, get_plane
 from conference.media.start_guard import StartDeadline
 from conference.media.stream_state import Rejected, StreamState
+from conference.media.supervisor_leg import SupervisorLeg
 from conference.twilio.security import (
     check_twilio_signature,
     read_stream_token,
@@ -30,7 +31,8 @@ bp = Blueprint("media_sockets", __name__, url_prefix="/twilio")
 sock = Sock()
 log = get_logger("media.sockets")
 sampler = Sampler(200)
-LEGS: dict[str, type[ForkLeg] | type[AiLeg]] = {"fork": ForkLeg, "ai": AiLeg}
+LEGS: dict[str, type[ForkLeg] | type[AiLeg] | type[SupervisorLeg]] = {
+    "fork": ForkLeg, "ai": AiLeg, "supervisor": SupervisorLeg}
 POLICY_VIOLATION = 1008
 
 
@@ -50,6 +52,12 @@ def fork_socket(ws) -> None:
 def ai_socket(ws) -> None:
     """The AI leg's bidirectional stream."""
     serve(ws, "ai")
+
+
+@sock.route("/supervisor-stream", bp=bp)
+def supervisor_socket(ws) -> None:
+    """A browser supervisor's bidirectional stream (relayed to its console socket)."""
+    serve(ws, "supervisor")
 
 
 def serve(ws, kind: str) -> None:
@@ -147,7 +155,7 @@ def stream_info(plane: MediaPlane, start: Start, kind: str) -> dict | None:
     # `continues` (a re-dialed AI) may only adopt a parked call of the token's own conference.
     info = {key: params.get(key) for key in ("agent", "mode", "coach", "role", "continues")}
     info.update(conference=claims.get("conference"), tenant=str(claims.get("tenant")),
-                label=claims.get("label"), cap=claims.get("cap"))
+                label=claims.get("label"), cap=claims.get("cap"), user=claims.get("user"))
     return info
 
 

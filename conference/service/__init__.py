@@ -11,6 +11,11 @@ from conference.service.base import (
     record_api_event,
     write_transaction,
 )
+from conference.service.browser import (
+    add_browser_supervisor,
+    browser_label,
+    remove_browser_supervisor,
+)
 from conference.service.conferences import (
     add_participant,
     create_conference,
@@ -28,7 +33,8 @@ from conference.service.roles import (
 )
 
 __all__ = [
-    "AI_LABEL", "TWILIO_NOT_FOUND", "add_ai", "add_participant", "add_supervisor",
+    "AI_LABEL", "TWILIO_NOT_FOUND", "add_ai", "add_browser_supervisor", "add_participant",
+    "add_supervisor", "browser_label", "remove_browser_supervisor",
     "ai_dial_address", "create_conference", "end_conference", "find_participant",
     "get_conference", "list_conferences", "mark_conference_ended", "record_api_event",
     "ServiceError", "remove_ai", "remove_participant", "set_ai_mode", "set_supervisor_mode",

@@ -25,6 +25,7 @@ from conference.service.base import (
 from conference.service.errors import Conflict, NotFound, TooManyAISessions, UpstreamError
 from conference.service.validation import (
     AI_MODES,
+    BROWSER_PREFIX,
     SUPERVISOR_MODES,
     check_agent,
     check_choice,
@@ -214,9 +215,16 @@ def add_supervisor(tenant: Tenant | int, conference_name: str, to: str, mode: st
 
 
 def set_supervisor_mode(tenant: Tenant | int, conference_name: str, label: str, mode: str,
-                        coach_label: str | None = None) -> Participant:
-    """Switch a supervisor between listen, whisper and barge."""
+                        coach_label: str | None = None, from_browser: bool = False) -> Participant:
+    """Switch a supervisor between listen, whisper and barge.
+
+    A browser supervisor's leg is switched only from its own page (`from_browser`): its
+    microphone follows the mode the page chose, and its indicator must say what it sends.
+    """
     _require({"mode": check_choice(mode, SUPERVISOR_MODES)})
+    if label.startswith(BROWSER_PREFIX) and not from_browser:
+        raise Conflict(f"supervisor {label!r} is a browser; it switches from its own page",
+                       code="browser_supervisor")
     with transaction() as session:
         conf = _active(get_conference(tenant, conference_name, session, lock=True))
         p = find_participant(conf, label, role="supervisor")

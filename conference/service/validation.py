@@ -15,6 +15,8 @@ HUMAN_ROLES = ("customer", "agent")
 AI_MODES = ("speak", "whisper", "listen")
 SUPERVISOR_MODES = ("listen", "whisper", "barge")
 RESERVED_LABELS = ("ai",)
+BROWSER_PREFIX = "console-"  # labels of browser supervisors (conference.service.browser)
+RESERVED_PREFIXES = ("supervisor-", BROWSER_PREFIX)  # phone and browser supervisors
 # https://www.twilio.com/docs/voice/api/conference-participant-resource (Label): at most 128
 # characters, and it stands in for the CallSid in the participant's URL, so Twilio refuses one
 # that looks like a CallSid or holds '/'.
@@ -43,7 +45,7 @@ def check_label(value) -> str | None:
     problem = check_name(value)
     if problem:
         return problem
-    if value in RESERVED_LABELS or value.startswith("supervisor-"):
+    if value in RESERVED_LABELS or value.startswith(RESERVED_PREFIXES):
         return f"label {value!r} is reserved"
     return None
 

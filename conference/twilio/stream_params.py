@@ -18,7 +18,7 @@ def _epoch(moment: datetime | None) -> float | None:
 
 def stream_token(conference: Conference, kind: str, label: str,
                  call_sid: str | None = None, issued_at: datetime | None = None,
-                 cap: int | None = None) -> str:
+                 cap: int | None = None, user: int | None = None) -> str:
     """A token the stream sockets verify: conference, tenant, kind, label and the call it is for.
 
     The sockets accept only tokens whose `call` is the stream's own callSid; a token without
@@ -30,6 +30,8 @@ def stream_token(conference: Conference, kind: str, label: str,
         claims["call"] = call_sid
     if cap is not None:
         claims["cap"] = cap  # the tenant's AI cap, enforced at the socket without a DB read
+    if user is not None:
+        claims["user"] = user  # a browser supervisor's console user
     return make_stream_token(current_app.config["SECRET_KEY"], claims, _epoch(issued_at))
 
 

@@ -53,3 +53,8 @@ def fork_url() -> str:
 def ai_stream_url() -> str:
     """The AI's bidirectional stream socket."""
     return ws_url("/twilio/ai-stream")
+
+
+def supervisor_stream_url() -> str:
+    """A browser supervisor's bidirectional stream socket."""
+    return ws_url("/twilio/supervisor-stream")

@@ -17,7 +17,7 @@ from conference.twilio import urls
 from conference.twilio.security import twilio_signed
 from conference.twilio.stream_params import fork_parameters, fork_stream_name
 from conference.twilio.twiml import CONFERENCE_EVENTS, error_twiml, hangup_twiml, render_twiml
-from conference.webhooks import ai_stream, inbound
+from conference.webhooks import ai_stream, inbound, supervisor_voice
 from models import transaction
 
 bp = Blueprint("twilio_webhooks", __name__, url_prefix="/twilio")
@@ -64,8 +64,11 @@ def voice():
 @bp.post("/ai/voice")
 @twilio_signed
 def ai_voice():
-    """The TwiML App's Voice URL: connect the AI leg to the bidirectional AI stream."""
+    """The TwiML App's Voice URL: connect the AI leg to the bidirectional AI stream (or a
+    browser supervisor's leg to its own stream)."""
     call_sid = _call_sid()
+    if request.values.get("leg") == "supervisor":
+        return _supervisor_voice(call_sid)
     with transaction() as session:
         conf, ai = inbound.resolve_ai_leg(session, request.values)
         if not conf.is_active:
@@ -78,6 +81,15 @@ def ai_voice():
         prewarm.maybe_start(current_app._get_current_object(), call_sid, conf.tenant_id, agent)
     log.info("ai leg connected", extra={"conference": conf.name, "call_sid": call_sid})
     return render_twiml("ai_stream.xml", **context)
+
+
+def _supervisor_voice(call_sid: str):
+    with transaction() as session:
+        context = supervisor_voice.stream_context(session, request.values, call_sid)
+    if context is None:
+        return hangup_twiml()
+    log.info("browser supervisor leg connected", extra={"call_sid": call_sid})
+    return render_twiml("supervisor_stream.xml", **context)
 
 
 @bp.post("/ai/connect-action")
