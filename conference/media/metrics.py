@@ -54,6 +54,9 @@ STATE_WRITES = Counter(
     "forkline_state_writes", "Media-plane state writes by outcome: landed (committed), retried"
     " (an attempt failed on the database connection), failed (gave up or not retryable),"
     " dropped (the bounded queue was full)", ["outcome"], registry=REGISTRY)
+BUS_SIGNALS = Counter("forkline_bus_signals", "Cross-worker signals published, by outcome:"
+                      " sent, failed (Redis unavailable), stale (queued too long), dropped"
+                      " (outbox full)", ["outcome"], registry=REGISTRY)
 STATE_QUEUED = Gauge("forkline_state_writes_queued", "State writes waiting for the database",
                      registry=REGISTRY)
 WORKER_CONNECTIONS = Gauge("forkline_worker_connections_limit",
