@@ -132,3 +132,5 @@ class SignalBus:
             if older is not None:
                 metrics.DUPLICATES.inc()
                 older.fence()
+            if key[1] == "ai":
+                self.plane.moved_away(key[0])

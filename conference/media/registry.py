@@ -94,10 +94,22 @@ class MediaPlane:
     def expire_parked(self, now_ms: float) -> None:
         """Close AI sessions whose stream did not come back within the reconnect window."""
         for call_sid, live in list(self.calls.items()):
-            if live.parked_at is not None and now_ms - live.parked_at > self.window_s * 1000:
+            if live.parked_at is None:
+                continue
+            if live.moved:  # another worker has the call, and the shared rings
+                self.calls.pop(call_sid, None)
+                live.shutdown()
+                self.replay.release(call_sid)
+            elif now_ms - live.parked_at > self.window_s * 1000:
                 self.calls.pop(call_sid, None)
                 live.shutdown()
                 self.replay.forget(call_sid)
+
+    def moved_away(self, call_sid: str) -> None:
+        """Another worker (or host) claimed this AI call: let go of it once no socket is here."""
+        live = self.calls.get(call_sid)
+        if live is not None:
+            live.moved = True  # expire_parked ends it without deleting the shared rings
 
     def adopt(self, call_sid: str, info: dict) -> LiveCall | None:
         """A re-dialed AI (stream parameter `continues`) takes over the parked call it replaces.

@@ -135,6 +135,10 @@ class ReplayStore:
         """Drop a finished call's rings."""
         self.calls.pop(call_sid, None)
 
+    def release(self, call_sid: str) -> None:
+        """Drop this worker's copy of a call that another worker took over (shared rings stay)."""
+        self.calls.pop(call_sid, None)
+
     def rename(self, old_sid: str, new_sid: str) -> None:
         """Re-key this worker's rings of `old_sid` (a re-dialed AI continues that call)."""
         replay = self.calls.pop(old_sid, None)
@@ -238,6 +242,10 @@ class RedisReplayStore(ReplayStore):
             return bool(self.redis.exists(self._key(call_sid)))
         except Exception:  # Redis gone: only this worker's calls are known
             return False
+
+    def release(self, call_sid: str) -> None:
+        super().release(call_sid)
+        self._stale.discard(call_sid)
 
     def forget(self, call_sid: str) -> None:
         super().forget(call_sid)
