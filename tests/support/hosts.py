@@ -60,9 +60,26 @@ class Host:
                    if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
 
     def workers(self) -> list[int]:
-        """PIDs of the gunicorn workers (children of the master)."""
-        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True)
-        return [int(p) for p in out.stdout.split()]
+        """PIDs of the gunicorn workers (children of the master, under the Procfile's shell)."""
+        master = self.proc.pid
+        with contextlib.suppress(OSError), open(f"/proc/{master}/comm") as f:
+            if f.read().strip() in ("sh", "dash", "bash"):
+                master = next(iter(_children(master)), master)
+        return _children(master)
+
+    def worker_of(self, client_port: int) -> int | None:
+        """The worker PID holding the server side of the connection from `client_port`."""
+        inodes = _tcp_inodes(self.port, client_port)
+        for pid in self.workers():
+            try:
+                fds = os.listdir(f"/proc/{pid}/fd")
+            except OSError:
+                continue
+            for fd in fds:
+                with contextlib.suppress(OSError):
+                    if os.readlink(f"/proc/{pid}/fd/{fd}") in inodes:
+                        return pid
+        return None
 
     def stop(self) -> None:
         """SIGTERM the process group we started, SIGKILL what lingers."""
@@ -74,6 +91,30 @@ class Host:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+def _tcp_inodes(local_port: int, remote_port: int) -> set[str]:
+    """socket:[inode] names of connections local_port <-> remote_port (/proc/net/tcp)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                local, remote = fields[1], fields[2]
+                if (int(local.rsplit(":", 1)[1], 16) == local_port
+                        and int(remote.rsplit(":", 1)[1], 16) == remote_port):
+                    found.add(f"socket:[{fields[9]}]")
+    return found
+
+
+def client_port(client: MediaStreamClient) -> int:
+    """The local TCP port of a stream client's current socket."""
+    return client._link.ws.socket.getsockname()[1]
 
 
 class Cluster:
