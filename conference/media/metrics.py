@@ -59,6 +59,8 @@ BUS_SIGNALS = Counter("forkline_bus_signals", "Cross-worker signals published, b
                       " (outbox full)", ["outcome"], registry=REGISTRY)
 STATE_QUEUED = Gauge("forkline_state_writes_queued", "State writes waiting for the database",
                      registry=REGISTRY)
+WORKER_PID = Gauge("forkline_worker_pid", "PID of the worker that answered this scrape (tells"
+                   " the workers of one host apart)", registry=REGISTRY)
 WORKER_CONNECTIONS = Gauge("forkline_worker_connections_limit",
                            "gunicorn worker_connections: connections one worker accepts",
                            registry=REGISTRY)

@@ -161,7 +161,7 @@ class Cluster:
                                     stdout=sink, stderr=sink, start_new_session=True)
         host = Host(name, proc, port, log)
         self.hosts.append(host)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a shared, busy machine boots slowly
         while True:  # no readiness event from gunicorn: poll its health endpoint
             if proc.poll() is not None:
                 raise RuntimeError(f"{name} exited:\n{log.read_text()[-3000:]}")
