@@ -122,9 +122,12 @@ def test_calls_keep_their_audio_while_redis_is_gone(media_server, proxy):
     late = ai_client(server, "CA" + uuid.uuid4().hex, conference=room + "-b")
     late.connect()
     ticker.run(60, [(ai, lambda t: None), (late, tone)])
-    # Only what the barge-in (voice from tick 60) cut is missing: the playout lead before it.
-    missing = set(range(30, 130)) - heard(ticker.played(ai))
-    assert missing <= set(range(45, 75)) and len(missing) < 20
+    # Only what the barge-in (voice from tick 60) cut is missing: one stretch of the audio
+    # queued when it came; what was said well before and after it came back.
+    got = heard(ticker.played(ai))
+    missing = sorted(set(range(30, 130)) - got)
+    assert set(range(30, 40)) | set(range(85, 130)) <= got
+    assert missing == list(range(missing[0], missing[-1] + 1)) if missing else True
     assert set(range(130, 150)) <= heard(ticker.played(late))
     assert wait_for(lambda: server.metric("forkline_media_barge_ins_total", source="vad") >= 1)
     assert server.metric("forkline_bus_signals_total", outcome="failed") >= 1
