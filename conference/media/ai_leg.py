@@ -64,6 +64,11 @@ class AiLeg:
             plane.bus.publish("claim", call_sid=self.start.call_sid, leg="ai")
         live = plane.calls.get(self.start.call_sid) or plane.adopt(self.start.call_sid,
                                                                    self.info)
+        if live is not None and live.moved:  # it came back from another worker: its rings
+            plane.calls.pop(self.start.call_sid, None)  # in Redis are newer than ours
+            live.shutdown()
+            plane.replay.release(self.start.call_sid)
+            live = None
         if live is None or live.closed:
             live = plane.calls[self.start.call_sid] = LiveCall(plane, self.start.call_sid,
                                                                self.info)

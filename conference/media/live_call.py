@@ -55,6 +55,7 @@ class LiveCall:
         self.closed = False
         self.leg: AiLeg | None = None
         self.parked_at: float | None = None
+        self.moved = False  # another worker claimed the call (registry.moved_away)
         # The stream's `mode` parameter at start, then set_mode() (registry.set_ai_mode / bus).
         self.mode = info.get("mode") if info.get("mode") in MODES else "speak"
         self.failures = 0

@@ -53,6 +53,17 @@ START_TIMEOUTS = Counter("forkline_media_start_timeouts",
 AI_CAP_REFUSED = Counter("forkline_media_ai_cap_refused",
                          "AI sockets closed because the tenant's AI cap was reached",
                          registry=REGISTRY)
+STATE_WRITES = Counter(
+    "forkline_state_writes", "Media-plane state writes by outcome: landed (committed), retried"
+    " (an attempt failed on the database connection), failed (gave up or not retryable),"
+    " dropped (the bounded queue was full)", ["outcome"], registry=REGISTRY)
+BUS_SIGNALS = Counter("forkline_bus_signals", "Cross-worker signals published, by outcome:"
+                      " sent, failed (Redis unavailable), stale (queued too long), dropped"
+                      " (outbox full)", ["outcome"], registry=REGISTRY)
+STATE_QUEUED = Gauge("forkline_state_writes_queued", "State writes waiting for the database",
+                     registry=REGISTRY)
+WORKER_PID = Gauge("forkline_worker_pid", "PID of the worker that answered this scrape (tells"
+                   " the workers of one host apart)", registry=REGISTRY)
 WORKER_CONNECTIONS = Gauge("forkline_worker_connections_limit",
                            "gunicorn worker_connections: connections one worker accepts",
                            registry=REGISTRY)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from flask import Flask
 
 from conference.logs import get_logger
-from conference.media.bus import SignalBus
+from conference.media.bus import SignalBus, publisher_client
 from conference.media.replay import RedisReplayStore, ReplayStore
 from conference.media.stream_state import StreamTable
 from conference.media.taps import Recordings, TapHub
@@ -43,8 +43,10 @@ class MediaPlane:
         if cfg.get("REDIS_URL"):
             import redis
 
-            # Its own connection without a read timeout: the listener blocks until a signal.
-            self.bus = SignalBus(self, redis.Redis.from_url(cfg["REDIS_URL"]))
+            # The listener's connection has no read timeout (it blocks until a signal); the
+            # publisher's gives up quickly, so a Redis outage only delays its own greenlet.
+            self.bus = SignalBus(self, redis.Redis.from_url(cfg["REDIS_URL"]),
+                                 publisher_client(cfg["REDIS_URL"]))
         self.window_s = float(cfg["RECONNECT_WINDOW_S"])
         self._apology: bytes | None = None
         self._maint: threading.Thread | None = None
@@ -72,21 +74,42 @@ class MediaPlane:
                     self.bus.start()
 
     def _maintain(self) -> None:
+        failures = 0
         while True:
             time.sleep(0.1)
             try:
                 self.replay.flush()
+                failures = 0
             except Exception:
-                log.warning("replay mirror failed", exc_info=True, extra={"event": "replay"})
-            self.expire_parked(time.monotonic() * 1000.0)
+                failures += 1
+                if failures % 100 == 1:  # an outage fails every 100 ms: log a sample
+                    log.warning("replay mirror failed", exc_info=True,
+                                extra={"event": "replay"})
+            try:
+                self.expire_parked(time.monotonic() * 1000.0)
+            except Exception:  # this loop must outlive any Redis outage
+                log.warning("parked-call expiry failed", exc_info=True,
+                            extra={"event": "replay"})
 
     def expire_parked(self, now_ms: float) -> None:
         """Close AI sessions whose stream did not come back within the reconnect window."""
         for call_sid, live in list(self.calls.items()):
-            if live.parked_at is not None and now_ms - live.parked_at > self.window_s * 1000:
+            if live.parked_at is None:
+                continue
+            if live.moved:  # another worker has the call, and the shared rings
+                self.calls.pop(call_sid, None)
+                live.shutdown()
+                self.replay.release(call_sid)
+            elif now_ms - live.parked_at > self.window_s * 1000:
                 self.calls.pop(call_sid, None)
                 live.shutdown()
                 self.replay.forget(call_sid)
+
+    def moved_away(self, call_sid: str) -> None:
+        """Another worker (or host) claimed this AI call: let go of it once no socket is here."""
+        live = self.calls.get(call_sid)
+        if live is not None:
+            live.moved = True  # expire_parked ends it without deleting the shared rings
 
     def adopt(self, call_sid: str, info: dict) -> LiveCall | None:
         """A re-dialed AI (stream parameter `continues`) takes over the parked call it replaces.

@@ -135,6 +135,10 @@ class ReplayStore:
         """Drop a finished call's rings."""
         self.calls.pop(call_sid, None)
 
+    def release(self, call_sid: str) -> None:
+        """Drop this worker's copy of a call that another worker took over (shared rings stay)."""
+        self.calls.pop(call_sid, None)
+
     def rename(self, old_sid: str, new_sid: str) -> None:
         """Re-key this worker's rings of `old_sid` (a re-dialed AI continues that call)."""
         replay = self.calls.pop(old_sid, None)
@@ -156,6 +160,7 @@ class RedisReplayStore(ReplayStore):
         super().__init__(inbound_s, outbound_s)
         self.redis = client
         self.ttl_s = ttl_s
+        self._stale: set[str] = set()  # calls whose mirror a failed flush left incomplete
 
     def _key(self, call_sid: str) -> str:
         return f"forkline:replay:{call_sid}"
@@ -169,18 +174,28 @@ class RedisReplayStore(ReplayStore):
         return replay.outbound.append(data)
 
     def flush(self) -> None:
-        """Write every call's pending frames and cursors in one pipeline (off the audio path)."""
+        """Write every call's pending frames and cursors in one pipeline (off the audio path).
+
+        When a pipeline fails (Redis gone), its frames are lost to the mirror: the calls it
+        carried are rewritten whole from their rings on the next flush that succeeds, so a
+        resume after an outage never replays frames under the wrong indices.
+        """
         pipe = self.redis.pipeline(transaction=False)
+        written = []
         for call_sid, replay in list(self.calls.items()):
-            cursors = (replay.fed, replay.out_acked)
-            if not replay.dirty and cursors == replay.mirrored:
+            cursors, resync = (replay.fed, replay.out_acked), call_sid in self._stale
+            if not resync and not replay.dirty and cursors == replay.mirrored:
                 continue  # an idle call costs no Redis traffic
             replay.mirrored = cursors
             key = self._key(call_sid)
             batch, replay.dirty = replay.dirty, []
             for kind in ("in", "out"):
-                frames = [data for k, data in batch if k == kind]
                 ring = replay.inbound if kind == "in" else replay.outbound
+                if resync:
+                    pipe.delete(f"{key}:{kind}")
+                    frames = ring.since(ring.first_index)
+                else:
+                    frames = [data for k, data in batch if k == kind]
                 if frames:
                     pipe.rpush(f"{key}:{kind}", *frames)
                     pipe.ltrim(f"{key}:{kind}", -max(1, len(ring)), -1)
@@ -189,9 +204,21 @@ class RedisReplayStore(ReplayStore):
                                     "out_next": replay.outbound.next_index,
                                     "out_acked": replay.out_acked})
             pipe.expire(key, self.ttl_s)
-        pipe.execute()
+            written.append(call_sid)
+        try:
+            pipe.execute()
+        except Exception:
+            self._stale.update(written)
+            raise
+        self._stale.difference_update(written)
 
     def _load(self, call_sid: str) -> CallReplay:
+        try:
+            return self._load_mirror(call_sid)
+        except Exception:  # Redis gone: a new call has nothing to resume; keep its audio going
+            return CallReplay(self.inbound_s, self.outbound_s)
+
+    def _load_mirror(self, call_sid: str) -> CallReplay:
         replay = CallReplay(self.inbound_s, self.outbound_s)
         key = self._key(call_sid)
         meta = self.redis.hgetall(key)
@@ -209,9 +236,19 @@ class RedisReplayStore(ReplayStore):
         return replay
 
     def knows(self, call_sid: str) -> bool:
-        return call_sid in self.calls or bool(self.redis.exists(self._key(call_sid)))
+        if call_sid in self.calls:
+            return True
+        try:
+            return bool(self.redis.exists(self._key(call_sid)))
+        except Exception:  # Redis gone: only this worker's calls are known
+            return False
+
+    def release(self, call_sid: str) -> None:
+        super().release(call_sid)
+        self._stale.discard(call_sid)
 
     def forget(self, call_sid: str) -> None:
         super().forget(call_sid)
+        self._stale.discard(call_sid)
         key = self._key(call_sid)
-        self.redis.delete(key, f"{key}:in", f"{key}:out")
+        self.redis.delete(key, f"{key}:in", f"{key}:out")  # if Redis is gone, the TTL does it

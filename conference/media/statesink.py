@@ -1,4 +1,13 @@
-"""Media-plane state writes, queued off the audio path and done by one background writer."""
+"""Media-plane state writes, queued off the audio path and done by one background writer.
+
+A write that fails on the database connection (an outage, a restart, a cut network) stays at
+the head of the queue and is retried with backoff until it lands, so nothing is lost and the
+order of a stream's rows holds (started before ended). Every job is idempotent under its own
+key (a stream's sid, an event's dedup_key, a line's speaker and start time): a retry after an
+ambiguous failure (the COMMIT reached the server, its answer did not) finds its row and does
+not insert it twice. The queue is bounded and lives in memory: a write queued when the worker
+dies is lost with the worker's calls.
+"""
 from __future__ import annotations
 
 import queue
@@ -11,52 +20,95 @@ import sqlalchemy as sa
 from flask import Flask
 
 from conference.logs import get_logger
+from conference.media import metrics
 from models import Conference, ConferenceEvent, Participant, Stream, Tenant, transaction
 from models.conference import tenant_number
 from models.times import utcnow
 
 log = get_logger("media.statesink")
-_STOP = object()
+RETRY_FIRST_S, RETRY_MAX_S = 0.05, 2.0  # backoff between attempts of the head job
+RETRY_FOR_S = 600.0  # a write still failing after this long is given up (and counted)
+
+
+def retryable(exc: BaseException) -> bool:
+    """True for a failure of the database connection, not of the job itself."""
+    if isinstance(exc, sa.exc.DBAPIError):
+        return exc.connection_invalidated or isinstance(
+            exc, (sa.exc.OperationalError, sa.exc.InterfaceError))
+    return isinstance(exc, (sa.exc.DisconnectionError, sa.exc.TimeoutError, ConnectionError))
 
 
 class StateSink:
-    """A queue plus one writer (a greenlet under gevent) that runs jobs in an app context."""
+    """A bounded queue and one writer (a greenlet under gevent) running jobs in an app context."""
 
-    def __init__(self, app: Flask, maxsize: int = 10000) -> None:
+    def __init__(self, app: Flask, maxsize: int = 10000, retry_for_s: float = RETRY_FOR_S) -> None:
         self.app = app
         self._queue: queue.Queue = queue.Queue(maxsize)
         self._thread: threading.Thread | None = None
-        self.dropped = 0
-        self.done = 0
+        self._lock = threading.Lock()
+        self.retry_for_s = retry_for_s
+        self.dropped = self.done = self.landed = self.retried = self.failed = 0
 
     def submit(self, job: Callable[..., Any], *args: Any) -> None:
         """Queue `job(*args)`; never blocks (a full queue drops the write and counts it)."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="media-statesink", daemon=True)
-            self._thread.start()
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="media-statesink",
+                                                    daemon=True)
+                    self._thread.start()
         try:
             self._queue.put_nowait((job, args))
+            metrics.STATE_QUEUED.inc()
         except queue.Full:
             self.dropped += 1
+            metrics.STATE_WRITES.labels(outcome="dropped").inc()
 
     def join(self) -> None:
-        """Wait until everything queued so far is written (tests, shutdown)."""
+        """Wait until everything queued so far is written or given up (tests, shutdown)."""
         self._queue.join()
+
+    def pending(self) -> int:
+        """Writes queued and not yet landed or given up."""
+        return self._queue.unfinished_tasks
 
     def _run(self) -> None:
         while True:
             job, args = self._queue.get()
             try:
-                with self.app.app_context():
-                    job(*args)
-            except Exception:
-                log.exception("media state write failed", extra={"event": job.__name__})
+                self._write(job, args)
             finally:
                 self.done += 1
+                metrics.STATE_QUEUED.dec()
                 self._queue.task_done()
             # ORM and sqlite calls never yield to gevent: let the audio greenlets run between
             # jobs, so a burst of stream starts costs each of them one job, not the burst.
             time.sleep(0)
+
+    def _write(self, job: Callable[..., Any], args: tuple) -> None:
+        """Run one job until it lands, fails for its own reasons, or its retries run out."""
+        first, delay = time.monotonic(), RETRY_FIRST_S
+        while True:
+            try:
+                with self.app.app_context():
+                    job(*args)
+            except Exception as exc:
+                if not retryable(exc) or time.monotonic() - first > self.retry_for_s:
+                    self.failed += 1
+                    metrics.STATE_WRITES.labels(outcome="failed").inc()
+                    log.exception("media state write failed", extra={"event": job.__name__})
+                    return
+                self.retried += 1
+                metrics.STATE_WRITES.labels(outcome="retried").inc()
+                if self.retried % 50 == 1:  # sampled: an outage retries every job many times
+                    log.warning("state write deferred: database unavailable (%s)",
+                                type(exc).__name__, extra={"event": job.__name__})
+                time.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+                continue
+            self.landed += 1
+            metrics.STATE_WRITES.labels(outcome="landed").inc()
+            return
 
 
 def _conference(session, tenant: str | None, name: str | None) -> Conference | None:

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
 
 from agents.base import AudioOut, Transcript, TurnMetrics
 from conference.transcripts.store import store_line
@@ -14,12 +17,19 @@ from models import TurnMetric, transaction
 from models.conference import conference_id
 
 
-def store_turn_metric(info: dict, metrics: TurnMetrics) -> None:
-    """Insert one TurnMetric row for the conference named in `info` (a state-writer job)."""
+def store_turn_metric(info: dict, metrics: TurnMetrics, at: float | None = None) -> None:
+    """Insert one TurnMetric row for the conference of `info` (a state-writer job, idempotent)."""
     tenant = info.get("tenant")
+    created = datetime.fromtimestamp(time.time() if at is None else at, UTC)
     with transaction() as session:
         conf_id = conference_id(session, tenant, info.get("conference"))
-        session.add(TurnMetric(conference_id=conf_id, **metrics.as_row()))
+        row = metrics.as_row()
+        # Idempotency key (conference, backend, time observed): a retried write is a no-op.
+        if session.scalar(sa.select(TurnMetric.id).where(
+                TurnMetric.conference_id == conf_id, TurnMetric.backend == row.get("backend"),
+                TurnMetric.created_at == created).limit(1)):
+            return
+        session.add(TurnMetric(conference_id=conf_id, created_at=created, **row))
 
 
 class AgentEventRecorder:
@@ -39,4 +49,4 @@ class AgentEventRecorder:
             started = self._first_audio.pop(event.item_id or "", now)
             self.submit(store_line, self.info, event.text, started, now, "ai")
         elif isinstance(event, TurnMetrics):
-            self.submit(store_turn_metric, self.info, event)
+            self.submit(store_turn_metric, self.info, event, time.time())

@@ -24,6 +24,7 @@ from conference.transcripts.store import store_line
 log = get_logger("transcripts")
 QUEUE_FRAMES = 3000  # a minute of 20 ms frames; beyond that the transcript drops audio
 SYNC_INTERVAL_S = 0.25
+SUMMARY_WAIT_S = 120.0  # for this worker's lines to land (the writer retries through outages)
 
 
 class ForkTranscriber:
@@ -93,6 +94,7 @@ class TranscriptService:
         self.active: dict[tuple[str, str], tuple[str, ForkTranscriber, Callable]] = {}
         self.pending: dict[str, list[ForkTranscriber]] = {}  # conf key -> transcribers
         self.infos: dict[str, dict] = {}
+        self.streams: dict[str, set[str]] = {}  # conf key -> this worker's fork stream sids
         self.summary: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -109,9 +111,10 @@ class TranscriptService:
         for ck in [ck for ck in self.pending if ck not in live_confs]:
             if all(t.done.is_set() for t in self.pending[ck]):
                 del self.pending[ck]
+                streams = sorted(self.streams.pop(ck, set()))
                 # Its own thread: an LLM call must not hold up the shared state writer.
                 self.summary = threading.Thread(target=summarize, name="summary", daemon=True,
-                                                args=(self.app, self.infos.pop(ck)))
+                                                args=(self.app, self.infos.pop(ck), streams))
                 self.summary.start()
 
     def _attach(self, key: tuple[str, str], fork: facade.ForkView) -> None:
@@ -122,6 +125,7 @@ class TranscriptService:
         threading.Thread(target=transcriber.run, name="fork-transcriber", daemon=True).start()
         self.active[key] = (fork.stream_sid, transcriber, unsubscribe)
         self.pending.setdefault(key[0], []).append(transcriber)
+        self.streams.setdefault(key[0], set()).add(fork.stream_sid)
         self.infos[key[0]] = info
 
     def _detach(self, key: tuple[str, str]) -> None:
@@ -162,13 +166,22 @@ class DefaultSTT:
         return transcriber(self.app.config, profile)
 
 
-def summarize(app: Flask, info: dict) -> None:
-    """Store the conference summary (LLM with a key, else extractive); runs in its own thread."""
+def summarize(app: Flask, info: dict, streams: list[str] | None = None) -> None:
+    """Store the conference summary (LLM with a key, else extractive); runs in its own thread.
+
+    `streams` are this worker's forks of the conference: their lines are written first (the
+    state writer drains up to here), then the summary is claimed across workers and hosts.
+    """
     from conference.transcripts.summary import summarize_conference
 
+    written = threading.Event()
+    facade.submit(app, written.set)
+    if not written.wait(SUMMARY_WAIT_S):
+        log.warning("summary after lines still unwritten", extra={"event": "summary"})
     try:
         with app.app_context():
-            summarize_conference(info.get("tenant"), info.get("conference"), app.config)
+            summarize_conference(info.get("tenant"), info.get("conference"), app.config,
+                                 streams)
     except Exception:
         log.exception("summary failed", extra={"event": "summary_error"})
 

@@ -20,7 +20,7 @@ def _wall(seconds: float) -> datetime:
 
 
 def store_line(info: dict, text: str, started: float, ended: float, source: str) -> None:
-    """Insert one TranscriptEntry for the conference named in `info` (a state-writer job)."""
+    """Insert one TranscriptEntry for the conference of `info` (a state-writer job, idempotent)."""
     tenant, name = info.get("tenant"), info.get("conference")
     if not text.strip():
         return
@@ -28,10 +28,17 @@ def store_line(info: dict, text: str, started: float, ended: float, source: str)
         conf_id = conference_id(session, tenant, name)
         if conf_id is None:
             return
-        speaker = "ai" if source == "ai" else (info.get("label") or info.get("call_sid") or "?")
+        speaker = ("ai" if source == "ai" else (info.get("label") or info.get("call_sid")
+                                                 or "?"))[:64]
+        at = _wall(started)
+        # Idempotency key (conference, speaker, source, start): a retried write is a no-op.
+        if session.scalar(sa.select(TranscriptEntry.id).where(
+                TranscriptEntry.conference_id == conf_id, TranscriptEntry.speaker == speaker,
+                TranscriptEntry.source == source, TranscriptEntry.started_at == at).limit(1)):
+            return
         session.add(TranscriptEntry(
-            conference_id=conf_id, speaker=speaker[:64], role=info.get("role") or source,
-            text=text.strip(), started_at=_wall(started), ended_at=_wall(ended), source=source))
+            conference_id=conf_id, speaker=speaker, role=info.get("role") or source,
+            text=text.strip(), started_at=at, ended_at=_wall(ended), source=source))
 
 
 def _utc(value: datetime) -> datetime:
