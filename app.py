@@ -50,6 +50,7 @@ DEFAULTS: dict = {
     "REPLAY_OUTBOUND_S": 4.0,
     "RECONNECT_WINDOW_S": 10.0,
     "START_TIMEOUT_S": 5.0,  # a socket without a valid `start` by then is closed
+    "AI_CAP_LEASE_S": 180.0,  # Redis lease of a live AI slot; refreshed every third of it
     "METRICS_TOKEN": None,  # when set, /metrics needs `Authorization: Bearer <it>`
     "RECORDINGS_DIR": None,  # None -> instance/recordings
     "LOG_LEVEL": "INFO",
@@ -99,6 +100,7 @@ ENV_VARS: dict = {
     "REPLAY_OUTBOUND_S": float,
     "RECONNECT_WINDOW_S": float,
     "START_TIMEOUT_S": float,
+    "AI_CAP_LEASE_S": float,
     "METRICS_TOKEN": str,
     "RECORDINGS_DIR": str,
     "LOG_LEVEL": str,
