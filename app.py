@@ -52,6 +52,7 @@ DEFAULTS: dict = {
     "START_TIMEOUT_S": 5.0,  # a socket without a valid `start` by then is closed
     "AI_CAP_LEASE_S": 180.0,  # Redis lease of a live AI slot; refreshed every third of it
     "METRICS_TOKEN": None,  # when set, /metrics needs `Authorization: Bearer <it>`
+    "METRICS_MULTIPROC_DIR": None,  # set by gunicorn.conf.py: /metrics sums every worker
     "RECORDINGS_DIR": None,  # None -> instance/recordings
     "LOG_LEVEL": "INFO",
     "CONSOLE_SECRET_KEY": None,  # signs console sessions + CSRF; None -> derived from SECRET_KEY
@@ -59,7 +60,8 @@ DEFAULTS: dict = {
 
 # Environment variables whose config key has another name.
 ENV_RENAMES: dict = {"FORKLINE_SECRET_KEY": "SECRET_KEY", "FORKLINE_ENV": "ENVIRONMENT",
-                     "FORKLINE_SECRET_KEY_PREVIOUS": "SECRET_KEY_FALLBACKS"}
+                     "FORKLINE_SECRET_KEY_PREVIOUS": "SECRET_KEY_FALLBACKS",
+                     "PROMETHEUS_MULTIPROC_DIR": "METRICS_MULTIPROC_DIR"}
 
 # Environment variable -> (config key, parser). Documented in README.md.
 ENV_VARS: dict = {
@@ -102,6 +104,7 @@ ENV_VARS: dict = {
     "START_TIMEOUT_S": float,
     "AI_CAP_LEASE_S": float,
     "METRICS_TOKEN": str,
+    "PROMETHEUS_MULTIPROC_DIR": str,
     "RECORDINGS_DIR": str,
     "LOG_LEVEL": str,
     "CONSOLE_SECRET_KEY": str,
