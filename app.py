@@ -36,7 +36,8 @@ DEFAULTS: dict = {
     "SIP_ALLOWED_DOMAINS": None,  # e.g. "pbx.example.com"; None: no SIP destinations
     "AGENT_TRANSFER_NUMBER": None,  # human agent dialed by the transfer_to_human tool
     "AGENT_LOOKUP_URL": None,  # tenant webhook POSTed by the lookup tool
-    "TOOL_SIGNING_KEY": None,  # derives each tenant's tool-webhook signing key (lookup tool)
+    "TOOL_SIGNING_KEY": None,  # derives each tenant's tool-webhook secret from its stored nonce
+    "TOOL_SECRET_OVERLAP_S": 86400.0,  # after a rotation the previous tool secret still signs
     "OPENAI_TIMEOUT_S": 10.0,  # per HTTP request of the pipeline's OpenAI stages
     "PIPELINE_SILENCE_MS": 500,  # pipeline/local endpointing: silence that ends a turn
     "TRANSCRIPTS_ENABLED": None,  # None -> fork transcription on, except under TESTING
@@ -89,6 +90,7 @@ ENV_VARS: dict = {
     "AGENT_TRANSFER_NUMBER": str,
     "AGENT_LOOKUP_URL": str,
     "TOOL_SIGNING_KEY": str,
+    "TOOL_SECRET_OVERLAP_S": float,
     "OPENAI_TIMEOUT_S": float,
     "PIPELINE_SILENCE_MS": int,
     "TRANSCRIPTS_ENABLED": int,
