@@ -32,7 +32,8 @@ def metric(server, name: str) -> float:
     raise AssertionError(f"{name} not on /metrics")
 
 
-def test_sockets_without_start_are_closed_1008_and_counted(quick_forkline):
+@pytest.mark.parametrize("live_stream", ["quick_forkline"], indirect=True)
+def test_sockets_without_start_are_closed_1008_and_counted(quick_forkline, live_stream):
     sockets = [upgrade(quick_forkline) for _ in range(40)]
     assert quick_forkline.healthz() == 200
     assert metric(quick_forkline, "forkline_media_sockets_awaiting_start") >= 1

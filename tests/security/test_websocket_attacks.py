@@ -10,7 +10,7 @@ from .attack_server import close_code, masked, upgrade
 pytestmark = pytest.mark.slow
 
 
-def test_empty_continuation_flood_is_closed_1009_and_the_worker_answers(forkline):
+def test_empty_continuation_flood_is_closed_1009_and_the_worker_answers(forkline, live_stream):
     s = upgrade(forkline)
     flood = masked(0x02, b"") + masked(0x00, b"") * 550_000  # ~3.3 MB of empty fragments
     with contextlib.suppress(OSError):  # the server may close before taking it all
