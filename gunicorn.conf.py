@@ -29,6 +29,13 @@ logconfig_dict = {
 }
 
 
+# gunicorn trusts X-Forwarded-Proto from 127.0.0.1 by default (forwarded_allow_ips): any client
+# of a proxy on the same host could then make a request look https. Forkline has one trust model,
+# TRUSTED_PROXY_COUNT (werkzeug's ProxyFix, README Security), so gunicorn's own is switched off.
+forwarded_allow_ips = ""
+secure_scheme_headers: dict = {}
+
+
 # Connections one gevent worker accepts (gunicorn's default, made explicit): a socket that never
 # sends `start` is closed after START_TIMEOUT_S, so idle sockets cannot hold them all; /metrics
 # shows the limit (forkline_worker_connections_limit) next to the sockets awaiting start.

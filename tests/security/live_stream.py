@@ -19,6 +19,9 @@ from .attack_server import masked, start_message, upgrade
 
 SECRET = "attack-secret"  # FORKLINE_SECRET_KEY of the attack servers
 FRAME_BYTES = 160  # 20 ms of 8 kHz mu-law
+# Near-silent mu-law codes (|sample| <= 16 of 32124): the voice detector never hears the caller
+# speak, so no barge-in clears the echo (that would drop audio by design, not by the attack).
+QUIET = (0xFF, 0xFE, 0x7F, 0x7E, 0xFD, 0x7D)
 
 
 def _frames(data: bytearray):
@@ -65,7 +68,7 @@ class LiveStream:
     def _write(self) -> None:
         seq = 2
         while not self._stop.is_set():
-            payload = bytes((seq * 7 + i) % 256 for i in range(FRAME_BYTES))
+            payload = bytes(QUIET[(seq * 7 + i) % len(QUIET)] for i in range(FRAME_BYTES))
             msg = {"event": "media", "sequenceNumber": str(seq), "streamSid": self.stream_sid,
                    "media": {"track": "inbound", "chunk": str(seq - 1),
                              "timestamp": str((seq - 2) * 20),
@@ -104,8 +107,15 @@ class LiveStream:
         with self._lock:
             sent = bytes(self.sent)
         assert len(sent) >= FRAME_BYTES, "the stream never sent a frame"
-        wait_for(lambda: len(self.echoed) >= len(sent) or self.closed_by_server, timeout_s=30,
-                 message="the echo of every frame sent during the attack")
+        try:
+            wait_for(lambda: len(self.echoed) >= len(sent) or self.closed_by_server,
+                     timeout_s=60)
+        except AssertionError:
+            got = bytes(self.echoed)
+            first = next((i for i, (a, b) in enumerate(zip(got, sent, strict=False)) if a != b),
+                         min(len(got), len(sent)))
+            raise AssertionError(f"{len(sent)} bytes sent during the attack, {len(got)} echoed, "
+                                 f"identical up to byte {first}") from None
         self._stop.set()
         self._writer.join(timeout=10)
         assert not self.closed_by_server, "the live stream was closed during the attack"
