@@ -8,6 +8,7 @@ happens; each assertion below is one line of that table.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import random
 import socket
@@ -83,8 +84,8 @@ def api_key(server) -> str:
 
 
 def create_room(server, key: str, headers: dict, host: str | None = None) -> int:
-    body = ('{"name": "room-%d", "participants": [{"to": "+15550001111", "role": "customer",'
-            ' "label": "c"}]}' % random.randrange(10**9)).encode()
+    body = json.dumps({"name": f"room-{random.randrange(10**9)}", "participants": [
+        {"to": "+15550001111", "role": "customer", "label": "c"}]}).encode()
     return request(server, "POST", "/api/conferences", body, {
         "Content-Type": "application/json", "Authorization": f"Bearer {key}", **headers},
         host)[0]
