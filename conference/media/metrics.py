@@ -99,3 +99,9 @@ def register_scrape_time(collector) -> None:
     """Register a collector read at scrape time (not a metric object, so never in the files)."""
     REGISTRY.register(collector)
     SCRAPE_TIME.append(collector)
+
+
+def value(name: str, **labels: str) -> float:
+    """Current value of a sample in this process (for tests and benches)."""
+    got = REGISTRY.get_sample_value(name, labels or None)
+    return got or 0.0
