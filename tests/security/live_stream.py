@@ -50,6 +50,7 @@ class LiveStream:
         self.sent = bytearray()
         self.echoed = bytearray()
         self.closed_by_server = False
+        self._seq = 1  # the start message is 1
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self.sock = upgrade(forkline, "/twilio/ai-stream")
@@ -66,18 +67,28 @@ class LiveStream:
         self._writer.start()
 
     def _write(self) -> None:
-        seq = 2
+        frame = 0
         while not self._stop.is_set():
-            payload = bytes(QUIET[(seq * 7 + i) % len(QUIET)] for i in range(FRAME_BYTES))
-            msg = {"event": "media", "sequenceNumber": str(seq), "streamSid": self.stream_sid,
-                   "media": {"track": "inbound", "chunk": str(seq - 1),
-                             "timestamp": str((seq - 2) * 20),
-                             "payload": base64.b64encode(payload).decode()}}
+            payload = bytes(QUIET[(frame * 7 + i) % len(QUIET)] for i in range(FRAME_BYTES))
             with self._lock:
-                self.sock.sendall(masked(0x81, json.dumps(msg).encode()))
+                self._send({"event": "media", "media": {
+                    "track": "inbound", "chunk": str(frame + 1), "timestamp": str(frame * 20),
+                    "payload": base64.b64encode(payload).decode()}})
                 self.sent += payload
-            seq += 1
+            frame += 1
             self._stop.wait(0.02)  # Twilio's pace: one frame per 20 ms
+
+    def _send(self, msg: dict) -> None:
+        # Caller holds the lock: one sequence across media and marks, as Twilio numbers them.
+        self._seq += 1
+        msg.update(sequenceNumber=str(self._seq), streamSid=self.stream_sid)
+        self.sock.sendall(masked(0x81, json.dumps(msg).encode()))
+
+    def _mark_played(self, name: str) -> None:
+        # As Twilio does once the audio before a mark has played: Forkline paces its outbound
+        # audio by these echoes, so a stream that never returns marks stops hearing the AI.
+        with self._lock, contextlib.suppress(OSError):
+            self._send({"event": "mark", "mark": {"name": name}})
 
     def _read(self) -> None:
         data = bytearray()
@@ -97,6 +108,8 @@ class LiveStream:
                 msg = json.loads(payload)
                 if msg.get("event") == "media":
                     self.echoed += base64.b64decode(msg["media"]["payload"])
+                elif msg.get("event") == "mark":
+                    self._mark_played(msg["mark"]["name"])
 
     def check_flowing(self) -> None:
         """Every frame sent so far must come back, and the socket must still be open.
