@@ -9,6 +9,8 @@ from twilio.request_validator import RequestValidator
 from .attack_server import AUTH_TOKEN, PUBLIC
 
 HUGE = 200 * 1024 * 1024
+# A gunicorn boot counts toward the first test; on a loaded machine it took 70-90 s.
+pytestmark = pytest.mark.timeout(300)
 # Flood-type attacks take `live_stream`: a started media stream of another tenant keeps flowing
 # through each (every frame echoed back, its socket open, /healthz answering afterwards).
 

@@ -11,7 +11,8 @@ from twilio_sim.testing import wait_for
 
 from .attack_server import close_code, http_get, start_forkline, upgrade
 
-pytestmark = pytest.mark.slow
+# A gunicorn boot counts toward the first test; on a loaded machine it took 70-90 s.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 METRICS_TOKEN = "metrics-bearer-two-workers"
 
 

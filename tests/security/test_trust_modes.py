@@ -21,7 +21,8 @@ from conference.twilio.security import make_stream_token
 
 from .attack_server import AUTH_TOKEN, close_code, read_response, start_message, upgrade
 
-pytestmark = pytest.mark.slow
+# A gunicorn boot counts toward the first test; on a loaded machine it took 70-90 s.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 SECRET = "attack-secret"
 FORM = {"CallSid": "CA" + "c" * 32, "CallStatus": "ringing"}
 FORGED_HOSTS = ["evil.example", "evil.example/twilio/voice?tenant=2"]
