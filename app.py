@@ -36,7 +36,8 @@ DEFAULTS: dict = {
     "SIP_ALLOWED_DOMAINS": None,  # e.g. "pbx.example.com"; None: no SIP destinations
     "AGENT_TRANSFER_NUMBER": None,  # human agent dialed by the transfer_to_human tool
     "AGENT_LOOKUP_URL": None,  # tenant webhook POSTed by the lookup tool
-    "TOOL_SIGNING_KEY": None,  # derives each tenant's tool-webhook signing key (lookup tool)
+    "TOOL_SIGNING_KEY": None,  # derives each tenant's tool-webhook secret from its stored nonce
+    "TOOL_SECRET_OVERLAP_S": 86400.0,  # after a rotation the previous tool secret still signs
     "OPENAI_TIMEOUT_S": 10.0,  # per HTTP request of the pipeline's OpenAI stages
     "PIPELINE_SILENCE_MS": 500,  # pipeline/local endpointing: silence that ends a turn
     "TRANSCRIPTS_ENABLED": None,  # None -> fork transcription on, except under TESTING
@@ -50,7 +51,9 @@ DEFAULTS: dict = {
     "REPLAY_OUTBOUND_S": 4.0,
     "RECONNECT_WINDOW_S": 10.0,
     "START_TIMEOUT_S": 5.0,  # a socket without a valid `start` by then is closed
+    "AI_CAP_LEASE_S": 180.0,  # Redis lease of a live AI slot; refreshed every third of it
     "METRICS_TOKEN": None,  # when set, /metrics needs `Authorization: Bearer <it>`
+    "METRICS_MULTIPROC_DIR": None,  # set by gunicorn.conf.py: /metrics sums every worker
     "RECORDINGS_DIR": None,  # None -> instance/recordings
     "LOG_LEVEL": "INFO",
     "CONSOLE_SECRET_KEY": None,  # signs console sessions + CSRF; None -> derived from SECRET_KEY
@@ -58,7 +61,8 @@ DEFAULTS: dict = {
 
 # Environment variables whose config key has another name.
 ENV_RENAMES: dict = {"FORKLINE_SECRET_KEY": "SECRET_KEY", "FORKLINE_ENV": "ENVIRONMENT",
-                     "FORKLINE_SECRET_KEY_PREVIOUS": "SECRET_KEY_FALLBACKS"}
+                     "FORKLINE_SECRET_KEY_PREVIOUS": "SECRET_KEY_FALLBACKS",
+                     "PROMETHEUS_MULTIPROC_DIR": "METRICS_MULTIPROC_DIR"}
 
 # Environment variable -> (config key, parser). Documented in README.md.
 ENV_VARS: dict = {
@@ -86,6 +90,7 @@ ENV_VARS: dict = {
     "AGENT_TRANSFER_NUMBER": str,
     "AGENT_LOOKUP_URL": str,
     "TOOL_SIGNING_KEY": str,
+    "TOOL_SECRET_OVERLAP_S": float,
     "OPENAI_TIMEOUT_S": float,
     "PIPELINE_SILENCE_MS": int,
     "TRANSCRIPTS_ENABLED": int,
@@ -99,7 +104,9 @@ ENV_VARS: dict = {
     "REPLAY_OUTBOUND_S": float,
     "RECONNECT_WINDOW_S": float,
     "START_TIMEOUT_S": float,
+    "AI_CAP_LEASE_S": float,
     "METRICS_TOKEN": str,
+    "PROMETHEUS_MULTIPROC_DIR": str,
     "RECORDINGS_DIR": str,
     "LOG_LEVEL": str,
     "CONSOLE_SECRET_KEY": str,

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from models import Tenant, migrate, transaction
+from models import Tenant, get_session, migrate, transaction
 
 db_cli = AppGroup("db", help="Database migrations.")
 tenants_cli = AppGroup("tenants", help="Manage tenants and their API keys.")
@@ -65,6 +65,26 @@ def tenants_rotate_key(name: str) -> None:
         _, plaintext = tenant.issue_api_key()
     click.echo(f"rotated the key of tenant {name!r}:")
     click.echo(plaintext)
+
+
+@tenants_cli.command("rotate-tool-secret")
+@click.argument("name")
+def tenants_rotate_tool_secret(name: str) -> None:
+    """Issue NAME's tool-webhook secret (the previous overlaps); print it alone on the last line."""
+    from conference.service import tool_secrets
+    from conference.service.errors import ServiceError
+
+    tenant = get_session().scalar(sa.select(Tenant).where(Tenant.name == name))
+    if tenant is None:
+        raise click.ClickException(f"no tenant {name!r}")
+    try:
+        issued = tool_secrets.rotate(tenant.id, current_app.config)
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from exc
+    until = issued["previous_valid_until"]
+    click.echo(f"new tool-webhook secret of tenant {name!r} (shown once"
+               + (f"; the previous one signs until {until}" if until else "") + "):")
+    click.echo(issued["secret"])
 
 
 def init_app(app: Flask) -> None:

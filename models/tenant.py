@@ -34,6 +34,12 @@ class Tenant(Base):
     # The Twilio number whose inbound calls belong to this tenant (routing for /twilio/voice).
     phone_number: so.Mapped[str | None] = so.mapped_column(sa.String(32), unique=True)
     created_at: so.Mapped[datetime] = so.mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    # Tool-webhook signing: only the nonces the secrets are derived from (with TOOL_SIGNING_KEY)
+    # are stored, never a secret; the previous one still signs for an overlap after a rotation.
+    tool_secret_nonce: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    tool_secret_previous_nonce: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    tool_secret_rotated_at: so.Mapped[datetime | None] = so.mapped_column(
+        sa.DateTime(timezone=True))
 
     api_keys: so.Mapped[list[ApiKey]] = so.relationship(
         back_populates="tenant", cascade="all, delete-orphan"
@@ -45,6 +51,12 @@ class Tenant(Base):
         key = ApiKey(key_hash=hash_api_key(plaintext), prefix=plaintext[:10])
         self.api_keys.append(key)
         return key, plaintext
+
+    def rotate_tool_nonce(self, nonce: str) -> None:
+        """Make `nonce` current; the current one becomes the previous (its overlap starts now)."""
+        self.tool_secret_previous_nonce = self.tool_secret_nonce
+        self.tool_secret_nonce = nonce
+        self.tool_secret_rotated_at = utcnow()
 
 
 class ApiKey(Base):

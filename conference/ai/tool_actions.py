@@ -19,9 +19,11 @@ import sqlalchemy as sa
 from conference import service
 from conference.logs import get_logger
 from conference.media import facade
-from conference.security.outbound import OutboundRefused, post_signed_json, tenant_tool_key
+from conference.security.outbound import OutboundRefused, post_signed_json
 from conference.security.proxy import is_dev
+from conference.service import tool_secrets
 from models import Conference, Participant, get_session
+from models.times import utcnow
 
 log = get_logger("tools")
 HUMAN_AGENT_LABEL = "human-agent"
@@ -87,13 +89,14 @@ def lookup(app: Any, ctx: dict, args: dict) -> dict:
     url = ctx.get("lookup_url") or app.config.get("AGENT_LOOKUP_URL")
     if not url:
         return {"ok": False, "error": "no lookup service is configured"}
-    if not app.config.get("TOOL_SIGNING_KEY"):
-        return {"ok": False, "error": "no tool signing key is configured"}
+    keys = tool_secrets.signing_secrets(ctx["tenant_id"], app.config, utcnow())
+    get_session().rollback()  # end the read: the tool call may wait seconds on the webhook
+    if not keys:
+        return {"ok": False, "error": "no tool signing secret is issued for this tenant"}
     payload = {"tenant": ctx["tenant_id"], "conference": ctx["conference"],
                "query": args["query"]}
-    key = tenant_tool_key(app.config["TOOL_SIGNING_KEY"], ctx["tenant_id"])
     try:
-        answer = post_signed_json(url, payload, key, float(ctx.get("lookup_timeout_s", 3)),
+        answer = post_signed_json(url, payload, keys, float(ctx.get("lookup_timeout_s", 3)),
                                   allow_http_loopback=is_dev(app.config))
     except OutboundRefused as exc:
         log.warning("lookup webhook refused: %s", exc, extra={"event": "tool"})

@@ -71,6 +71,13 @@ SCHEMAS = {
         "ai": {"type": ["object", "null"]},
         "streams": {"type": "array", "items": {"type": "object"}},
         "events": {"type": "array", "items": {"type": "object"}}}},
+    "ToolSecretStatus": {"type": "object", "properties": {
+        "issued": {"type": "boolean"}, "rotated_at": {"type": ["string", "null"]},
+        "previous_valid_until": {"type": ["string", "null"]}}},
+    "ToolSecret": {"type": "object", "required": ["secret"], "properties": {
+        "secret": {**_STR, "description": "HMAC-SHA256 key of X-Forkline-Signature; shown once"},
+        "issued": {"type": "boolean"}, "rotated_at": _STR,
+        "previous_valid_until": {"type": ["string", "null"]}}},
     "ConferenceList": {"type": "object", "properties": {
         "conferences": {"type": "array", "items": {"$ref": _REF + "Conference"}}}},
 }
@@ -110,6 +117,11 @@ def document() -> dict:
         },
         f"{conf}/end": {"post": _op("End the conference", _ok("200", "Conference", "Ended"),
                                     "404", "502")},
+        "/tool-secret": {"get": _op("The tool-webhook secret's state (never the secret)",
+                                    _ok("200", "ToolSecretStatus", "State"))},
+        "/tool-secret/rotate": {"post": _op(
+            "Issue a new tool-webhook secret (shown once; the previous signs during the overlap)",
+            _ok("201", "ToolSecret", "Issued"), "409")},
     }
     # Other components document their own /api routes here (path -> operations).
     paths.update(current_app.extensions.get("openapi_paths", {}))

@@ -1,11 +1,12 @@
 """Admin API endpoints: thin adapters from JSON to conference.service."""
 from __future__ import annotations
 
-from flask import g, jsonify, request
+from flask import current_app, g, jsonify, request
 
 from conference import service
 from conference.api import bp, schemas
 from conference.api.views import conference_detail_json, conference_json, participant_json
+from conference.service import tool_secrets
 from conference.service.errors import Invalid, NotFound
 from conference.service.validation import CONFERENCE_STATUSES
 
@@ -93,3 +94,15 @@ def delete_supervisor(name: str, label: str):
 def end_conference(name: str):
     """End the conference (Status=completed at Twilio)."""
     return jsonify(conference_json(service.end_conference(g.tenant, name)))
+
+
+@bp.get("/tool-secret")
+def get_tool_secret():
+    """Whether the tenant's tool-webhook secret is issued, and its rotation overlap (no secret)."""
+    return jsonify(tool_secrets.status(g.tenant, current_app.config))
+
+
+@bp.post("/tool-secret/rotate")
+def rotate_tool_secret():
+    """Issue a new tool-webhook secret, shown only in this answer; the previous overlaps."""
+    return jsonify(tool_secrets.rotate(g.tenant.id, current_app.config)), 201

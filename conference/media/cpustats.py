@@ -4,7 +4,7 @@ from __future__ import annotations
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from agents import cpupool
-from conference.media.metrics import REGISTRY
+from conference.media.metrics import register_scrape_time
 
 
 class PoolCollector:
@@ -44,4 +44,4 @@ def register() -> None:
     global _collector
     if _collector is None:
         _collector = PoolCollector()
-        REGISTRY.register(_collector)
+        register_scrape_time(_collector)

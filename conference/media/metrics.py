@@ -1,4 +1,10 @@
-"""Prometheus counters of the media plane, exposed on /metrics."""
+"""Prometheus counters of the media plane, exposed on /metrics.
+
+Under gunicorn every worker writes its samples to PROMETHEUS_MULTIPROC_DIR (gunicorn.conf.py makes
+it), and a scrape sums them across the process tree, whichever worker answers; gauges say how
+they combine (livesum: open sockets of live workers). Without the directory (tests, the dev
+server) /metrics serves this process's registry.
+"""
 from __future__ import annotations
 
 import hmac
@@ -14,6 +20,7 @@ from prometheus_client import (
 )
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+SCRAPE_TIME: list = []  # custom collectors, read per scrape from the answering worker
 
 FRAMES_IN = Counter("forkline_media_frames_in", "Media frames received", ["kind"],
                     registry=REGISTRY)
@@ -30,7 +37,7 @@ LATE = Counter("forkline_media_late_frames", "Out-of-order or duplicate frames",
 GAPS = Counter("forkline_media_sequence_gaps", "Sequence numbers never received",
                registry=REGISTRY)
 MARKS_OUT = Gauge("forkline_media_marks_outstanding", "Marks sent and not yet echoed",
-                  registry=REGISTRY)
+                  registry=REGISTRY, multiprocess_mode="livesum")
 CLEARS = Counter("forkline_media_clears", "clear messages sent", registry=REGISTRY)
 BARGE_INS = Counter("forkline_media_barge_ins", "Barge-ins", ["source"], registry=REGISTRY)
 BARGE_REACTION = Histogram(
@@ -45,9 +52,11 @@ DUPLICATES = Counter("forkline_media_duplicate_sockets", "Older sockets fenced b
                      registry=REGISTRY)
 BACKEND_FAILURES = Counter("forkline_media_backend_failures", "AI backend errors survived",
                            ["code"], registry=REGISTRY)
-STREAMS = Gauge("forkline_media_streams_open", "Open media sockets", ["kind"], registry=REGISTRY)
+STREAMS = Gauge("forkline_media_streams_open", "Open media sockets", ["kind"], registry=REGISTRY,
+                multiprocess_mode="livesum")
 AWAITING_START = Gauge("forkline_media_sockets_awaiting_start",
-                       "Upgraded sockets that have not sent a valid start yet", registry=REGISTRY)
+                       "Upgraded sockets that have not sent a valid start yet", registry=REGISTRY,
+                       multiprocess_mode="livesum")
 START_TIMEOUTS = Counter("forkline_media_start_timeouts",
                          "Sockets closed for sending no valid start in time", registry=REGISTRY)
 AI_CAP_REFUSED = Counter("forkline_media_ai_cap_refused",
@@ -62,11 +71,13 @@ BUS_SIGNALS = Counter("forkline_bus_signals", "Cross-worker signals published, b
                       " (outbox full)", ["outcome"], registry=REGISTRY)
 STATE_QUEUED = Gauge("forkline_state_writes_queued", "State writes waiting for the database",
                      registry=REGISTRY)
-WORKER_PID = Gauge("forkline_worker_pid", "PID of the worker that answered this scrape (tells"
-                   " the workers of one host apart)", registry=REGISTRY)
+WORKER_PID = Gauge("forkline_worker_pid", "PIDs of the workers this scrape sums (one"
+                   " sample per live worker)", registry=REGISTRY)
 WORKER_CONNECTIONS = Gauge("forkline_worker_connections_limit",
                            "gunicorn worker_connections: connections one worker accepts",
-                           registry=REGISTRY)
+                           registry=REGISTRY, multiprocess_mode="livemax")
+WORKERS = Gauge("forkline_workers_live", "Worker processes whose samples this scrape sums",
+                registry=REGISTRY, multiprocess_mode="livesum")
 
 bp = Blueprint("media_metrics", __name__)
 
@@ -79,10 +90,32 @@ def metrics() -> Response:
         given = request.headers.get("Authorization", "").removeprefix("Bearer ")
         if not hmac.compare_digest(given.encode(), token.encode()):
             abort(401, description="metrics need the METRICS_TOKEN bearer token")
-    return Response(generate_latest(REGISTRY), mimetype=CONTENT_TYPE_LATEST)
+    return Response(exposition(current_app.config.get("METRICS_MULTIPROC_DIR")),
+                    mimetype=CONTENT_TYPE_LATEST)
+
+
+def exposition(multiproc_dir: str | None) -> bytes:
+    """Every worker's samples summed (multiprocess mode), else this process's registry."""
+    if not multiproc_dir:
+        return generate_latest(REGISTRY)
+    from prometheus_client import multiprocess
+
+    merged = CollectorRegistry()
+    multiprocess.MultiProcessCollector(merged, path=multiproc_dir)
+    # Collectors read at scrape time (the CPU pool) are this worker's alone.
+    local = CollectorRegistry()
+    for collector in SCRAPE_TIME:
+        local.register(collector)
+    return generate_latest(merged) + generate_latest(local)
+
+
+def register_scrape_time(collector) -> None:
+    """Register a collector read at scrape time (not a metric object, so never in the files)."""
+    REGISTRY.register(collector)
+    SCRAPE_TIME.append(collector)
 
 
 def value(name: str, **labels: str) -> float:
-    """Current value of a sample (for tests and benches)."""
+    """Current value of a sample in this process (for tests and benches)."""
     got = REGISTRY.get_sample_value(name, labels or None)
     return got or 0.0

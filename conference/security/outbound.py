@@ -1,19 +1,20 @@
 """Outbound calls to tenant webhooks (the lookup tool): their own key, no redirects, bounded.
 
-A tool webhook is signed with a per-tenant key derived from TOOL_SIGNING_KEY (never SECRET_KEY,
+A tool webhook is signed with the tenant's own tool secret (tool_secrets.py; never SECRET_KEY,
 which mints stream tokens), so whoever runs a tenant's webhook can verify requests but cannot mint
-anything. Only https is allowed (plain http to loopback in development/testing); redirects are
-refused (a 302 to an internal address must not come back to the model); the answer is capped.
+anything, nor sign for another tenant. Only https is allowed (plain http to loopback in
+development/testing); redirects are refused (a 302 to an internal address must not come back to
+the model); the answer is capped.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import ipaddress
 import json
 import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
+
+from conference.security.tool_secrets import signature
 
 MAX_ANSWER = 64 * 1024
 
@@ -28,12 +29,6 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 
 
 _OPENER = urllib.request.build_opener(_NoRedirects)
-
-
-def tenant_tool_key(signing_key: str, tenant_id: int) -> bytes:
-    """The tenant's own webhook signing key (rotate all by changing TOOL_SIGNING_KEY)."""
-    return hmac.new(signing_key.encode(), f"tool-webhook:{tenant_id}".encode(),
-                    hashlib.sha256).digest()
 
 
 def check_url(url: str, allow_http_loopback: bool) -> None:
@@ -55,14 +50,20 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def post_signed_json(url: str, payload: dict, key: bytes, timeout_s: float,
+def post_signed_json(url: str, payload: dict, secrets: list[str], timeout_s: float,
                      allow_http_loopback: bool = False):
-    """POST `payload` signed (X-Forkline-Signature, HMAC-SHA256 hex) and return its JSON answer."""
+    """POST `payload` signed and return its JSON answer.
+
+    X-Forkline-Signature is the HMAC-SHA256 hex of the body under the current secret; during a
+    rotation's overlap X-Forkline-Signature-Previous carries it under the previous secret.
+    """
     check_url(url, allow_http_loopback)
     body = json.dumps(payload).encode()
-    signature = hmac.new(key, body, hashlib.sha256).hexdigest()
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json", "X-Forkline-Signature": signature})
+    headers = {"Content-Type": "application/json", "X-Forkline-Signature": signature(secrets[0],
+                                                                                     body)}
+    if len(secrets) > 1:
+        headers["X-Forkline-Signature-Previous"] = signature(secrets[1], body)
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
     with _OPENER.open(request, timeout=timeout_s) as r:
         raw = r.read(MAX_ANSWER + 1)
     if len(raw) > MAX_ANSWER:

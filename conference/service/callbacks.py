@@ -65,7 +65,7 @@ def store_event(session: so.Session, source: str, event: str, form: Mapping, ide
     """
     key = f"{source}:" + hashlib.sha256(identity.encode()).hexdigest()
     row = ConferenceEvent(source=source, event=event, sequence_number=sequence,
-                          call_sid=call_sid, payload=dict(form.items()), dedup_key=key)
+                          call_sid=call_sid, payload=stored_form(form), dedup_key=key)
     try:
         with session.begin_nested():
             session.add(row)
@@ -248,3 +248,11 @@ def handle_stream_event(session: so.Session, form: Mapping) -> str:
     if event != "stream-started" and refork(session, stream, p):
         return "re-forked"
     return "applied"
+
+
+def stored_form(form) -> dict:
+    """The callback's parameters as stored, without the AI's dial token (never stored, README
+    Security): Twilio echoes an `app:` address's query back as parameters of its own (`token`),
+    and an `app:` To/Called keeps only `app:AP…`."""
+    return {k: v.partition("?")[0] if v.startswith("app:") else v for k, v in form.items()
+            if k != "token"}

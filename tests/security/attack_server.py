@@ -19,6 +19,7 @@ from twilio.request_validator import RequestValidator
 ROOT = Path(__file__).resolve().parents[2]
 AUTH_TOKEN = "attack-auth-token-0123456789abcdef"
 PUBLIC = "https://forkline.attack.test"
+ACCOUNT_SID = "AC" + "0" * 31 + "1"
 
 
 def http_get(url: str, headers: dict | None = None) -> tuple[int, bytes]:
@@ -54,11 +55,29 @@ def read_response(s: socket.socket) -> bytes:
 
 
 class Forkline:
-    """A running gunicorn serving app:create_app() with its log file."""
+    """A running gunicorn serving app:create_app() with its log file.
+
+    `port` is where attacks connect (a reverse proxy's port when one is in front); `public` is
+    the base URL Twilio signs and calls back: PUBLIC_URL, or in development the URL it is
+    reached at (its own address, or the proxy's public host).
+    """
 
     def __init__(self, proc: subprocess.Popen, port: int, log: Path, env: dict) -> None:
         self.proc, self.port, self.log, self.env = proc, port, log, env
-        self.base = f"http://127.0.0.1:{port}"
+        self.direct_port, self.proxy = port, None
+        self.public = env.get("PUBLIC_URL") or f"http://127.0.0.1:{port}"
+
+    @property
+    def base(self) -> str:
+        """http:// base of the port attacks connect to."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def behind(self, proxy) -> Forkline:
+        """Route every attack through `proxy` (a support.reverse_proxy.ReverseProxy)."""
+        self.proxy, self.port = proxy, proxy.port
+        if not self.env.get("PUBLIC_URL"):
+            self.public = f"{proxy.scheme}://{proxy.public_host}"
+        return self
 
     def healthz(self) -> int:
         """The /healthz status (the worker answers)."""
@@ -82,14 +101,20 @@ class Forkline:
         return self.flask("tenants", "create", name, *options).strip().splitlines()[-1]
 
 
-def start_forkline(tmp: Path, **extra_env: str) -> Forkline:
-    """Migrate, then boot the Procfile's web line; returns once /healthz answers."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "OPENAI_"))}
+def start_forkline(tmp: Path, public: str | None = PUBLIC, **extra_env: str) -> Forkline:
+    """Migrate, then boot the Procfile's web line; returns once /healthz answers.
+
+    With `public` None, PUBLIC_URL is unset and the server runs in development mode.
+    """
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("TWILIO_", "OPENAI_", "PUBLIC_URL", "FORKLINE_ENV"))}
     env.update(PATH=f"{Path(sys.executable).parent}:{env['PATH']}", PORT=str(free_port()),
                DATABASE_URL=f"sqlite:///{tmp / 'attack.sqlite'}", LOG_LEVEL="INFO",
-               AI_BACKEND="echo", PUBLIC_URL=PUBLIC, TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-               TWILIO_ACCOUNT_SID="AC" + "0" * 31 + "1", FORKLINE_SECRET_KEY="attack-secret",
-               RECORDINGS_DIR=str(tmp / "recordings"), **extra_env)
+               AI_BACKEND="echo", TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+               TWILIO_ACCOUNT_SID=ACCOUNT_SID, FORKLINE_SECRET_KEY="attack-secret",
+               RECORDINGS_DIR=str(tmp / "recordings"),
+               **({"PUBLIC_URL": public} if public else {"FORKLINE_ENV": "development"}),
+               **extra_env)
     subprocess.run(procfile()["release"], shell=True, cwd=ROOT, env=env, check=True,
                    capture_output=True, timeout=120)
     log = tmp / "web.log"
@@ -109,11 +134,13 @@ def start_forkline(tmp: Path, **extra_env: str) -> Forkline:
 
 
 def upgrade(forkline, path: str = "/twilio/fork", extensions: str = "") -> socket.socket:
-    """A signed WebSocket upgrade, as Twilio opens it; the socket after the 101."""
-    url = PUBLIC.replace("https://", "wss://") + path
+    """A signed WebSocket upgrade, as Twilio opens it (to the server's public URL); the socket
+    after the 101."""
+    scheme, _, rest = forkline.public.partition("://")
+    url = {"https": "wss", "http": "ws"}[scheme] + "://" + rest + path
     sig = RequestValidator(AUTH_TOKEN).compute_signature(url, {})
     key = base64.b64encode(os.urandom(16)).decode()
-    head = (f"GET {path} HTTP/1.1\r\nHost: forkline.attack.test\r\nUpgrade: websocket\r\n"
+    head = (f"GET {path} HTTP/1.1\r\nHost: {rest}\r\nUpgrade: websocket\r\n"
             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
             f"X-Twilio-Signature: {sig}\r\n")
     if extensions:
@@ -138,7 +165,7 @@ def start_message(call_sid: str, params: dict) -> bytes:
     """A Twilio `start` text frame for `call_sid` with customParameters `params`."""
     sid = "MZ" + call_sid[2:]
     msg = {"event": "start", "sequenceNumber": "1", "streamSid": sid,
-           "start": {"accountSid": "AC" + "0" * 31 + "1", "streamSid": sid, "callSid": call_sid,
+           "start": {"accountSid": ACCOUNT_SID, "streamSid": sid, "callSid": call_sid,
                      "tracks": ["inbound"], "customParameters": params,
                      "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000,
                                      "channels": 1}}}

@@ -9,6 +9,10 @@ from twilio.request_validator import RequestValidator
 from .attack_server import AUTH_TOKEN, PUBLIC
 
 HUGE = 200 * 1024 * 1024
+# A gunicorn boot counts toward the first test; on a loaded machine it took 70-90 s.
+pytestmark = pytest.mark.timeout(300)
+# Flood-type attacks take `live_stream`: a started media stream of another tenant keeps flowing
+# through each (every frame echoed back, its socket open, /healthz answering afterwards).
 
 
 def post_head(path: str, length: int, headers: dict | None = None) -> bytes:
@@ -23,14 +27,14 @@ def status_of(response: bytes) -> int:
 
 
 @pytest.mark.slow
-def test_unsigned_huge_body_is_403_before_reading(forkline):
+def test_unsigned_huge_body_is_403_before_reading(forkline, live_stream):
     head = post_head("/twilio/conference-events", HUGE)
     assert status_of(forkline.raw(head + b"a=" + b"x" * 65536)) == 403
     assert forkline.healthz() == 200
 
 
 @pytest.mark.slow
-def test_bogus_signature_huge_body_is_413_before_reading(forkline):
+def test_bogus_signature_huge_body_is_413_before_reading(forkline, live_stream):
     head = post_head("/twilio/conference-events", HUGE, {"X-Twilio-Signature": "bogus"})
     answer = forkline.raw(head + b"a=" + b"x" * 65536)
     assert status_of(answer) == 413 and b"limit" in answer
@@ -38,7 +42,7 @@ def test_bogus_signature_huge_body_is_413_before_reading(forkline):
 
 
 @pytest.mark.slow
-def test_chunked_body_over_the_twilio_cap_is_refused(forkline):
+def test_chunked_body_over_the_twilio_cap_is_refused(forkline, live_stream):
     # Without a length werkzeug either reads nothing (no wsgi.input_terminated: the form is
     # empty, so the bogus signature fails) or cuts the stream off at the cap: 403 or 413.
     head = (b"POST /twilio/call-events HTTP/1.1\r\nHost: x\r\nX-Twilio-Signature: bogus\r\n"

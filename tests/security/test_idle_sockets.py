@@ -8,7 +8,8 @@ import pytest
 
 from .attack_server import close_code, http_get, start_forkline, upgrade
 
-pytestmark = pytest.mark.slow
+# A gunicorn boot counts toward the first test; on a loaded machine it took 70-90 s.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 METRICS_TOKEN = "metrics-bearer-for-tests"
 
 
@@ -32,7 +33,8 @@ def metric(server, name: str) -> float:
     raise AssertionError(f"{name} not on /metrics")
 
 
-def test_sockets_without_start_are_closed_1008_and_counted(quick_forkline):
+@pytest.mark.parametrize("live_stream", ["quick_forkline"], indirect=True)
+def test_sockets_without_start_are_closed_1008_and_counted(quick_forkline, live_stream):
     sockets = [upgrade(quick_forkline) for _ in range(40)]
     assert quick_forkline.healthz() == 200
     assert metric(quick_forkline, "forkline_media_sockets_awaiting_start") >= 1

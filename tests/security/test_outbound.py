@@ -6,12 +6,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conference.security.outbound import (
-    MAX_ANSWER,
-    OutboundRefused,
-    post_signed_json,
-    tenant_tool_key,
-)
+from conference.security.outbound import MAX_ANSWER, OutboundRefused, post_signed_json
+from conference.security.tool_secrets import tool_secret
 
 
 class _Hook(BaseHTTPRequestHandler):
@@ -43,31 +39,33 @@ def hook():
 
 
 def test_loopback_http_works_in_development(hook):
-    assert post_signed_json(hook + "/ok", {}, b"k", 3, allow_http_loopback=True) == {"ok": 1}
+    assert post_signed_json(hook + "/ok", {}, ["k"], 3, allow_http_loopback=True) == {"ok": 1}
 
 
 def test_a_redirect_is_refused_not_followed(hook):
     with pytest.raises(OutboundRefused, match="redirect"):
-        post_signed_json(hook + "/redirect", {}, b"k", 3, allow_http_loopback=True)
+        post_signed_json(hook + "/redirect", {}, ["k"], 3, allow_http_loopback=True)
 
 
 def test_an_oversized_answer_is_refused(hook):
     with pytest.raises(OutboundRefused, match="over"):
-        post_signed_json(hook + "/big", {}, b"k", 3, allow_http_loopback=True)
+        post_signed_json(hook + "/big", {}, ["k"], 3, allow_http_loopback=True)
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:1/x", "http://example.com/x",
                                  "ftp://example.com/x", "file:///etc/passwd"])
 def test_plain_http_is_refused_in_production(url):
     with pytest.raises(OutboundRefused, match="https"):
-        post_signed_json(url, {}, b"k", 3, allow_http_loopback=False)
+        post_signed_json(url, {}, ["k"], 3, allow_http_loopback=False)
 
 
 def test_http_to_a_non_loopback_host_is_refused_even_in_development():
     with pytest.raises(OutboundRefused):
-        post_signed_json("http://10.0.0.1/x", {}, b"k", 3, allow_http_loopback=True)
+        post_signed_json("http://10.0.0.1/x", {}, ["k"], 3, allow_http_loopback=True)
 
 
-def test_each_tenant_has_its_own_key():
-    assert tenant_tool_key("master", 1) != tenant_tool_key("master", 2)
-    assert tenant_tool_key("master", 1) != tenant_tool_key("rotated", 1)
+def test_each_tenant_and_each_rotation_has_its_own_secret():
+    assert tool_secret("master", 1, "n1") != tool_secret("master", 2, "n1")
+    assert tool_secret("master", 1, "n1") != tool_secret("master", 1, "n2")
+    # The stored nonce alone derives nothing: the secret needs TOOL_SIGNING_KEY too.
+    assert tool_secret("master", 1, "n1") != tool_secret("guess", 1, "n1")

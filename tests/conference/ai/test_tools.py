@@ -15,7 +15,6 @@ from agents.echo import EchoSession
 from conference.ai.tools import handle_tool_call
 from conference.media.live_call import LiveCall
 from conference.media.registry import get_plane
-from conference.security.outbound import tenant_tool_key
 from models import Participant, get_session
 from models.agent import ToolCallRecord
 from twilio_sim.testing import wait_for
@@ -163,7 +162,8 @@ class _Webhook(BaseHTTPRequestHandler):
 
     def do_POST(self):  # noqa: N802 - http.server's naming
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.server.seen.append((self.headers["X-Forkline-Signature"], body))
+        self.server.seen.append((self.headers["X-Forkline-Signature"], body,
+                                 self.headers.get("X-Forkline-Signature-Previous")))
         payload = json.dumps({"order": "42", "status": "shipped"}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -175,23 +175,54 @@ class _Webhook(BaseHTTPRequestHandler):
         pass
 
 
-def test_lookup_posts_a_signed_query_and_relays_the_answer(twilio_app, call):
-    twilio_app.config["TOOL_SIGNING_KEY"] = "tool-key"
+def _lookup(app, ctx) -> tuple[dict, list]:
+    """Run the lookup tool against a local webhook; (tool result, what the webhook saw)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Webhook)
     server.seen = []
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        ctx = dict(call(), lookup_url=f"http://127.0.0.1:{server.server_port}/hook")
-        result = handle_tool_call(twilio_app, ctx, ToolCall("c", "lookup", {"query": "order 42"}))
+        ctx = dict(ctx, lookup_url=f"http://127.0.0.1:{server.server_port}/hook")
+        result = handle_tool_call(app, ctx, ToolCall("c", "lookup", {"query": "order 42"}))
     finally:
         server.shutdown()
         server.server_close()
+    return result, server.seen
+
+
+def _hmac(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def test_lookup_posts_a_query_signed_with_the_tenants_secret(twilio_app, api, call):
+    twilio_app.config["TOOL_SIGNING_KEY"] = "tool-key"
+    secret = api.post("/tool-secret/rotate").json["secret"]
+    result, seen = _lookup(twilio_app, call())
     assert result == {"ok": True, "result": {"order": "42", "status": "shipped"}}
-    (signature, body), = server.seen
+    (signature, body, previous), = seen
     assert json.loads(body)["query"] == "order 42"
-    key = tenant_tool_key(twilio_app.config["TOOL_SIGNING_KEY"], ctx["tenant_id"])
-    assert signature == hmac.new(key, body, hashlib.sha256).hexdigest()
-    assert key != twilio_app.config["SECRET_KEY"].encode()  # never the stream-token key
+    assert signature == _hmac(secret, body) and previous is None
+    assert secret != twilio_app.config["SECRET_KEY"]  # never the stream-token key
+
+
+def test_a_rotation_signs_with_the_new_secret_and_the_old_one_during_the_overlap(
+        twilio_app, api, call):
+    twilio_app.config["TOOL_SIGNING_KEY"] = "tool-key"
+    old = api.post("/tool-secret/rotate").json["secret"]
+    new = api.post("/tool-secret/rotate").json["secret"]
+    assert new != old
+    ctx = call()
+    _, [(signature, body, previous)] = _lookup(twilio_app, ctx)
+    # A receiver still holding the old secret verifies the second header until it switches.
+    assert signature == _hmac(new, body) and previous == _hmac(old, body)
+    twilio_app.config["TOOL_SECRET_OVERLAP_S"] = 0.0  # the overlap is over
+    _, [(signature, body, previous)] = _lookup(twilio_app, ctx)
+    assert signature == _hmac(new, body) and previous is None
+
+
+def test_lookup_without_an_issued_secret_signs_nothing(twilio_app, call):
+    twilio_app.config["TOOL_SIGNING_KEY"] = "tool-key"
+    result, seen = _lookup(twilio_app, call())
+    assert result["ok"] is False and "secret" in result["error"] and seen == []
 
 
 def test_lookup_unreachable_is_a_tool_error(twilio_app, call):

@@ -148,6 +148,20 @@ def test_unknown_conference_is_stored_and_acknowledged(twilio_app, twilio):
         assert e.conference_id is None and e.event == "conference-start"
 
 
+def test_the_ais_dial_token_echoed_by_twilio_is_not_stored(twilio_app, twilio):
+    # Twilio hands an app: address's query back as parameters of the leg's callbacks.
+    app_to = "app:AP" + "1" * 32 + "?conference=room&token=secret.token.sig"
+    r = twilio.post("/twilio/call-events", {
+        "CallSid": "CA" + "7" * 32, "CallStatus": "initiated", "To": app_to, "Called": app_to,
+        "token": "secret.token.sig", "conference": "room"})
+    assert r.status_code == 204
+    with twilio_app.app_context():
+        (e,) = get_session().scalars(sa.select(ConferenceEvent)).all()
+        assert "token" not in e.payload and "secret.token.sig" not in str(e.payload)
+        assert e.payload["To"] == e.payload["Called"] == "app:AP" + "1" * 32
+        assert e.payload["conference"] == "room"
+
+
 @pytest.mark.parametrize(("path", "params", "reason"), [
     ("/twilio/conference-events", {"StatusCallbackEvent": "conference-start",
                                    "SequenceNumber": "1"}, "missing parameter ConferenceSid"),
