@@ -72,7 +72,8 @@ BUS_SIGNALS = Counter("forkline_bus_signals", "Cross-worker signals published, b
 STATE_QUEUED = Gauge("forkline_state_writes_queued", "State writes waiting for the database",
                      registry=REGISTRY)
 WORKER_PID = Gauge("forkline_worker_pid", "PIDs of the workers this scrape sums (one"
-                   " sample per live worker)", registry=REGISTRY)
+                   " sample per live worker)", registry=REGISTRY,
+                   multiprocess_mode="liveall")
 WORKER_CONNECTIONS = Gauge("forkline_worker_connections_limit",
                            "gunicorn worker_connections: connections one worker accepts",
                            registry=REGISTRY, multiprocess_mode="livemax")
