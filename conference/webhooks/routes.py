@@ -132,8 +132,15 @@ def stream_events():
 
 @bp.errorhandler(BadWebhook)
 def bad_webhook(exc: BadWebhook):
-    """400 with the reason, as plain text."""
+    """400 with the reason, as plain text; on the AI leg, <Hangup/> (reason in the log).
+
+    Twilio answers a failed TwiML fetch by playing its error message to the far end
+    (https://www.twilio.com/blog/a-hidden-gem-fallback-urls-html); the AI leg's far end is
+    the conference, so a 400 there would be heard by the customer.
+    """
     log.warning("bad webhook: %s", exc, extra={"call_sid": request.form.get("CallSid")})
+    if request.path.startswith("/twilio/ai/"):
+        return hangup_twiml()
     return f"Bad Request: {exc}\n", 400, {"Content-Type": "text/plain"}
 
 
