@@ -85,10 +85,11 @@ class StreamActivity(Activity):
     def __init__(self, port) -> None:
         super().__init__()
         self.port = port
+        self.took = False  # the last tick's inbound frame was queued on the socket
         port.on_closed(self.done.set)
 
     def step(self, up: bytes) -> bytes:
         """Send inbound audio; play one frame of the app's buffer."""
-        self.port.send_inbound(up)
+        self.took = self.port.send_inbound(up)
         frame = self.port.playout_frame()
         return frame if len(frame) == FRAME_BYTES else (frame + SILENCE)[:FRAME_BYTES]

@@ -201,11 +201,18 @@ def list_calls():
         out.append({"sid": call.sid, "from": call.from_, "to": call.to, "status": call.status,
                     "direction": call.direction, "conference_sid": conference_of(call.sid),
                     "error": getattr(call.runtime, "error", None),
-                    "streams": [{"sid": s.sid, "name": s.name, "track": s.track,
-                                 "status": s.status, "bidirectional": s.bidirectional,
-                                 "error": s.error}
-                                for s in call.streams]})
+                    "frames_unstreamed": getattr(call.runtime, "frames_unstreamed", 0),
+                    "streams": [stream_json(s) for s in call.streams]})
     return jsonify({"calls": out})
+
+
+def stream_json(s) -> dict:
+    """A stream in /sim/calls, with its media accounting (see MediaStreamClient)."""
+    client = getattr(s.client, "client", None)
+    counts = {"media_offered": client.media_offered, "media_queued": client.media_queued,
+              "media_sent": client.media_sent} if client is not None else {}
+    return {"sid": s.sid, "name": s.name, "track": s.track, "status": s.status,
+            "bidirectional": s.bidirectional, "error": s.error, **counts}
 
 
 @bp.post("/calls/inbound")

@@ -12,7 +12,8 @@ from .callbacks import Sender
 from .clock import Ticker
 from .conference import Room, configure
 from .engine_streams import StreamsMixin
-from .interpreter import ConferenceParty, Leg, PhoneParty, Redirect
+from .interpreter import Leg, Redirect
+from .parties import ConferenceParty, PhoneParty
 from .phone import Phone, speech_or_tone
 from .store import Call, Conference, Participant, Store, rfc2822
 from .strictness import Strictness

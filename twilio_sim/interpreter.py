@@ -17,6 +17,7 @@ from .store import Call, Conference, Participant
 
 log = logging.getLogger("twilio_sim.interpreter")
 MAX_DOCUMENTS = 50  # Redirect loops end the call, like Twilio's 'too many redirects'
+APPLICATION_ERROR = "We are sorry, an application error has occurred. Goodbye."  # UNVERIFIED
 
 
 @dataclass
@@ -27,36 +28,6 @@ class Redirect:
     method: str = "POST"
     twiml: str | None = None
     extra: dict | None = None  # more request params, e.g. DialCallStatus for a Dial action
-
-
-class PhoneParty:
-    """The far end is a simulated phone."""
-
-    def __init__(self, phone):
-        self.phone = phone
-
-    def emit(self) -> bytes:
-        """What the phone says this tick."""
-        return self.phone.next_frame()
-
-    def hear(self, frame: bytes) -> None:
-        """What the phone hears this tick."""
-        self.phone.hear(frame)
-
-
-class ConferenceParty:
-    """The far end of an app: participant leg is the conference itself."""
-
-    def __init__(self, room, call_sid: str):
-        self.room, self.call_sid = room, call_sid
-
-    def emit(self) -> bytes:
-        """The conference mix this leg hears."""
-        return self.room.heard(self.call_sid)
-
-    def hear(self, frame: bytes) -> None:
-        """What the TwiML side (e.g. the AI stream) says into the conference."""
-        self.room.say(self.call_sid, frame)
 
 
 class Leg:
@@ -76,6 +47,9 @@ class Leg:
         self.doc_url: str | None = None  # base for relative URLs in the current document
         self.implicit = None  # (room, participant, settings) for a REST-dialed phone participant
         self.join_on_answer = None  # the same, for an app: participant (joins, then runs TwiML)
+        # Frames of the party's audio no <Connect><Stream> socket took: before it connected,
+        # after it was lost, and while its action URL was fetched (Twilio buffers none of it).
+        self.frames_unstreamed = 0
 
     # ---- audio -------------------------------------------------------------------------------
     def tick(self) -> None:
@@ -84,8 +58,10 @@ class Leg:
             return  # no media while ringing: a phone's scripted audio waits for the answer
         up = self.party.emit()
         activity = self.activity
-        down = activity.step(up) if activity is not None and not activity.done.is_set() \
-            else SILENCE
+        live = activity is not None and not activity.done.is_set()
+        down = activity.step(up) if live else SILENCE
+        if not (live and getattr(activity, "took", False)):
+            self.frames_unstreamed += 1
         for port in list(self.forks):
             port.feed(up, down)
         self.party.hear(down)
@@ -132,6 +108,7 @@ class Leg:
         except (twiml.TwimlError, FetchError) as exc:
             self.error = str(exc)
             log.warning("call %s ended by an application error: %s", self.call.sid, exc)
+            self.announce_error()
         except gevent.GreenletExit:
             raise
         except Exception:  # never let one call take the simulator down
@@ -139,6 +116,14 @@ class Leg:
             self.error = "internal simulator error"
         finally:
             self.sim.finish_call(self, self.final_status)
+
+    def announce_error(self) -> None:
+        """Twilio plays a pre-recorded error message when it cannot retrieve or run the TwiML
+        (https://www.twilio.com/blog/a-hidden-gem-fallback-urls-html; no Fallback URL here).
+        On an `app:` leg the far end is the conference: everyone in it hears it."""
+        if (self.call.status == "in-progress" and not self.hung_up.is_set()
+                and self.sim.strictness.strict("app-error")):
+            self.play(PlayActivity(self.sim.speech(APPLICATION_ERROR)))
 
     def ring(self) -> bool:
         """Ring the far end; False if it is busy, does not answer, fails or is hung up on."""

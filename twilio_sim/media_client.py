@@ -63,6 +63,9 @@ class MediaStreamClient:
         self._delay = self._jitter = 0.0
         self._ear_delay = self._ear_jitter = 0.0  # app -> caller latency (bidirectional)
         self.frames_sent = self.app_messages = self.marks_echoed = 0
+        # Media accounting: ticks offered (connected or not), media messages queued for the
+        # socket, and those written to it; queued - sent once closed were cut by the close.
+        self.media_offered = self.media_queued = self.media_sent = 0
         self._warned = 0
 
     @property
@@ -120,9 +123,9 @@ class MediaStreamClient:
             if link.closing or link.ws is None:
                 link.closing = True  # also cancels a connect still in flight
                 return
-            link.queue.put((self._due(link), json.dumps(link.session.stop())))
+            link.queue.put((self._due(link), json.dumps(link.session.stop()), False))
             link.closing = True
-            link.queue.put((0.0, _STOP))
+            link.queue.put((0.0, _STOP, False))
         link.closed.wait(timeout)
         self._status("stream-stopped")
 
@@ -138,7 +141,7 @@ class MediaStreamClient:
         with contextlib.suppress(OSError):
             link.ws.socket.shutdown(socket.SHUT_RDWR)
         link.ws.socket.close()
-        link.queue.put((0.0, _STOP))
+        link.queue.put((0.0, _STOP, False))
         self._status("stream-error", "31924 stream dropped (fault injection)")
 
     def restart(self, graceful: bool = False) -> str:
@@ -169,17 +172,22 @@ class MediaStreamClient:
             playout.start_delay_frames = round(ms / 20)
 
     # Per tick -------------------------------------------------------------------------------
-    def send_tick(self, inbound: bytes | None = None, outbound: bytes | None = None) -> None:
-        """Send this 20 ms tick's frame on each track (None = silence)."""
+    def send_tick(self, inbound: bytes | None = None, outbound: bytes | None = None) -> bool:
+        """Send this 20 ms tick's frame on each track (None = silence); False if no socket
+        took it (not connected yet, or closing: Twilio buffers nothing for a lost socket)."""
         link = self._link
+        self.media_offered += 1
         if link.closing or link.ws is None:
-            return
+            return False
         frames = {"inbound": inbound, "outbound": outbound}
         with self._lock:
+            queued = False
             for track in link.session.tracks:
-                self._put(link, link.session.media(track, frames[track] or SILENCE, link.tick))
+                queued = self._put(link, link.session.media(track, frames[track] or SILENCE,
+                                                            link.tick)) or queued
             link.tick += 1
         self.frames_sent += 1
+        return queued
 
     def playout_frame(self) -> bytes:
         """Bidirectional: the app audio that plays into the call this tick (silence if none)."""
@@ -212,7 +220,9 @@ class MediaStreamClient:
         """Queue a message (caller holds the lock); nothing before connect or after close."""
         if link.ws is None or link.closing:
             return False
-        link.queue.put((self._due(link), json.dumps(msg, separators=(",", ":"))))
+        media = msg.get("event") == "media"
+        self.media_queued += media
+        link.queue.put((self._due(link), json.dumps(msg, separators=(",", ":")), media))
         return True
 
     def _put_echoes(self, link: _Link, echoes: list[dict]) -> None:
@@ -222,12 +232,13 @@ class MediaStreamClient:
     def _send_loop(self, link: _Link) -> None:
         try:
             while True:
-                due, text = link.queue.get()
+                due, text, media = link.queue.get()
                 if text is _STOP:
                     break
                 if due:
                     self.clock.sleep_until(due)
                 link.ws.send(text)
+                self.media_sent += media
         except (ConnectionClosed, OSError):
             pass
         finally:
@@ -250,7 +261,7 @@ class MediaStreamClient:
         with self._lock:
             by_app = not link.closing
             link.closing = True
-            link.queue.put((0.0, _STOP))
+            link.queue.put((0.0, _STOP, False))
         link.closed_by_app = by_app
         link.closed.set()
         if by_app:

@@ -76,9 +76,9 @@ class StreamPort:
         """A fork: inbound = the leg's own voice, outbound = what the leg hears."""
         self.client.send_tick(inbound=up, outbound=down)
 
-    def send_inbound(self, up: bytes) -> None:
-        """A bidirectional stream: what the party says goes to the app."""
-        self.client.send_tick(inbound=up)
+    def send_inbound(self, up: bytes) -> bool:
+        """A bidirectional stream: what the party says goes to the app (False: no socket)."""
+        return self.client.send_tick(inbound=up)
 
     def playout_frame(self) -> bytes:
         """A bidirectional stream: the app audio due this tick."""

@@ -16,6 +16,8 @@ RULES = {
     "redirect-leaves": "a Calls update with Url/Twiml takes a participant out of its conference",
     "hold-music": "participants waiting for the start hear hold music unless WaitUrl is empty",
     "beeps": "beeps on join and leave, per Beep",
+    "app-error": "a TwiML fetch that fails (non-2xx, bad TwiML) plays the application-error "
+                 "message to the call's far end before it ends",
 }
 
 

@@ -70,6 +70,23 @@ def conference_json(conf: Conference) -> dict:
     }
 
 
+AUDIO_FIELDS = ("received", "first_index", "end_index", "fed")
+
+
+def stream_audio(session, conf: Conference) -> dict[str, dict]:
+    """Per ended AI stream, what its socket brought in (frame counts and replay-ring indexes:
+    frames past `fed` had not reached the backend yet and are replayed into it)."""
+    rows = session.scalars(sa.select(ConferenceEvent).where(
+        ConferenceEvent.conference_id == conf.id, ConferenceEvent.event == "ai-stream-audio"))
+    out = {}
+    for e in rows:
+        payload = e.payload or {}
+        if isinstance(payload.get("stream_sid"), str):
+            out[payload["stream_sid"]] = {k: payload.get(k) for k in AUDIO_FIELDS
+                                          if isinstance(payload.get(k), int)}
+    return out
+
+
 def conference_detail_json(conf: Conference) -> dict:
     """A conference plus its streams and most recent events."""
     session = get_session()
@@ -78,12 +95,14 @@ def conference_detail_json(conf: Conference) -> dict:
     events = session.scalars(
         sa.select(ConferenceEvent).where(ConferenceEvent.conference_id == conf.id)
         .order_by(ConferenceEvent.id.desc()).limit(RECENT_EVENTS))
+    audio = stream_audio(session, conf)
     return {
         **conference_json(conf),
         "streams": [
             {"stream_sid": s.stream_sid, "call_sid": s.call_sid, "kind": s.kind,
              "track": s.track, "name": s.name, "status": s.status,
              "started_at": _ts(s.started_at), "stopped_at": _ts(s.stopped_at)}
+            | ({"audio": audio[s.stream_sid]} if s.stream_sid in audio else {})
             for s in streams
         ],
         "events": [

@@ -40,6 +40,9 @@ class AiLeg:
         self.fenced = False
         self.clear_signal: float | None = None
         self.frames_in = self.messages_out = self.bytes_out = 0
+        self.received = 0  # media frames read from this socket (frames_in is a batch counter)
+        # Replay-ring indexes of this socket's frames: [first_index, end_index).
+        self.first_index = self.end_index = 0
         self.live: LiveCall | None = None
         self.mix_key = "mix:" + conf_key(info.get("tenant"), info.get("conference"))
         self._marks_reported = 0
@@ -82,6 +85,7 @@ class AiLeg:
                 metrics.REPLAYED.labels(direction="outbound").inc(requeued // 160)
             live.leg = self
         self.live = live
+        self.first_index = self.end_index = live.replay.inbound.next_index
         plane.sink.submit(statesink.stream_started, self.info, self._on_recording)
         metrics.STREAMS.labels(kind="ai").inc()
         if self._sender is not None:
@@ -109,6 +113,8 @@ class AiLeg:
         index = self.plane.replay.add_inbound(replay, data)
         self.plane.taps.publish(self.mix_key, data)
         self.frames_in += 1
+        self.received += 1
+        self.end_index = index + 1
         if self.frames_in >= 250:  # counters in batches: no metric locks per frame
             self._flush_counters()
         if live.ready:
@@ -214,6 +220,7 @@ class AiLeg:
             return
         if live.leg is self:
             live.leg = None
+        self._account(live)
         plane.table.release(self.key, self)  # a no-op when a newer local socket holds it
         if self.fenced:
             plane.sink.submit(statesink.stream_ended, self.start.stream_sid, "stopped")
@@ -228,6 +235,14 @@ class AiLeg:
             plane.sink.submit(statesink.stream_ended, self.start.stream_sid,
                               "stopped" if stopped else "failed")
         live.parked_at = now_ms
+
+    def _account(self, live: LiveCall) -> None:
+        """Record what this socket brought in: its frames' ring indexes, and how far the
+        backend has been fed (frames past `fed` are replayed when the backend is back)."""
+        replay = live.replay
+        live.record("ai-stream-audio", {
+            "stream_sid": self.start.stream_sid, "received": self.received,
+            "first_index": self.first_index, "end_index": self.end_index, "fed": replay.fed})
 
     def _dropped(self, live: LiveCall) -> None:
         metrics.DROPS.inc()

@@ -155,7 +155,8 @@ def stream_info(plane: MediaPlane, start: Start, kind: str) -> dict | None:
     # `continues` (a re-dialed AI) may only adopt a parked call of the token's own conference.
     info = {key: params.get(key) for key in ("agent", "mode", "coach", "role", "continues")}
     info.update(conference=claims.get("conference"), tenant=str(claims.get("tenant")),
-                label=claims.get("label"), cap=claims.get("cap"), user=claims.get("user"))
+                label=claims.get("label"), cap=claims.get("cap"), user=claims.get("user"),
+                stream_name=(params.get("stream") or "")[:64] or None)
     return info
 
 

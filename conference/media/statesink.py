@@ -132,7 +132,10 @@ def stream_started(info: dict, on_recording: Callable[[bool], None] | None = Non
             row = Stream(stream_sid=info["stream_sid"])
             session.add(row)
         row.call_sid, row.kind = info["call_sid"], info["kind"]
-        row.track, row.name = info.get("track", "inbound_track"), info.get("label")
+        # The stream's own name (unique per call: "ai-2", "fork-customer-3"), never the label;
+        # Twilio's stream-started callback carries it too (StreamName).
+        row.track = info.get("track", "inbound_track")
+        row.name = row.name or info.get("stream_name")
         row.status = "started"
         row.conference_id = conf.id if conf else None
         row.participant_id = participant.id if participant else None

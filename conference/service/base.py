@@ -116,7 +116,7 @@ def _dial(conf: Conference, p: Participant, *, beep: bool = True, jitter: str | 
             p.muted, p.coaching = True, False
             record_api_event(so.object_session(conf), conf, "coach-refused", label=p.label,
                              coach=p.coach_label, code=exc.code, reason=exc.message)
-            return _dial(conf, p, beep=beep, jitter=jitter)
+            return _dial(conf, p, beep=beep, jitter=jitter, address=address)
         if exc.code in TWILIO_DUPLICATE_LABEL:
             raise Conflict(f"label {p.label!r} is already in the conference at Twilio",
                            code="duplicate_label") from exc

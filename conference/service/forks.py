@@ -41,7 +41,8 @@ def start_fork(session: so.Session, conf: Conference, p: Participant) -> bool:
     try:
         info = get_gateway().start_stream(
             p.call_sid, url=urls.fork_url(), name=name, track="inbound_track",
-            parameters=fork_parameters(conf, p), status_callback=urls.stream_events_url(),
+            parameters=fork_parameters(conf, p) | {"stream": name},
+            status_callback=urls.stream_events_url(),
         )
     except GatewayError as exc:
         # Release the claim so a later join (or operator retry) can fork the leg.
@@ -114,5 +115,5 @@ def upsert_stream(
         stream.status = status
     if stream.status in TERMINAL and stream.stopped_at is None:
         stream.stopped_at = utcnow()
-    stream.name = stream.name or name
+    stream.name = name or stream.name  # Twilio's StreamName is the authority
     return stream

@@ -181,13 +181,26 @@ def _apply_mode(conf: Conference, p: Participant, mode: str, coach_label: str | 
     # A pending whisper is sent as muted without coaching; the join callback switches it.
     if p.call_sid and conf.twilio_sid:
         try:
-            get_gateway().update_participant(conf.twilio_sid, p.call_sid, muted=flags["muted"],
-                                             coaching=flags["coaching"],
-                                             call_sid_to_coach=coached)
+            _update_flags(conf, p, flags, coached)
         except GatewayError as exc:
-            raise UpstreamError(exc.code, exc.message) from exc
+            if not (flags["coaching"] and exc.code in coaching.COACH_REFUSALS):
+                raise UpstreamError(exc.code, exc.message) from exc
+            # Twilio knows better than our callbacks so far (the target left, is on hold, or
+            # the conference has not started): wait muted for the target's join instead.
+            record_api_event(so.object_session(conf), conf, "coach-refused", label=p.label,
+                             coach=coach_label, code=exc.code, reason=exc.message)
+            flags.update(muted=True, coaching=False)
+            try:
+                _update_flags(conf, p, flags, None)
+            except GatewayError as again:
+                raise UpstreamError(again.code, again.message) from again
     for key, value in flags.items():
         setattr(p, key, value)
+
+
+def _update_flags(conf: Conference, p: Participant, flags: dict, coached: str | None) -> None:
+    get_gateway().update_participant(conf.twilio_sid, p.call_sid, muted=flags["muted"],
+                                     coaching=flags["coaching"], call_sid_to_coach=coached)
 
 
 def _next_supervisor_label(conf: Conference) -> str:

@@ -17,7 +17,7 @@ from conference.ai import profiles
 from conference.service.callbacks import CA_RE, BadWebhook, store_event
 from conference.twilio import urls
 from conference.twilio.stream_params import ai_parameters, ai_stream_name
-from models import Conference, Participant
+from models import Conference, ConferenceEvent, Participant, Stream
 from models.times import utcnow
 
 # A socket that keeps failing at once would loop through the action URL forever: after this
@@ -31,7 +31,7 @@ def connect_action_url(n: int) -> str:
 
 
 def stream_context(conf: Conference, ai: Participant | None, values: Mapping, n: int,
-                   call_sid: str) -> dict:
+                   call_sid: str, continues: str | None = None) -> dict:
     """Template context of ai_stream.xml for the `n`th stream on the AI leg's call `call_sid`."""
     agent = (ai.agent if ai else None) or values.get("agent") or profiles.DEFAULT_NAME
     mode = (ai.mode if ai else None) or values.get("mode") or "speak"
@@ -39,14 +39,29 @@ def stream_context(conf: Conference, ai: Participant | None, values: Mapping, n:
     return {
         "stream_name": ai_stream_name(n), "ai_stream_url": urls.ai_stream_url(),
         "stream_events_url": urls.stream_events_url(), "action_url": connect_action_url(n),
-        "parameters": ai_parameters(conf, agent, mode, coach, call_sid, ai) | _continues(values),
+        "parameters": ai_parameters(conf, agent, mode, coach, call_sid, ai)
+        | {"stream": ai_stream_name(n)} | ({"continues": continues} if continues else {}),
     }
 
 
-def _continues(values: Mapping) -> dict[str, str]:
-    # A re-dialed AI: the old call whose conversation this one continues (a CallSid only).
+def verified_continues(session: so.Session, conf: Conference, values: Mapping,
+                       call_sid: str) -> str | None:
+    """The old AI call a re-dialed AI carries on, if it was an AI call of this very conference.
+
+    `continues` arrives in Twilio's signed Voice request (the `app:` address's query), next to
+    the token that names the conference and tenant. Only a CallSid Forkline itself streamed as
+    this conference's AI (or saw leave it) is passed on, so a forged value can name no other
+    tenant's or conference's conversation; the media plane checks the conference again.
+    """
     prior = values.get("continues") or ""
-    return {"continues": prior} if CA_RE.match(prior) else {}
+    if not CA_RE.match(prior) or prior == call_sid:
+        return None
+    streamed = session.scalar(sa.select(Stream.id).where(
+        Stream.call_sid == prior, Stream.kind == "ai", Stream.conference_id == conf.id).limit(1))
+    left = streamed or session.scalar(sa.select(ConferenceEvent.id).where(
+        ConferenceEvent.call_sid == prior, ConferenceEvent.conference_id == conf.id,
+        ConferenceEvent.event == "participant-leave").limit(1))
+    return prior if left else None
 
 
 def stream_number(args: Mapping) -> int:

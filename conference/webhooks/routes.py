@@ -46,7 +46,8 @@ def voice():
                 context = {
                     "stream_name": fork_stream_name(p), "fork_url": urls.fork_url(),
                     "stream_events_url": urls.stream_events_url(),
-                    "parameters": fork_parameters(conf, p), "label": p.label, "beep": True,
+                    "parameters": fork_parameters(conf, p) | {"stream": fork_stream_name(p)},
+                    "label": p.label, "beep": True,
                     "conference_events_url": urls.conference_events_url(),
                     "conference_events": CONFERENCE_EVENTS, "conference_name": conf.twilio_name,
                 }
@@ -75,7 +76,8 @@ def ai_voice():
             return hangup_twiml()
         if ai is not None and ai.call_sid is None:
             ai.call_sid = call_sid
-        context = ai_stream.stream_context(conf, ai, request.values, 1, call_sid)
+        prior = ai_stream.verified_continues(session, conf, request.values, call_sid)
+        context = ai_stream.stream_context(conf, ai, request.values, 1, call_sid, prior)
         agent = context["parameters"]["agent"]
         # Keyed by this CallSid: the AI stream's start message carries the same callSid.
         prewarm.maybe_start(current_app._get_current_object(), call_sid, conf.tenant_id, agent)
@@ -142,8 +144,15 @@ def stream_events():
 
 @bp.errorhandler(BadWebhook)
 def bad_webhook(exc: BadWebhook):
-    """400 with the reason, as plain text."""
+    """400 with the reason, as plain text; on the AI leg, <Hangup/> (reason in the log).
+
+    Twilio answers a failed TwiML fetch by playing its error message to the far end
+    (https://www.twilio.com/blog/a-hidden-gem-fallback-urls-html); the AI leg's far end is
+    the conference, so a 400 there would be heard by the customer.
+    """
     log.warning("bad webhook: %s", exc, extra={"call_sid": request.form.get("CallSid")})
+    if request.path.startswith("/twilio/ai/"):
+        return hangup_twiml()
     return f"Bad Request: {exc}\n", 400, {"Content-Type": "text/plain"}
 
 

@@ -132,3 +132,27 @@ def test_stream_names_are_unique_per_call_even_after_stop(side, sim_server, webh
     assert streams.create(url="wss://127.0.0.1:9/fork", name="fork-agent-2").name == \
         "fork-agent-2"
     side.client.calls(call_sid).update(status="completed")
+
+
+def test_end_conference_on_exit_and_coaching_off(side):
+    """A joined participant with EndConferenceOnExit ends the conference for everyone
+    (twiml/conference#endconferenceonexit); Coaching=false drops CallSidToCoach, and a
+    coach may only be set while the target is connected (conference-participant-resource)."""
+    n = 1 if isinstance(side, SimSide) else 0
+    num = f"+1555072{n}00"
+    room = side.client.conferences(f"agree-exit-{n}").participants
+    customer = room.create(from_="+15550720000", to=num + "1", label="customer")
+    cf = customer.conference_sid
+    parts = side.client.conferences(cf).participants
+    agent = parts.create(from_="+15550720000", to=num + "2", label="agent",
+                         end_conference_on_exit=True)
+    whisper = parts.create(from_="+15550720000", to=num + "3", label="whisper", muted=True)
+    side.answer(cf, customer.call_sid, agent.call_sid, whisper.call_sid)
+    assert side.status(cf) == "in-progress"
+    coached = parts("whisper").update(coaching=True, call_sid_to_coach=agent.call_sid)
+    assert (coached.coaching, coached.call_sid_to_coach) == (True, agent.call_sid)
+    off = parts("whisper").update(coaching=False)
+    assert (off.coaching, off.call_sid_to_coach) == (False, None)
+    assert parts("agent").delete() is True  # joined, EndConferenceOnExit: everyone is out
+    wait_for(lambda: side.status(cf) == "completed", 10)
+    wait_for(lambda: side.labels(cf) == set(), 10)

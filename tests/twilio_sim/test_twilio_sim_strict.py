@@ -239,7 +239,7 @@ def test_without_the_dev_flag_ws_urls_are_refused_and_lenient_rules_relax(sim_se
                      lenient=("coach", "labels", "redirect-leaves")) as sim:
         assert sim.control.strictness() == {"allow_ws": False, "rules": {
             "coach": False, "labels": False, "stream-names": True, "redirect-leaves": False,
-            "hold-music": True, "beeps": True}}
+            "hold-music": True, "beeps": True, "app-error": True}}
         webhooks.routes["/ws"] = ('<Response><Connect><Stream url="ws://127.0.0.1:9/x" '
                                   'statusCallback="/ws-st"/></Connect></Response>')
         call = sim.control.inbound_call("+15550700100", "+15550700000", webhooks.url("/ws"))
@@ -264,3 +264,27 @@ def test_without_the_dev_flag_ws_urls_are_refused_and_lenient_rules_relax(sim_se
         assert "ai" in [p.label for p in client.conferences(ringing.conference_sid)
                         .participants.list()], "lenient: a redirected app: leg stays in"
         client.conferences(ringing.conference_sid).update(status="completed")
+
+
+def test_a_failed_twiml_fetch_plays_the_application_error_message(sim_server, webhooks):
+    # Twilio plays a pre-recorded error message to the far end when it cannot retrieve or run
+    # the TwiML (twilio.com/blog/a-hidden-gem-fallback-urls-html); an app: leg's far end is the
+    # conference, so its other participants hear it.
+    client = sim_server.client()
+    phone = "+15550700110"
+    sim_server.control.record(phone)
+    human = client.conferences("app-error-room").participants.create(
+        from_="+15550700000", to=phone, beep="false", wait_url="")
+    wait_for(lambda: client.conferences(human.conference_sid).participants(human.call_sid)
+             .fetch().status == "connected", 10)
+    webhooks.routes["/broken"] = "<Response><Bogus/></Response>"
+    app = client.applications.create(voice_url=webhooks.url("/broken"))
+    ai = client.conferences(human.conference_sid).participants.create(
+        from_="+15550700000", to=f"app:{app.sid}", beep="false", wait_url="")
+    wait_for(lambda: call_info(sim_server, ai.call_sid)["status"] == "completed", 20)
+    assert call_info(sim_server, ai.call_sid)["error"]  # the failed document, as Twilio logs it
+    pcm = ulaw_to_pcm(read_wav_ulaw(sim_server.control.recording_wav(phone)))
+    samples = [int.from_bytes(pcm[i:i + 2], "little", signed=True)
+               for i in range(0, len(pcm), 2)]
+    assert max(map(abs, samples)) > 3000, "the error message reached the conference"
+    client.conferences(human.conference_sid).update(status="completed")

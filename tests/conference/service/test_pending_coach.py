@@ -129,3 +129,32 @@ def test_coach_refused_at_dial_time_dials_muted_instead(api, twilio, fake_twilio
     assert second.form["Muted"] == "true" and "CallSidToCoach" not in second.form
     events = [e["event"] for e in api.get("/conferences/room").json["events"]]
     assert "coach-refused" in events
+
+
+def test_switch_to_whisper_refused_by_twilio_falls_back_to_pending(api, twilio, fake_twilio,
+                                                                   room, fake_side):
+    """Our callbacks said the agent joined; Twilio says otherwise (errors/13240): the switch
+    is accepted as a pending whisper (muted, waiting for the agent's join), never a 502."""
+    calls = room["calls"]
+    conf_event(twilio, room, JOIN, calls["customer"], "customer", fake_side)
+    # Only Forkline hears of the agent's join: the strict fake still has it ringing.
+    conf_event(twilio, room, JOIN, calls["agent"], "agent")
+    r = api.put("/conferences/room/ai", {"agent": "default", "mode": "speak"})
+    assert r.status_code == 201, r.json
+    ai_sid = r.json["call_sid"]
+    conf_event(twilio, room, JOIN, ai_sid, "ai", fake_side)
+    fake_twilio.take()
+    r = api.put("/conferences/room/ai", {"agent": "default", "mode": "whisper", "coach": "agent"})
+    assert r.status_code == 200, r.json
+    assert (r.json["mode"], r.json["pending_coach"], r.json["muted"]) == ("whisper", True, True)
+    refused, fallback = [q for q in fake_twilio.take() if q.operation_id == "UpdateParticipant"]
+    assert refused.form["CallSidToCoach"] == calls["agent"]
+    assert fallback.form == {"Muted": "true", "Coaching": "false"}
+    detail = api.get("/conferences/room").json
+    assert [e["payload"]["code"] for e in detail["events"] if e["event"] == "coach-refused"] \
+        == [13240]
+    assert {p["label"]: p["status"] for p in detail["participants"]}["agent"] == "joined"
+    # The agent's next join (it was not really there) makes the AI coach it.
+    conf_event(twilio, room, JOIN, calls["agent"], "agent", fake_side)
+    (switch,) = [q for q in fake_twilio.take() if q.operation_id == "UpdateParticipant"]
+    assert switch.form["CallSidToCoach"] == calls["agent"]

@@ -76,3 +76,60 @@ def test_a_refused_redial_is_recorded_and_hangs_up_nobody(api, twilio, fake_twil
         "customer": "joined", "agent": "joined", "ai": "left"}
     assert detail["ai"]["call_sid"] == old
     assert any(e["event"] == "ai-redial-failed" for e in detail["events"])
+
+
+def _voice_params(twilio, call_sid: str, query: dict) -> dict:
+    r = twilio.post("/twilio/ai/voice", {"CallSid": call_sid, **query})
+    assert r.status_code == 200, r.data
+    return {el.get("name"): el.get("value")
+            for el in ElementTree.fromstring(r.data).findall("./Connect/Stream/Parameter")}
+
+
+def _ai_dial_query(fake_twilio) -> dict:
+    dial = [q for q in fake_twilio.take() if q.form.get("Label") == "ai"][-1]  # the newest
+    return {k: v[0] for k, v in parse_qs(urlsplit(dial.form["To"]).query).items()}
+
+
+def test_a_forged_continues_attaches_to_no_other_conversation(api, twilio, fake_twilio, room,
+                                                               fake_side, twilio_app,
+                                                               new_tenant, tenant):
+    """`continues` rides in Twilio's signed Voice request, but only an AI call of the same
+    tenant's same conference is passed on to the stream (whose media plane checks it again)."""
+    # Another tenant's AI, taken out by Twilio: its CallSid is what a forger would name.
+    other_id, other_key = new_tenant("globex")
+    client, auth = twilio_app.test_client(), {"Authorization": f"Bearer {other_key}"}
+    r = client.post("/api/conferences", headers=auth, json={"name": "room", "participants": [
+        {"to": "+15552220001", "role": "customer", "label": "customer"}]})
+    assert r.status_code == 201, r.json
+    theirs = {"sid": r.json["twilio_sid"], "friendly": f"t{other_id}-room",
+              "calls": {p["label"]: p["call_sid"] for p in r.json["participants"]}}
+    participant_event(twilio, theirs, "participant-join", theirs["calls"]["customer"],
+                      "customer")
+    r = client.put("/api/conferences/room/ai", headers=auth,
+                   json={"agent": "default", "mode": "speak"})
+    their_ai = r.json["call_sid"]
+    participant_event(twilio, theirs, "participant-join", their_ai, "ai")
+    taken_out(fake_side, twilio, theirs, their_ai)
+    their_query = _ai_dial_query(fake_twilio)
+    assert their_query["continues"] == their_ai  # their own re-dial does continue it
+
+    ours = joined_ai_query(api, twilio, fake_twilio, room)
+    ai_sid = api.get("/conferences/room").json["ai"]["call_sid"]
+    for forged in (their_ai, room["calls"]["customer"], "CA" + "f" * 32, ai_sid):
+        params = _voice_params(twilio, ai_sid, ours | {"continues": forged})
+        assert "continues" not in params, forged
+        assert params["tenant"] == str(tenant[0])
+    # The other tenant's legitimate re-dial still continues its own call.
+    their_new = client.get("/api/conferences/room", headers=auth).json["ai"]["call_sid"]
+    assert _voice_params(twilio, their_new, their_query)["continues"] == their_ai
+
+
+def joined_ai_query(api, twilio, fake_twilio, room) -> dict:
+    """The AI dialed into `room` (humans joined): the query of its `app:` address."""
+    for label in ("customer", "agent"):
+        participant_event(twilio, room, "participant-join", room["calls"][label], label)
+    fake_twilio.take()
+    assert api.put("/conferences/room/ai", {"agent": "default", "mode": "speak"}).status_code \
+        == 201
+    return _ai_dial_query(fake_twilio)
+
