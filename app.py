@@ -52,6 +52,8 @@ DEFAULTS: dict = {
     "START_TIMEOUT_S": 5.0,  # a socket without a valid `start` by then is closed
     "METRICS_TOKEN": None,  # when set, /metrics needs `Authorization: Bearer <it>`
     "RECORDINGS_DIR": None,  # None -> instance/recordings
+    "CPU_POOL_WORKERS": 1,  # processes per gunicorn worker for offline STT decoding
+    "CPU_POOL_MAX_PENDING": 8,  # decode tasks queued or running; beyond, transcripts skip
     "LOG_LEVEL": "INFO",
     "CONSOLE_SECRET_KEY": None,  # signs console sessions + CSRF; None -> derived from SECRET_KEY
 }
@@ -101,6 +103,8 @@ ENV_VARS: dict = {
     "START_TIMEOUT_S": float,
     "METRICS_TOKEN": str,
     "RECORDINGS_DIR": str,
+    "CPU_POOL_WORKERS": int,
+    "CPU_POOL_MAX_PENDING": int,
     "LOG_LEVEL": str,
     "CONSOLE_SECRET_KEY": str,
 }

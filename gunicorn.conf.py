@@ -38,5 +38,6 @@ def post_worker_init(worker) -> None:
     from conference.media import metrics
 
     metrics.WORKER_CONNECTIONS.set(worker.cfg.worker_connections)
+    metrics.WORKER_PID.set(worker.pid)
     gc.collect()
     gc.freeze()

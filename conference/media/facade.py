@@ -13,7 +13,8 @@ from flask import Flask
 from conference.logs import monotonic_ms
 from conference.media.registry import get_plane, mix_key, set_ai_mode, subscribe
 
-__all__ = ["ForkView", "ai_speaking", "forks", "mix_key", "set_ai_mode", "submit", "subscribe"]
+__all__ = ["ForkView", "ai_speaking", "forks", "mix_key", "register_collector", "set_ai_mode",
+           "submit", "subscribe"]
 
 
 @dataclass(frozen=True)
@@ -47,3 +48,10 @@ def forks(app: Flask) -> dict[tuple[str, str], ForkView]:
 def submit(app: Flask, job: Callable, *args) -> None:
     """Queue `job(*args)` on the media plane's state writer (off the audio path)."""
     get_plane(app).sink.submit(job, *args)
+
+
+def register_collector(collector) -> None:
+    """Expose a prometheus collector's families on the media plane's /metrics."""
+    from conference.media.metrics import REGISTRY
+
+    REGISTRY.register(collector)

@@ -54,6 +54,10 @@ WORKER_CONNECTIONS = Gauge("forkline_worker_connections_limit",
                            "gunicorn worker_connections: connections one worker accepts",
                            registry=REGISTRY)
 
+WORKER_PID = Gauge("forkline_worker_pid",
+                   "Process id of the worker that answered this scrape (per-worker views)",
+                   registry=REGISTRY)
+
 bp = Blueprint("media_metrics", __name__)
 
 
