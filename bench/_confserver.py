@@ -7,11 +7,13 @@ cross-worker signals when there is more than one worker. Per-worker views come f
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import urllib.request
+import uuid
 from collections import defaultdict
 from pathlib import Path
 
@@ -20,6 +22,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench import _procstat
 from bench._confseed import tenant_of
 from bench._targets import ACCOUNT_SID, AUTH_TOKEN, ROOT, SECRET, GunicornTarget, free_port
+
+# The tests' PostgreSQL (trust auth); each server gets a fresh database created through it.
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def descendants(pid: int) -> list[int]:
@@ -52,12 +57,16 @@ def established(pids: list[int], port: int) -> dict[int, int]:
                 inodes.add(f[9])
     counts = {}
     for pid in pids:
+        held = set()  # distinct sockets: the media route also holds a dup() of each one
         try:
-            links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                    if link[8:-1] in inodes:
+                        held.add(link)
         except OSError:
-            counts[pid] = 0
-            continue
-        counts[pid] = sum(1 for link in links if link[8:-1] in inodes)
+            pass
+        counts[pid] = len(held)
     return counts
 
 
@@ -77,10 +86,13 @@ class ConferenceServer(GunicornTarget):
 
     def __init__(self, workdir: Path, workers: int = 1, agent: str = "echo",
                  cpu: str | None = None, database_url: str | None = None,
-                 redis_url: str | None = None, extra_env: dict | None = None) -> None:
+                 redis_url: str | None = None, extra_env: dict | None = None,
+                 reuse_port: bool | None = None) -> None:
         super().__init__(workdir, workers)
+        self.reuse_port = reuse_port  # None: gunicorn.conf.py as shipped
         self.agent, self.cpu = agent, cpu
-        self.database_url = database_url or f"sqlite:///{workdir / 'forkline.sqlite'}"
+        self.database_url = database_url or "pg"
+        self.fresh_db: str | None = None
         self.redis_url = redis_url if workers > 1 else None
         self.extra_env = extra_env or {}
         self.tenants: dict = {}
@@ -98,6 +110,12 @@ class ConferenceServer(GunicornTarget):
 
     def start(self, conferences: int = 500) -> None:
         """Migrate, seed, start gunicorn (under taskset when pinned)."""
+        if self.database_url == "sqlite":
+            self.database_url = f"sqlite:///{self.workdir / 'forkline.sqlite'}"
+        elif self.database_url == "pg":  # a database of its own, dropped at stop()
+            self.fresh_db = f"confbench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+            _admin(f"CREATE DATABASE {self.fresh_db}")
+            self.database_url = f"{PG_ADMIN.rsplit('/', 1)[0]}/{self.fresh_db}"
         self.port = free_port()
         env = self.env()
         subprocess.run([sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
@@ -108,9 +126,22 @@ class ConferenceServer(GunicornTarget):
         super().start()
 
     def _spawn(self, argv: list[str], env: dict | None = None, **kw) -> subprocess.Popen:
+        if self.reuse_port is not None and argv[0].endswith("gunicorn"):
+            # The shipped settings with reuse_port overridden (bench/README.md: worker spread).
+            conf = self.workdir / "gunicorn_variant.py"
+            conf.write_text(f"exec(open({str(ROOT / 'gunicorn.conf.py')!r}).read())\n"
+                            f"reuse_port = {self.reuse_port!r}\n")
+            argv = [argv[0], "--config", str(conf), *argv[1:]]
         if self.cpu is not None:
             argv = ["taskset", "-c", self.cpu, *argv]
         return super()._spawn(argv, env=env, **kw)
+
+    def stop(self) -> None:
+        """Stop gunicorn, then drop the database it was given."""
+        super().stop()
+        if self.fresh_db:
+            _admin(f"DROP DATABASE IF EXISTS {self.fresh_db} WITH (FORCE)")
+            self.fresh_db = None
 
     def pids(self) -> list[int]:
         """gunicorn master, workers and their pool processes."""
@@ -149,6 +180,17 @@ class ConferenceServer(GunicornTarget):
                 params.update(label=label, role=label)
             out[label] = [call, params]
         return out
+
+
+def _admin(statement: str) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text(statement))
+    finally:
+        engine.dispose()
 
 
 def scrape(port: int) -> dict:

@@ -22,6 +22,7 @@ from bench import _loopstall, _procstat
 from bench._confserver import (
     ConferenceServer,
     buckets,
+    established,
     reaped_cpu_seconds,
     scrape_workers,
     total,
@@ -104,7 +105,8 @@ def spawn_gens(server: ConferenceServer, n: int, args, legs=LEGS, first: int = 0
                 "total_conferences": n, "warmup_s": args.warmup,
                 "duration_s": args.duration if duration is None else duration,
                 "drain_s": args.drain, "q_path": files["q"], "b_path": files["b"],
-                "report_every_s": report_every}
+                "report_every_s": report_every,
+                "connect_concurrency": getattr(args, "connect_concurrency", 16)}
         argv = [sys.executable, "-m", "bench._confgen"]
         if args.gen_cpu is not None:
             argv = ["taskset", "-c", args.gen_cpu, *argv]
@@ -204,6 +206,11 @@ def _measure(server: ConferenceServer, n: int, args, legs, gens: list) -> dict:
     before_all = wait_closed(server)
     gens += spawn_gens(server, n, args, legs)
     connected = sum(int(g.stdout.readline().split()[1]) for g in gens)
+    spread = sorted(established(server.workers_pids(), server.port).values(), reverse=True)
+    if args.nice:
+        from bench.media_bench import set_nice
+
+        set_nice(server.pids() + [g.pid for g in gens], args.nice)
     busy = settle(server)
     start = go(gens)
     time.sleep(max(0.0, start + args.warmup - time.time()))
@@ -254,7 +261,7 @@ def _measure(server: ConferenceServer, n: int, args, legs, gens: list) -> dict:
         "kb_per_conf": (rss_workers - server.rss_base) / 1024 / max(n, 1),
         "lost": max(0, server_lost) + sum(c["lost_echo"] for c in confs),
         "late": sum(c["late"] for c in confs), "settle_s": busy,
-        "workers_seen": min(len(m0), len(m1), len(after_all)),
+        "workers_seen": min(len(m0), len(m1), len(after_all)), "spread": spread,
         "loadavg": os.getloadavg()[0],
         "errors": [e for c in confs for e in c["errors"]][:5],
     }

@@ -41,8 +41,10 @@ COLUMNS = [("n", "N", "{:d}"), ("rtt_p50", "rtt50", "{:.1f}"), ("rtt_p99", "rtt9
            ("onset_clear_p95", "ons>clr95", "{:.0f}"), ("loop_stall_p99", "stall99", "{:.3f}"),
            ("loop_stall_max", "stallmax", "{:.3f}"), ("backlog_frames_max", "backlog", "{:.0f}"),
            ("stt_skipped", "skip", "{:.0f}"), ("server_cpu", "srvCPU%", "{:.0f}"),
-           ("rss_mb", "RSSMB", "{:.0f}"), ("kb_per_conf", "KB/conf", "{:.0f}"),
-           ("lost", "lost", "{:d}"), ("loadavg", "load", "{:.1f}"), ("passed", "ok", "{}")]
+           ("server_wait", "srvWt%", "{:.0f}"), ("rss_mb", "RSSMB", "{:.0f}"),
+           ("kb_per_conf", "KB/conf", "{:.0f}"),
+           ("lost", "lost", "{:d}"), ("spread", "sockets/worker", "{}"),
+           ("loadavg", "load", "{:.1f}"), ("passed", "ok", "{}")]
 
 
 def fmt(row: dict) -> str:
@@ -50,6 +52,8 @@ def fmt(row: dict) -> str:
     cells = []
     for key, _, spec in COLUMNS:
         value = row.get(key)
+        if isinstance(value, list):
+            value = "/".join(str(v) for v in value)
         cells.append("-" if value is None else spec.format(value) if not isinstance(value, bool)
                      else ("yes" if value else "NO"))
     return "| " + " | ".join(cells) + " |"
@@ -105,7 +109,8 @@ def start_server(base: Path, mode: str, agent: str, args) -> ConferenceServer:
     extra = {"CPU_POOL_WORKERS": str(args.cpu_pool_workers)} if args.cpu_pool_workers else {}
     server = ConferenceServer(workdir_for(base, f"{mode}-{agent}"), workers=workers, agent=agent,
                               cpu=cpu, database_url=args.database_url,
-                              redis_url=args.redis_url, extra_env=extra)
+                              redis_url=args.redis_url, extra_env=extra,
+                              reuse_port={"on": True, "off": False}.get(args.reuse_port))
     server.start(max(max(args.step_list), args.memory, 1) + 10)
     server.rss_base = 0
     measure(server, 1, argparse.Namespace(**{**vars(args), "warmup": 0.5, "duration": 3.0}))
@@ -174,7 +179,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--memory", type=int, default=0, help="conferences for the KB/stream runs")
     p.add_argument("--memory-seconds", type=float, default=14.0, help="> 12 s: rings full")
     p.add_argument("--cpu-pool-workers", type=int, default=0)
-    p.add_argument("--database-url")
+    p.add_argument("--nice", type=int, default=0,
+                   help="run server and generators at this nice (and autogroup nice): -10 on a "
+                        "box shared with other work")
+    p.add_argument("--reuse-port", choices=("shipped", "on", "off"), default="shipped",
+                   help="gunicorn reuse_port: as gunicorn.conf.py says, or overridden")
+    p.add_argument("--database-url", default="pg",
+                   help="pg: a fresh PostgreSQL database on 127.0.0.1:5432 (default); sqlite: a "
+                        "temp file (one worker only: SQLite's busy wait blocks the hub); or a URL")
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0", help="with 2 workers")
     p.add_argument("--max-seconds", type=float, default=900)
     p.add_argument("--json", help="write rows and summaries as JSON here")
