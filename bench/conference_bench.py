@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -163,6 +164,16 @@ def memory(base: Path, mode: str, args) -> dict:
     return out
 
 
+def stop_on_signals() -> None:
+    """SIGTERM / SIGINT end the run through the finally blocks, so no server outlives it (a
+    background job starts with SIGINT ignored: restore it)."""
+    def end(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, end)
+    signal.signal(signal.SIGINT, end)
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -198,6 +209,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run every mode x agent; print rows and capacities."""
     args = parse(argv)
+    stop_on_signals()
     meta = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "loadavg_start": os.getloadavg(), "cpus": os.cpu_count(), "argv": sys.argv[1:]}
     rows: list[dict] = []

@@ -34,7 +34,7 @@ from bench._confstep import (
     stop_gens,
     wait_closed,
 )
-from bench.conference_bench import MODES
+from bench.conference_bench import MODES, stop_on_signals
 
 
 class Ticks:
@@ -189,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--png", help="write the RSS plot here (e.g. docs/soak_rss.png)")
     p.add_argument("--json", help="write rows and verdict here")
     args = p.parse_args(argv)
+    stop_on_signals()
     began = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     load0 = os.getloadavg()[0]
     print(f"soak {began}: {args.conferences} conferences ({3 * args.conferences} legs), "
