@@ -55,6 +55,8 @@ DEFAULTS: dict = {
     "METRICS_TOKEN": None,  # when set, /metrics needs `Authorization: Bearer <it>`
     "METRICS_MULTIPROC_DIR": None,  # set by gunicorn.conf.py: /metrics sums every worker
     "RECORDINGS_DIR": None,  # None -> instance/recordings
+    "CPU_POOL_WORKERS": 1,  # processes per gunicorn worker for offline STT decoding
+    "CPU_POOL_MAX_PENDING": 8,  # decode tasks queued or running; beyond, transcripts skip
     "LOG_LEVEL": "INFO",
     "CONSOLE_SECRET_KEY": None,  # signs console sessions + CSRF; None -> derived from SECRET_KEY
 }
@@ -108,6 +110,8 @@ ENV_VARS: dict = {
     "METRICS_TOKEN": str,
     "PROMETHEUS_MULTIPROC_DIR": str,
     "RECORDINGS_DIR": str,
+    "CPU_POOL_WORKERS": int,
+    "CPU_POOL_MAX_PENDING": int,
     "LOG_LEVEL": str,
     "CONSOLE_SECRET_KEY": str,
 }

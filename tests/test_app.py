@@ -47,3 +47,8 @@ def test_every_operator_setting_can_come_from_the_environment():
     settable = {ENV_RENAMES.get(name, name) for name in ENV_VARS}
     assert set(DEFAULTS) - settable == set()
     assert config_from_env({"STREAM_TOKEN_TTL_S": "30"}) == {"STREAM_TOKEN_TTL_S": 30.0}
+
+
+def test_cpu_pool_settings_come_from_the_environment():
+    env = {"CPU_POOL_WORKERS": "2", "CPU_POOL_MAX_PENDING": "16"}
+    assert config_from_env(env) == {"CPU_POOL_WORKERS": 2, "CPU_POOL_MAX_PENDING": 16}

@@ -45,3 +45,24 @@ def register() -> None:
     if _collector is None:
         _collector = PoolCollector()
         register_scrape_time(_collector)
+        register_scrape_time(ThreadsCollector())
+
+
+class ThreadsCollector:
+    """forkline_threads_active: threads alive in this worker (greenlets under gevent's patch)."""
+
+    def collect(self):
+        """One gauge, read at scrape time."""
+        import threading
+
+        gauge = GaugeMetricFamily("forkline_threads_active",
+                                  "Threads alive (greenlet-backed threads under gevent)")
+        gauge.add_metric([], threading.active_count())
+        return [gauge]
+
+
+def configure_pool(workers: int, max_pending: int) -> None:
+    """Size this worker's CPU pool from the app's config (a pool of that size is kept)."""
+    pool = cpupool._shared
+    if pool is None or (pool.workers, pool.max_pending) != (max(1, workers), max_pending):
+        cpupool.configure(workers, max_pending)

@@ -16,7 +16,7 @@ from conference.media.registry import get_plane, mix_key, set_ai_mode, subscribe
 from conference.media.supervise import MicRelay, close_relay, open_relay
 
 __all__ = ["ForkView", "MicRelay", "ai_speaking", "close_relay", "count_relay", "forks",
-           "mix_key", "open_relay", "set_ai_mode", "submit", "subscribe"]
+           "mix_key", "open_relay", "register_collector", "set_ai_mode", "submit", "subscribe"]
 
 
 @dataclass(frozen=True)
@@ -57,3 +57,8 @@ def count_relay(relay: MicRelay) -> None:
     metrics.SUPERVISOR_DROPPED.labels(direction="to_browser").inc(relay.dropped_to_browser)
     metrics.SUPERVISOR_DROPPED.labels(direction="to_twilio").inc(relay.dropped_to_twilio)
     metrics.MALFORMED.labels(reason="mic_frame_size").inc(relay.malformed)
+
+
+def register_collector(collector) -> None:
+    """Expose a collector read at scrape time on the media plane's /metrics (this worker's)."""
+    metrics.register_scrape_time(collector)

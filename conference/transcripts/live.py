@@ -11,6 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Callable
 
 from flask import Flask
@@ -186,12 +187,42 @@ def summarize(app: Flask, info: dict, streams: list[str] | None = None) -> None:
         log.exception("summary failed", extra={"event": "summary_error"})
 
 
+_services: weakref.WeakSet[TranscriptService] = weakref.WeakSet()
+
+
+class BacklogCollector:
+    """forkline_transcript_backlog_frames (audio queued for transcription) and dropped frames."""
+
+    def collect(self):
+        """Read every transcriber's queue at scrape time."""
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        transcribers = [t for s in list(_services) for _, t, _ in list(s.active.values())]
+        backlog = GaugeMetricFamily("forkline_transcript_backlog_frames",
+                                    "20 ms fork frames queued for transcription")
+        backlog.add_metric([], sum(t.queue.qsize() for t in transcribers))
+        forks = GaugeMetricFamily("forkline_transcript_forks", "Forks being transcribed")
+        forks.add_metric([], len(transcribers))
+        dropped = CounterMetricFamily("forkline_transcript_dropped_frames",
+                                      "Frames a full transcript queue dropped (live forks)")
+        dropped.add_metric([], sum(t.dropped for t in transcribers))
+        return [backlog, forks, dropped]
+
+
+_collector: BacklogCollector | None = None
+
+
 def init_app(app: Flask) -> None:
     """Create the service, record AI calls' events; serving workers start the background loop."""
     from conference.transcripts.agent_records import AgentEventRecorder
 
+    global _collector
     app.extensions[ports.EVENT_RECORDER] = AgentEventRecorder
     service = app.extensions["transcripts"] = TranscriptService(app)
+    _services.add(service)
+    if _collector is None:
+        _collector = BacklogCollector()
+        facade.register_collector(_collector)
     enabled = app.config.get("TRANSCRIPTS_ENABLED")
     if enabled if enabled is not None else not app.testing:
         threading.Thread(target=service.run, name="transcripts", daemon=True).start()

@@ -113,7 +113,7 @@ def test_the_voice_url_answers_the_leg_a_stream_bound_to_its_call(
         assert (bound["kind"], bound["call"], bound["label"]) == ("supervisor", call_sid, label)
 
         bad = post_voice(twilio_app, dict(params, token="forged"))
-        # An app: leg's far side is the conference: bad input is a silent <Hangup/> (issue 9, rule 6).
+        # An app: leg's far side is the conference: bad input is a silent <Hangup/> (rule 6).
         assert bad.status_code == 200 and "<Hangup" in bad.get_data(as_text=True)
         assert "<Connect" not in bad.get_data(as_text=True)
         other = post_voice(twilio_app, dict(params, CallSid=OTHER_CALL))

@@ -186,3 +186,19 @@ def test_with_an_openai_key_forks_use_openai_transcription(app, conference):
     assert [job[2] for job in jobs] == ["Where are you located?"]
     (body,) = fake.requests_to("/v1/audio/transcriptions")
     assert body["model"] == "gpt-4o-transcribe" and audio.read_wav(body["file"])[1] == 8000
+
+
+def test_transcript_backlog_and_drops_are_on_metrics(app):
+    from conference.media import metrics
+    from conference.transcripts import live
+
+    service = TranscriptService(app)
+    live._services.add(service)  # what init_app does for the app's own service
+    transcriber = ForkTranscriber({}, lambda: None, lambda *job: None)
+    transcriber.queue.maxsize = 3
+    for _ in range(5):
+        transcriber(b"\xff" * 160)  # nobody drains it: 3 queued, 2 dropped
+    service.active[("t:c", "alice")] = ("MZ1", transcriber, lambda: None)
+    assert metrics.value("forkline_transcript_backlog_frames") >= 3
+    assert metrics.value("forkline_transcript_dropped_frames_total") >= 2
+    assert metrics.value("forkline_transcript_forks") >= 1
