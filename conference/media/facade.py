@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from flask import Flask
 
 from conference.logs import monotonic_ms
-from conference.media.registry import get_plane, mix_key, set_ai_mode, subscribe
+from conference.media.registry import get_plane, listen, mix_key, set_ai_mode, subscribe
 
-__all__ = ["ForkView", "ai_speaking", "forks", "mix_key", "set_ai_mode", "submit", "subscribe"]
+__all__ = ["ForkView", "ai_speaking", "forks", "listen", "mix_key", "set_ai_mode", "submit",
+           "subscribe"]
 
 
 @dataclass(frozen=True)
