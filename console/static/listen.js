@@ -38,6 +38,14 @@ export class Listener {
     };
   }
 
+  // Maps the audio clock to Unix time: the worklet stamps blocks with `currentTime`, and
+  // getOutputTimestamp() says which context time the speaker is playing at which page time.
+  clock() {
+    const ts = this.context.getOutputTimestamp();
+    return { contextTime: ts.contextTime, epochMs: performance.timeOrigin + ts.performanceTime,
+             baseLatency: this.context.baseLatency, outputLatency: this.context.outputLatency || 0 };
+  }
+
   stop() {
     if (this.socket) this.socket.close();
     if (this.context) this.context.close();
