@@ -1,15 +1,19 @@
 """One stack per module: the simulator and Forkline (gunicorn), started by the demo's helpers.
 
-The AI backend is `echo`: it speaks back what it hears, so a tone a phone plays comes back as
-the AI's voice, and where that tone is (or is not) heard says who hears the AI.
+`e2e`: the AI backend is `echo`: it speaks back what it hears, so a tone a phone plays comes
+back as the AI's voice, and where that tone is (or is not) heard says who hears the AI.
+`console_stack`: the Procfile's web line with the local agent, and a console supervisor.
+`relay_stack`: two such servers sharing PostgreSQL and Redis (only A is Twilio's).
 """
 from __future__ import annotations
 
+import random
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from support.console import PASSWORD
 
 from twilio_sim.testing import SimControl, sdk_client
 
@@ -53,3 +57,68 @@ def e2e(tmp_path_factory):
             tail = stack.log_tail(name, 40)
             if tail:
                 print(f"--- {name}.log ---\n{tail}")
+
+
+SUPERVISOR = ("e2e", "sup@e2e.test")
+
+
+@dataclass
+class ConsoleStack:
+    """A running stack with a console supervisor; `servers`: the URL of each Forkline."""
+
+    stack: Stack
+    api: AdminApi
+    sim: SimControl
+    client: object
+    servers: dict[str, str] = field(default_factory=dict)
+
+
+def _start(stack: Stack, servers: tuple[str, ...]) -> ConsoleStack:
+    """The simulator, a TwiML App for the AI on the first server, the tenant, a supervisor."""
+    sim_url = stack.start_sim()
+    ports = {name: free_port() for name in servers}
+    client = sdk_client(sim_url, stack.account_sid, stack.auth_token)
+    app = client.applications.create(
+        friendly_name="Forkline console e2e", voice_method="POST",
+        voice_url=f"http://127.0.0.1:{ports[servers[0]]}/twilio/ai/voice")
+    stack.flask("db", "upgrade")
+    key = stack.flask("tenants", "create", SUPERVISOR[0]).strip().splitlines()[-1]
+    stack.flask("users", "create", "--tenant", SUPERVISOR[0], "--email", SUPERVISOR[1],
+                "--role", "supervisor", stdin=PASSWORD + "\n")
+    urls = {name: stack.start_forkline(app.sid, port, name=name) for name, port in ports.items()}
+    return ConsoleStack(stack, AdminApi(urls[servers[0]], key), SimControl(sim_url), client,
+                        urls)
+
+
+def _stop(stack: Stack) -> None:
+    stack.stop()
+    for name in [*stack.procs, "twilio_sim"]:
+        tail = stack.log_tail(name, 40)
+        if tail:
+            print(f"--- {name}.log ---\n{tail}")
+
+
+@pytest.fixture(scope="module")
+def console_stack(tmp_path_factory):
+    """The simulator and the Procfile's gunicorn Forkline with the local (offline) agent."""
+    stack = Stack(tmp_path_factory.mktemp("console"), server="procfile")
+    stack.env["AI_BACKEND"] = "local"  # PUBLIC_URL is http: the session cookie is not Secure
+    try:
+        yield _start(stack, ("forkline",))
+    finally:
+        _stop(stack)
+
+
+@pytest.fixture(scope="module")
+def relay_stack(tmp_path_factory, postgres_url):
+    """Servers `forkline` (Twilio's: the legs live there) and `forkline-b`, sharing a private
+    PostgreSQL database and Redis, as two hosts behind one load balancer would."""
+    if postgres_url is None:
+        pytest.skip("needs PostgreSQL: set DATABASE_URL (CI does)")
+    stack = Stack(tmp_path_factory.mktemp("relay"), server="procfile", database_url=postgres_url)
+    # A Redis database of its own: sign-in limits and signals of parallel runs stay apart.
+    stack.env.update(AI_BACKEND="echo", REDIS_URL=f"redis://127.0.0.1:6379/{random.randint(1, 15)}")
+    try:
+        yield _start(stack, ("forkline", "forkline-b"))
+    finally:
+        _stop(stack)
