@@ -40,6 +40,13 @@ def mark_interrupted(info: dict, item_id: str, heard_ms: int, generated_ms: int)
             return
         line.text = truncate_text(line.text, heard_ms, generated_ms)
         line.interrupted = True
+        if not heard_words(line.text):  # cut before a word was heard: nobody heard this line
+            session.delete(line)
+
+
+def heard_words(text: str) -> bool:
+    """Whether a cut line kept any word ("..." alone: it was cut before its first word)."""
+    return bool(text.rstrip(".").strip())
 
 
 def _remember(items: OrderedDict, key: str, value) -> None:
@@ -83,6 +90,8 @@ class AgentEventRecorder:
         text, cut = event.text, self._cuts.get(item)
         if cut is not None:
             text = truncate_text(text, *cut)
+            if not heard_words(text):
+                return
         if item:
             _remember(self._stored, item, True)
         self.submit(store_line, self.info, text, started, now, "ai", item or None,

@@ -10,6 +10,7 @@ interrupted, the customer leaving, and the same marked line on the ended page.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -74,21 +75,24 @@ def listen_and_time_the_tone(page, live) -> None:
 
 
 def ask_and_interrupt(page, live) -> None:
-    """The customer asks, the AI answers; she asks again and talks over the second answer."""
+    """The customer asks, the AI answers, and she talks over the answer (a barge-in)."""
     transcript = page.locator("#transcript")
-    live.sim.play_fixture(PHONES["customer"], "opening_hours.wav")
+    at = len(customer_levels(live))
+    seconds = live.sim.play_fixture(PHONES["customer"], "opening_hours.wav")["seconds"]
+    asked = at + round(seconds * 50)  # her recording's frame where her question ends
     expect(transcript.locator("li.role-customer .speaker").first).to_have_text(
         "customer", timeout=SLOW)
-    expect(transcript.locator("li.role-ai .speaker").first).to_have_text("ai", timeout=SLOW)
-    at = len(customer_levels(live))
-    live.sim.say(PHONES["customer"], "How much does it cost?")
-    # The AI's answer is at the customer's ear (its speech after her question) ...
-    wait_for(lambda: len(segments(customer_levels(live), at)) >= 2, SLOW / 1000, 0.05,
-             "the AI to start answering")
+    # The AI's answer is at her ear (she never hears herself: any speech after her question is
+    # the AI's) ...
+    wait_for(lambda: segments(customer_levels(live), asked), SLOW / 1000, 0.05,
+             "the AI's answer at the customer")
     live.sim.play_fixture(PHONES["customer"], "hello.wav")  # ... and she talks over it
     cut = transcript.locator('li[data-interrupted="true"]').first
     expect(cut.locator(".speaker")).to_have_text("ai", timeout=SLOW)
     expect(cut.locator(".cut")).to_have_text("(interrupted)")
+    # As heard: the line ends where she cut in ("..."), and later lines still come in.
+    expect(cut.locator(".text")).to_have_text(re.compile(r"\.\.\.$"))
+    expect(transcript.locator("li.role-customer")).to_have_count(2, timeout=SLOW)
 
 
 def test_supervisor_watches_listens_and_reads_a_live_conference(console_stack, tmp_path):

@@ -61,6 +61,8 @@ def test_a_line_cut_after_it_was_stored_is_truncated_and_flagged(app):
     recorder.observe(Transcript("ai", "Anything else?", True, "item_2"))
     recorder.interrupted("item_1", 1000, 3500)  # 2/7 of the words had been heard
     recorder.interrupted("item_1", 3000, 3500)  # a later cut of the same item does not count
+    recorder.observe(Transcript("ai", "Let me check.", True, "item_3"))
+    recorder.interrupted("item_3", 10, 1500)  # cut before its first word: nobody heard it
     sink.join()
     assert _ai_lines(app) == [("item_1", "We are...", True), ("item_2", "Anything else?", False)]
 
@@ -73,5 +75,7 @@ def test_a_line_settled_after_its_cut_is_stored_as_heard(app):
     recorder.interrupted("item_7", 2000, 4000)
     recorder.interrupted(None, 10, 20)  # a cut with no item (apology audio) is ignored
     recorder.observe(Transcript("ai", "one two three four", True, "item_7"))
+    recorder.interrupted("item_8", 0, 4000)
+    recorder.observe(Transcript("ai", "never heard", True, "item_8"))
     sink.join()
     assert _ai_lines(app) == [("item_7", "one two...", True)]
