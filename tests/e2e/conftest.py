@@ -85,7 +85,9 @@ def _start(stack: Stack, servers: tuple[str, ...]) -> ConsoleStack:
     key = stack.flask("tenants", "create", SUPERVISOR[0]).strip().splitlines()[-1]
     stack.flask("users", "create", "--tenant", SUPERVISOR[0], "--email", SUPERVISOR[1],
                 "--role", "supervisor", stdin=PASSWORD + "\n")
-    urls = {name: stack.start_forkline(app.sid, port, name=name) for name, port in ports.items()}
+    # A shared two-core machine: a cold gunicorn worker may take most of a minute to boot.
+    urls = {name: stack.start_forkline(app.sid, port, timeout_s=120, name=name)
+            for name, port in ports.items()}
     return ConsoleStack(stack, AdminApi(urls[servers[0]], key), SimControl(sim_url), client,
                         urls)
 
