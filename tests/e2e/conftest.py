@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 sys.path.insert(0, str(SCRIPTS))  # the demo's modules are scripts, not a package
 
 from demo_api import AdminApi  # noqa: E402
+from demo_console import start_console  # noqa: E402
 from demo_stack import Stack, free_port  # noqa: E402
 
 
@@ -59,39 +60,6 @@ def e2e(tmp_path_factory):
                 print(f"--- {name}.log ---\n{tail}")
 
 
-SUPERVISOR = ("e2e", "sup@e2e.test")
-
-
-@dataclass
-class ConsoleStack:
-    """A running stack with a console supervisor; `servers`: the URL of each Forkline."""
-
-    stack: Stack
-    api: AdminApi
-    sim: SimControl
-    client: object
-    servers: dict[str, str] = field(default_factory=dict)
-
-
-def _start(stack: Stack, servers: tuple[str, ...]) -> ConsoleStack:
-    """The simulator, a TwiML App for the AI on the first server, the tenant, a supervisor."""
-    sim_url = stack.start_sim()
-    ports = {name: free_port() for name in servers}
-    client = sdk_client(sim_url, stack.account_sid, stack.auth_token)
-    app = client.applications.create(
-        friendly_name="Forkline console e2e", voice_method="POST",
-        voice_url=f"http://127.0.0.1:{ports[servers[0]]}/twilio/ai/voice")
-    stack.flask("db", "upgrade")
-    key = stack.flask("tenants", "create", SUPERVISOR[0]).strip().splitlines()[-1]
-    stack.flask("users", "create", "--tenant", SUPERVISOR[0], "--email", SUPERVISOR[1],
-                "--role", "supervisor", stdin=PASSWORD + "\n")
-    # A shared two-core machine: a cold gunicorn worker may take most of a minute to boot.
-    urls = {name: stack.start_forkline(app.sid, port, timeout_s=120, name=name)
-            for name, port in ports.items()}
-    return ConsoleStack(stack, AdminApi(urls[servers[0]], key), SimControl(sim_url), client,
-                        urls)
-
-
 def _stop(stack: Stack) -> None:
     stack.stop()
     for name in [*stack.procs, "twilio_sim"]:
@@ -106,7 +74,7 @@ def console_stack(tmp_path_factory):
     stack = Stack(tmp_path_factory.mktemp("console"), server="procfile")
     stack.env["AI_BACKEND"] = "local"  # PUBLIC_URL is http: the session cookie is not Secure
     try:
-        yield _start(stack, ("forkline",))
+        yield start_console(stack, ("forkline",), PASSWORD)
     finally:
         _stop(stack)
 
@@ -121,6 +89,6 @@ def relay_stack(tmp_path_factory, postgres_url):
     # A Redis database of its own: sign-in limits and signals of parallel runs stay apart.
     stack.env.update(AI_BACKEND="echo", REDIS_URL=f"redis://127.0.0.1:6379/{random.randint(1, 15)}")
     try:
-        yield _start(stack, ("forkline", "forkline-b"))
+        yield start_console(stack, ("forkline", "forkline-b"), PASSWORD)
     finally:
         _stop(stack)

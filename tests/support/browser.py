@@ -27,12 +27,13 @@ def chromium() -> Iterator[Browser]:
             browser.close()
 
 
-def sign_in(page: Page, base: str, tenant: str, email: str, next_path: str = "/console/") -> None:
-    """Fill and submit the console's sign-in form (PASSWORD), landing on `next_path`."""
+def sign_in(page: Page, base: str, tenant: str, email: str, next_path: str = "/console/",
+            password: str = PASSWORD) -> None:
+    """Fill and submit the console's sign-in form, landing on `next_path`."""
     page.goto(f"{base}/console/signin?next={next_path}")
     page.get_by_label("Tenant").fill(tenant)
     page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
 
 
