@@ -76,9 +76,19 @@ def _workers(pid: int) -> list[int]:
             return Path(f"/proc/{p}/cmdline").read_bytes()
         return b""
 
-    master = pid if b"gunicorn" in cmdline(pid) else next(
-        c for c in children(pid) if b"gunicorn" in cmdline(c))
-    return children(master)  # (not their CPU pools: listening never uses them)
+    def gunicorns(of: int) -> list[int]:
+        return [c for c in children(of) if b"gunicorn" in cmdline(c)]
+
+    # sh -c "gunicorn ..." -> master -> workers: the gunicorn processes with no gunicorn child
+    # (not the workers' CPU pools: listening never uses them).
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        below = gunicorns(p)
+        todo += below
+        if not below and p != pid:
+            found.append(p)
+    return found
 
 
 def _page(browser, base: str, name: str):
