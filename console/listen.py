@@ -17,7 +17,7 @@ from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
 from conference import service
-from conference.media import registry
+from conference.media import facade, registry
 from console.blueprint import bp
 from models import get_session
 
@@ -86,7 +86,7 @@ def _listen_checks():
 def listen(ws, name: str) -> None:
     """Send the tap's audio until the browser goes away."""
     queue = ListenQueue()
-    unsubscribe = registry.subscribe(current_app._get_current_object(), g.listen_key, queue)
+    unsubscribe = facade.listen(current_app._get_current_object(), g.listen_key, queue)
     try:
         while ws.connected:
             for chunk in queue.take(IDLE_CHECK_S):

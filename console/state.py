@@ -127,7 +127,7 @@ def transcript(conf: Conference) -> list[dict]:
     rows = get_session().scalars(sa.select(TranscriptEntry).where(
         TranscriptEntry.conference_id == conf.id)
         .order_by(TranscriptEntry.started_at, TranscriptEntry.seq, TranscriptEntry.id))
-    return [{"speaker": e.speaker, "role": e.role, "text": e.text,
+    return [{"speaker": e.speaker, "role": e.role, "text": e.text, "interrupted": e.interrupted,
              "started_at": _iso(e.started_at)} for e in rows]
 
 

@@ -79,6 +79,9 @@ class TranscriptEntry(Base):
     started_at: so.Mapped[datetime] = so.mapped_column(sa.DateTime(timezone=True))
     ended_at: so.Mapped[datetime | None] = so.mapped_column(sa.DateTime(timezone=True))
     source: so.Mapped[str] = so.mapped_column(sa.String(8))
+    # The AI's response item (barge-in cuts name it) and whether a caller cut the line short.
+    item_id: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    interrupted: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
 
 
 class ConferenceSummary(Base):

@@ -47,7 +47,7 @@ class Stack:
                  database_url: str | None = None) -> None:
         self.workdir = workdir
         self.clock_rate = clock_rate
-        self.server_kind = server if server != "gunicorn" or _has_gunicorn() else "python"
+        self.server_kind = server if server == "python" or _has_gunicorn() else "python"
         self.account_sid = "AC" + secrets.token_hex(16)
         self.auth_token = secrets.token_hex(16)
         self.procs: dict[str, subprocess.Popen] = {}
@@ -94,38 +94,47 @@ class Stack:
                 break
         raise RuntimeError(f"the simulator did not start; see {self.workdir / 'twilio_sim.log'}")
 
-    def flask(self, *args: str) -> str:
+    def flask(self, *args: str, stdin: str | None = None) -> str:
         """Run `flask --app app ARGS` against the demo database; returns its stdout."""
         result = subprocess.run([sys.executable, "-m", "flask", "--app", "app", *args], cwd=ROOT,
-                                env=self.env, capture_output=True, text=True, timeout=120)
+                                env=self.env, capture_output=True, text=True, timeout=120,
+                                input=stdin)
         if result.returncode != 0:
             raise RuntimeError(f"flask {' '.join(args)} failed:\n{result.stderr[-2000:]}")
         return result.stdout
 
-    def start_forkline(self, app_sid: str, port: int, timeout_s: float = 30.0) -> str:
-        """The Procfile's web process (gunicorn, gevent worker), or `python app.py`."""
-        self.forkline_url = f"http://127.0.0.1:{port}"
-        env = dict(self.env, PORT=str(port), PUBLIC_URL=self.forkline_url,
+    def start_forkline(self, app_sid: str, port: int, timeout_s: float = 30.0,
+                       name: str = "forkline") -> str:
+        """The Procfile's web process (gunicorn, gevent worker), or `python app.py`.
+
+        A second server (another `name`) shares the database and Redis of the first."""
+        url = f"http://127.0.0.1:{port}"
+        if name == "forkline":
+            self.forkline_url = url
+        env = dict(self.env, PORT=str(port), PUBLIC_URL=url,
                    FORKLINE_SECRET_KEY=self.env.get("FORKLINE_SECRET_KEY") or os.urandom(32).hex(),
                    TWILIO_API_URL=self.sim_url, TWILIO_TWIML_APP_SID=app_sid)
-        if self.server_kind == "gunicorn":
+        if self.server_kind == "procfile":  # the deployed command line itself
+            env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+            argv = ["/bin/sh", "-c", procfile_web()]
+        elif self.server_kind == "gunicorn":
             argv = [sys.executable, "-m", "gunicorn", "--worker-class", "gevent", "--workers", "1",
                     "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "3",
                     # gunicorn 27's default control socket is one shared path under ~/.gunicorn.
-                    "--control-socket", str(self.workdir / "gunicorn.ctl"),
+                    "--control-socket", str(self.workdir / f"{name}.ctl"),
                     "--error-logfile", "-", "app:create_app()"]
         else:
             argv = [sys.executable, "app.py"]
-        proc = self._spawn("forkline", argv, env)
+        proc = self._spawn(name, argv, env)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 break
             with contextlib.suppress(requests.RequestException):
-                if requests.get(self.forkline_url + "/readyz", timeout=1).ok:
-                    return self.forkline_url
+                if requests.get(url + "/readyz", timeout=1).ok:
+                    return url
             time.sleep(0.1)
-        raise RuntimeError(f"Forkline did not become ready; see {self.workdir / 'forkline.log'}")
+        raise RuntimeError(f"Forkline did not become ready; see {self.workdir / name}.log")
 
     def alive(self) -> list[str]:
         """Names of children that are still running."""
@@ -133,7 +142,8 @@ class Stack:
 
     def stop(self, timeout_s: float = 8.0) -> None:
         """SIGTERM each child's process group, then SIGKILL what is left; idempotent."""
-        for name in ("forkline", "twilio_sim"):
+        servers = [name for name in self.procs if name != "twilio_sim"]
+        for name in [*servers, "twilio_sim"]:  # the servers first, then their Twilio
             proc = self.procs.get(name)
             if proc is None:
                 continue
@@ -154,6 +164,15 @@ class Stack:
         if not path.exists():
             return ""
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def procfile_web() -> str:
+    """The Procfile's `web:` command line."""
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        kind, _, command = line.partition(":")
+        if kind.strip() == "web":
+            return command.strip()
+    raise RuntimeError("the Procfile has no web process")
 
 
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:

@@ -60,7 +60,9 @@ def phone_json(number: str) -> dict:
     phone = sim().phones[number]
     call = live_call_of(number)
     return {"number": number, "speaking": phone.speaking, "recording": phone.recording,
-            "frames_heard": phone.frames_heard, "call_sid": call.sid if call else None}
+            "frames_heard": phone.frames_heard, "call_sid": call.sid if call else None,
+            # Simulated Unix time of the tick that said the last play's first frame.
+            "play_started_at": phone.play_started_at}
 
 
 @bp.get("/phones")

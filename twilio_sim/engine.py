@@ -89,7 +89,7 @@ class Simulator(StreamsMixin):
     def phone(self, number: str) -> Phone:
         """The simulated phone answering `number` (made on first use)."""
         if number not in self.phones:
-            self.phones[number] = Phone(number)
+            self.phones[number] = Phone(number, self.clock.wall)
         return self.phones[number]
 
     def answer_mode(self, party) -> tuple[str, float]:

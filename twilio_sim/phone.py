@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections import deque
+from collections.abc import Callable
 from functools import lru_cache
 
 from twilio_sim.audio import FRAME_BYTES, FRAME_MS, SILENCE, read_wav_ulaw, tone_ulaw, wav_from_ulaw
@@ -47,9 +48,13 @@ def speech_or_tone(text: str) -> bytes:
 class Phone:
     """One simulated handset."""
 
-    def __init__(self, number: str = "") -> None:
+    def __init__(self, number: str = "", wall: Callable[[], float] | None = None) -> None:
         self.number = number
+        self.wall = wall  # the simulator clock's Unix time, to stamp when a play starts
         self._outgoing: deque[bytes] = deque()  # queued frames to say
+        self._said = 0  # scripted frames said so far
+        self._play_starts: deque[int] = deque()  # value of _said at each queued play's start
+        self.play_started_at: float | None = None  # clock time the last play's first frame went
         self._recording: list[bytes] | None = None
         self._recorded: list[bytes] = []
         self._ticks = 0
@@ -60,7 +65,13 @@ class Phone:
     def next_frame(self) -> bytes:
         """Advance one tick; the 160-byte μ-law frame the phone says now (silence if idle)."""
         self._ticks += 1
-        return self._outgoing.popleft() if self._outgoing else SILENCE
+        if not self._outgoing:
+            return SILENCE
+        if self._play_starts and self._play_starts[0] <= self._said:
+            self._play_starts.popleft()
+            self.play_started_at = self.wall() if self.wall is not None else None
+        self._said += 1
+        return self._outgoing.popleft()
 
     @property
     def speaking(self) -> bool:
@@ -69,6 +80,8 @@ class Phone:
 
     def play_ulaw(self, ulaw: bytes) -> float:
         """Queue raw 8 kHz μ-law after what is already queued; returns its length in seconds."""
+        if ulaw:
+            self._play_starts.append(self._said + len(self._outgoing))
         for i in range(0, len(ulaw), FRAME_BYTES):
             frame = ulaw[i:i + FRAME_BYTES]
             self._outgoing.append(frame + SILENCE[len(frame):])
@@ -89,6 +102,7 @@ class Phone:
     def stop_speaking(self) -> None:
         """Drop whatever is still queued."""
         self._outgoing.clear()
+        self._play_starts.clear()
 
     def press(self, digits: str) -> list[str]:
         """Validate keys; returns the DTMF digits, in order, for the simulator to deliver."""

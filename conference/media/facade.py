@@ -12,11 +12,12 @@ from flask import Flask
 
 from conference.logs import monotonic_ms
 from conference.media import metrics
-from conference.media.registry import get_plane, mix_key, set_ai_mode, subscribe
+from conference.media.registry import get_plane, listen, mix_key, set_ai_mode, subscribe
 from conference.media.supervise import MicRelay, close_relay, open_relay
 
 __all__ = ["ForkView", "MicRelay", "ai_speaking", "close_relay", "count_relay", "forks",
-           "mix_key", "open_relay", "register_collector", "set_ai_mode", "submit", "subscribe"]
+           "listen", "mix_key", "open_relay", "register_collector", "set_ai_mode", "submit",
+           "subscribe"]
 
 
 @dataclass(frozen=True)

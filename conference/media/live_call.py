@@ -26,7 +26,7 @@ from agents.registry import backend_settings, create_session
 from agents.tools import error_output
 from conference.logs import get_logger, monotonic_ms
 from conference.media import metrics, ports, statesink
-from conference.media.playout import PlayoutTracker
+from conference.media.playout import PlayoutTracker, Truncation
 from conference.media.registry import conf_key
 from models.conference import tenant_number
 
@@ -194,7 +194,11 @@ class LiveCall:
 
     def _observe(self, event) -> None:
         try:
-            self.recorder.observe(event)
+            if isinstance(event, Truncation):
+                self.recorder.interrupted(event.item_id, event.heard_ms,
+                                          event.heard_ms + max(event.flushed_ms, 0))
+            else:
+                self.recorder.observe(event)
         except Exception:
             log.warning("agent event not recorded", exc_info=True,
                         extra={"call_sid": self.call_sid, "event": "record"})
@@ -220,15 +224,10 @@ class LiveCall:
     def tool_context(self) -> dict:
         """What a tool handler may know of this call: its stream parameters and profile."""
         info, session = self.info, self.session
-        profile = session.profile if session is not None else None
-        tenant = info.get("tenant")
-        return {
-            "tenant_id": tenant_number(tenant),
-            "conference": info.get("conference"),
-            "ai_call_sid": self.call_sid,
-            "coach": info.get("coach") or None,
-            "tools": list(profile.tools) if profile is not None else None,
-        }
+        tools = list(session.profile.tools) if session is not None else None
+        return {"tenant_id": tenant_number(info.get("tenant")),
+                "conference": info.get("conference"), "ai_call_sid": self.call_sid,
+                "coach": info.get("coach") or None, "tools": tools}
 
     def _run_tool(self, event: ToolCall) -> None:
         try:
@@ -278,6 +277,7 @@ class LiveCall:
                 self.failed("interrupt", exc)
         self.record("barge-in", {"source": source, "speaker": speaker, "item_id": cut.item_id,
                                  "heard_ms": cut.heard_ms, "flushed_ms": cut.flushed_ms})
+        self._observe(cut)  # the AI's line is stored as heard, marked interrupted
         return True
 
     def on_acked(self) -> None:

@@ -4,7 +4,8 @@ The media plane never imports the use cases, the AI's tools or the transcripts: 
 registers its port in `app.extensions` and the media plane calls it, or does without.
 - "agent_profile_loader": fn(tenant, agent_name) -> AgentProfile (else a default profile);
 - "agent_tool_handler": fn(app, call_context: dict, ToolCall) -> dict, the tool's output;
-- "agent_event_recorder": fn(submit, info) -> an object with `observe(agent_event)`.
+- "agent_event_recorder": fn(submit, info) -> an object with `observe(agent_event)` and
+  `interrupted(item_id, heard_ms, generated_ms)` (a barge-in cut the AI's item).
 """
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ class NullRecorder:
 
     def observe(self, event: object) -> None:
         """Ignore `event`."""
+
+    def interrupted(self, item_id: str | None, heard_ms: int, generated_ms: int) -> None:
+        """Ignore the cut."""
 
 
 def profile_loader(app: Flask) -> Callable[[Any, str], Any] | None:

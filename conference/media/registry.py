@@ -11,6 +11,7 @@ from flask import Flask
 
 from conference.logs import get_logger
 from conference.media.bus import SignalBus, publisher_client
+from conference.media.relay import RemoteListen, TapRelay
 from conference.media.replay import RedisReplayStore, ReplayStore
 from conference.media.stream_state import StreamTable
 from conference.media.taps import Recordings, TapHub
@@ -40,6 +41,7 @@ class MediaPlane:
         self.sink = StateSink(app)
         self.replay = self._replay_store(cfg)
         self.bus: SignalBus | None = None
+        self.relay: TapRelay | None = None
         if cfg.get("REDIS_URL"):
             import redis
 
@@ -47,6 +49,8 @@ class MediaPlane:
             # publisher's gives up quickly, so a Redis outage only delays its own greenlet.
             self.bus = SignalBus(self, redis.Redis.from_url(cfg["REDIS_URL"]),
                                  publisher_client(cfg["REDIS_URL"]))
+            self.relay = TapRelay(self, redis.Redis.from_url(cfg["REDIS_URL"],
+                                                             socket_timeout=5))
         self.window_s = float(cfg["RECONNECT_WINDOW_S"])
         self._apology: bytes | None = None
         self._maint: threading.Thread | None = None
@@ -72,6 +76,8 @@ class MediaPlane:
                 self._maint.start()
                 if self.bus is not None:
                     self.bus.start()
+                if self.relay is not None:
+                    self.relay.start()
 
     def _maintain(self) -> None:
         failures = 0
@@ -143,6 +149,15 @@ class MediaPlane:
         if not forks:
             self.forks.pop(conf_key, None)
 
+    def local_taps(self) -> set[str]:
+        """The tap keys this worker publishes: its forks' legs, its AI legs' mix and voice."""
+        keys = {fork.start.call_sid for by_label in list(self.forks.values())
+                for fork in list(by_label.values())}
+        for live in list(self.calls.values()):
+            if live.leg is not None:
+                keys.update((live.leg.mix_key, live.leg.out_key))
+        return keys
+
     def ai_calls_in(self, conf_key: str) -> list[LiveCall]:
         """The live AI calls of a conference in this worker."""
         return [live for live in self.calls.values() if live.conf_key == conf_key]
@@ -175,6 +190,21 @@ def conf_key(tenant: str | None, conference: str | None) -> str:
 def subscribe(app: Flask, key: str, callback) -> Callable[[], None]:
     """Live audio of a leg (its callSid), "out:<callSid>" or "mix:<tenant>:<conference>"."""
     return get_plane(app).taps.subscribe(key, callback)
+
+
+def listen(app: Flask, key: str, callback) -> Callable[[], None]:
+    """Like `subscribe`, and (with Redis) also hear the tap when another worker owns the leg."""
+    plane = get_plane(app)
+    unsubscribe = plane.taps.subscribe(key, callback)
+    if plane.relay is None:
+        return unsubscribe
+    remote = RemoteListen(plane, plane.relay.redis, key, callback).start()
+
+    def stop() -> None:
+        remote.stop()
+        unsubscribe()
+
+    return stop
 
 
 def mix_key(tenant: str | int | None, conference: str | None) -> str:

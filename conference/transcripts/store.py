@@ -19,7 +19,8 @@ def _wall(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-def store_line(info: dict, text: str, started: float, ended: float, source: str) -> None:
+def store_line(info: dict, text: str, started: float, ended: float, source: str,
+               item_id: str | None = None, interrupted: bool = False) -> None:
     """Insert one TranscriptEntry for the conference of `info` (a state-writer job, idempotent)."""
     tenant, name = info.get("tenant"), info.get("conference")
     if not text.strip():
@@ -38,7 +39,8 @@ def store_line(info: dict, text: str, started: float, ended: float, source: str)
             return
         session.add(TranscriptEntry(
             conference_id=conf_id, speaker=speaker, role=info.get("role") or source,
-            text=text.strip(), started_at=at, ended_at=_wall(ended), source=source))
+            text=text.strip(), started_at=at, ended_at=_wall(ended), source=source,
+            item_id=(item_id or None) and item_id[:64], interrupted=interrupted))
 
 
 def _utc(value: datetime) -> datetime:
@@ -100,7 +102,8 @@ def conference_entries(session: so.Session, conference_id: int) -> list[dict]:
     """One ordered, speaker-labelled transcript: human forks and the AI (as heard)."""
     rows = [(e.started_at, e.seq, e.id, {
         "speaker": e.speaker, "role": e.role, "text": e.text, "source": e.source,
-        "started_at": _iso(e.started_at), "ended_at": _iso(e.ended_at)})
+        "started_at": _iso(e.started_at), "ended_at": _iso(e.ended_at),
+        **({"interrupted": True} if e.interrupted else {})})
         for e in session.scalars(
             sa.select(TranscriptEntry).where(TranscriptEntry.conference_id == conference_id))]
     if not any(row[3]["source"] == "ai" for row in rows):

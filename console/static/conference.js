@@ -5,6 +5,7 @@ import { Listener } from "./listen.js";
 const root = document.getElementById("conference");
 const errorBox = document.getElementById("action-error");
 let last = null;
+const CUT_TITLE = "The caller talked over this line; it is shown as far as it was heard.";
 
 function render(conf) {
   last = conf;
@@ -13,13 +14,20 @@ function render(conf) {
   document.getElementById("duration").textContent = duration(conf);
   document.getElementById("markers").replaceChildren(...markers(conf.markers));
   document.getElementById("participants").replaceChildren(participantsTable(conf.participants));
-  document.getElementById("transcript").replaceChildren(...conf.transcript.map((line) =>
-    el("li", { class: `line role-${line.role}${line.interrupted ? " interrupted" : ""}` },
-      el("span", { class: "speaker" }, line.speaker), " ", el("span", { class: "text" }, line.text))));
+  document.getElementById("transcript").replaceChildren(...conf.transcript.map(transcriptLine));
   document.getElementById("tool-calls").replaceChildren(...conf.tool_calls.map((t) =>
     el("li", {}, `${t.name} (${t.status})`)));
   document.getElementById("events").replaceChildren(...conf.events.map((e) =>
     el("li", {}, `${e.received_at} ${e.source}/${e.event}`)));
+}
+
+// One transcript line; an interrupted AI line says so in words (not only by its style).
+function transcriptLine(line) {
+  const attrs = { class: `line role-${line.role}${line.interrupted ? " interrupted" : ""}` };
+  if (line.interrupted) attrs["data-interrupted"] = "true";
+  const cut = line.interrupted ? el("span", { class: "cut", title: CUT_TITLE }, "(interrupted)") : null;
+  return el("li", attrs, el("span", { class: "speaker" }, line.speaker), " ",
+    el("span", { class: "text" }, line.text), cut ? " " : "", cut);
 }
 
 function formBody(form) {

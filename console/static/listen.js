@@ -16,7 +16,7 @@ export class Listener {
   // One listening session; `capture` keeps the worklet's output in `this.played` (tests, meters).
   constructor(url, workletUrl, { capture = false, onState = () => {} } = {}) {
     this.url = url; this.workletUrl = workletUrl; this.capture = capture; this.onState = onState;
-    this.played = []; this.received = 0; this.socket = null; this.context = null;
+    this.played = []; this.arrived = []; this.received = 0; this.socket = null; this.context = null;
   }
 
   async start() {
@@ -34,8 +34,19 @@ export class Listener {
     this.socket.onerror = () => this.onState("error");
     this.socket.onmessage = (event) => {
       this.received += event.data.byteLength;
-      this.node.port.postMessage(decodeUlaw(new Uint8Array(event.data)));
+      const samples = decodeUlaw(new Uint8Array(event.data));
+      // Unix ms of each chunk's arrival: splits the network from the jitter buffer (bench).
+      if (this.capture) this.arrived.push({ at: performance.timeOrigin + performance.now(), samples });
+      this.node.port.postMessage(samples);
     };
+  }
+
+  // Maps the audio clock to Unix time: the worklet stamps blocks with `currentTime`, and
+  // getOutputTimestamp() says which context time the speaker is playing at which page time.
+  clock() {
+    const ts = this.context.getOutputTimestamp();
+    return { contextTime: ts.contextTime, epochMs: performance.timeOrigin + ts.performanceTime,
+             baseLatency: this.context.baseLatency, outputLatency: this.context.outputLatency || 0 };
   }
 
   stop() {

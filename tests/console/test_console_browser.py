@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
+from support.browser import chromium, goertzel
 from support.console import PASSWORD, Twilio
 from werkzeug.serving import make_server
 
@@ -22,9 +23,6 @@ from models.times import utcnow
 from twilio_sim.testing import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--autoplay-policy=no-user-gesture-required"]
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
@@ -48,12 +46,8 @@ def server(twilio_app, tenants):
 
 @pytest.fixture
 def browser():
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 def create_room(app, key: str, fake_twilio, tenant_id: int) -> dict:
@@ -146,14 +140,6 @@ def tone_ulaw(freq: float, samples: int) -> bytes:
     pcm = b"".join(struct.pack("<h", int(12000 * math.sin(2 * math.pi * freq * n / 8000)))
                    for n in range(samples))
     return pcm16_to_ulaw(pcm)
-
-
-def goertzel(samples: list[float], freq: float, rate: int = 8000) -> float:
-    coeff = 2 * math.cos(2 * math.pi * freq / rate)
-    s1 = s2 = 0.0
-    for x in samples:
-        s1, s2 = x + coeff * s1 - s2, s1
-    return s1 * s1 + s2 * s2 - coeff * s1 * s2
 
 
 def test_listen_plays_the_leg_through_the_audio_worklet(twilio_app, tenants, server, browser,

@@ -202,3 +202,30 @@ def test_speaking_indicator_and_markers_follow_media_events(twilio_app, room, co
         assert not any(p["speaking"] for p in frame["participants"])
     finally:
         frames.close()
+
+
+def test_interrupted_ai_lines_are_marked_live_and_when_ended(twilio_app, room, console_as):
+    console = console_as("acme", "sup@acme.test")
+    with twilio_app.app_context(), transaction() as session:
+        conf_id = session.scalar(sa.select(Conference.id))
+        session.add(TranscriptEntry(conference_id=conf_id, speaker="ai", role="ai",
+                                    text="We open <i>at</i>...", started_at=utcnow(),
+                                    source="ai", item_id="item_1", interrupted=True))
+        session.add(TranscriptEntry(conference_id=conf_id, speaker="ai", role="ai",
+                                    text="Bye.", started_at=utcnow(), source="ai"))
+    frames = Frames(console.client, "/console/conferences/room/events")
+    try:
+        lines = frames.next()["transcript"]
+    finally:
+        frames.close()
+    assert [(line["text"], line["interrupted"]) for line in lines] == [
+        ("We open <i>at</i>...", True), ("Bye.", False)]
+    marked = ('<li class="line role-ai interrupted" data-interrupted="true"><span class="speaker">'
+              'ai</span> <span class="text">We open &lt;i&gt;at&lt;/i&gt;...</span> <span '
+              'class="cut"')
+    live = console.client.get("/console/conferences/room").get_data(as_text=True)
+    assert marked in live and live.count("(interrupted)</span>") == 1
+    assert console.action("room/end").status_code == 200
+    ended = console.client.get("/console/conferences/room").get_data(as_text=True)
+    assert "No summary." in ended  # the ended page, not the live one
+    assert marked in ended and ended.count("(interrupted)</span>") == 1

@@ -1,15 +1,19 @@
 """One stack per module: the simulator and Forkline (gunicorn), started by the demo's helpers.
 
-The AI backend is `echo`: it speaks back what it hears, so a tone a phone plays comes back as
-the AI's voice, and where that tone is (or is not) heard says who hears the AI.
+`e2e`: the AI backend is `echo`: it speaks back what it hears, so a tone a phone plays comes
+back as the AI's voice, and where that tone is (or is not) heard says who hears the AI.
+`console_stack`: the Procfile's web line with the local agent, and a console supervisor.
+`relay_stack`: two such servers sharing PostgreSQL and Redis (only A is Twilio's).
 """
 from __future__ import annotations
 
+import random
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.console import PASSWORD
 
 from twilio_sim.testing import SimControl, sdk_client
 
@@ -17,6 +21,7 @@ SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 sys.path.insert(0, str(SCRIPTS))  # the demo's modules are scripts, not a package
 
 from demo_api import AdminApi  # noqa: E402
+from demo_console import start_console  # noqa: E402
 from demo_stack import Stack, free_port  # noqa: E402
 
 
@@ -53,3 +58,37 @@ def e2e(tmp_path_factory):
             tail = stack.log_tail(name, 40)
             if tail:
                 print(f"--- {name}.log ---\n{tail}")
+
+
+def _stop(stack: Stack) -> None:
+    stack.stop()
+    for name in [*stack.procs, "twilio_sim"]:
+        tail = stack.log_tail(name, 40)
+        if tail:
+            print(f"--- {name}.log ---\n{tail}")
+
+
+@pytest.fixture(scope="module")
+def console_stack(tmp_path_factory):
+    """The simulator and the Procfile's gunicorn Forkline with the local (offline) agent."""
+    stack = Stack(tmp_path_factory.mktemp("console"), server="procfile")
+    stack.env["AI_BACKEND"] = "local"  # PUBLIC_URL is http: the session cookie is not Secure
+    try:
+        yield start_console(stack, ("forkline",), PASSWORD)
+    finally:
+        _stop(stack)
+
+
+@pytest.fixture(scope="module")
+def relay_stack(tmp_path_factory, postgres_url):
+    """Servers `forkline` (Twilio's: the legs live there) and `forkline-b`, sharing a private
+    PostgreSQL database and Redis, as two hosts behind one load balancer would."""
+    if postgres_url is None:
+        pytest.skip("needs PostgreSQL: set DATABASE_URL (CI does)")
+    stack = Stack(tmp_path_factory.mktemp("relay"), server="procfile", database_url=postgres_url)
+    # A Redis database of its own: sign-in limits and signals of parallel runs stay apart.
+    stack.env.update(AI_BACKEND="echo", REDIS_URL=f"redis://127.0.0.1:6379/{random.randint(1, 15)}")
+    try:
+        yield start_console(stack, ("forkline", "forkline-b"), PASSWORD)
+    finally:
+        _stop(stack)

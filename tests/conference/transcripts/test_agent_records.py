@@ -35,3 +35,47 @@ def test_ai_lines_and_turn_metrics_are_stored(app):
         (metric,) = session.scalars(sa.select(TurnMetric)).all()
         assert (metric.backend, metric.stt_ms, metric.end_to_end_ms) == ("local", 80.0, 600.0)
         assert metric.conference_id == conf.id
+
+
+def _conference(app) -> int:
+    with app.app_context(), transaction() as session:
+        tenant = Tenant(name="acme")
+        session.add(tenant)
+        session.flush()
+        session.add(Conference(tenant_id=tenant.id, name="c1", status="in-progress"))
+    return tenant.id
+
+
+def _ai_lines(app) -> list[tuple]:
+    with app.app_context():
+        rows = get_session().scalars(sa.select(TranscriptEntry).order_by(TranscriptEntry.id))
+        return [(r.item_id, r.text, r.interrupted) for r in rows]
+
+
+def test_a_line_cut_after_it_was_stored_is_truncated_and_flagged(app):
+    # The pipeline settles a line when its audio is generated, long before it has played.
+    tenant_id = _conference(app)
+    sink = StateSink(app)
+    recorder = AgentEventRecorder(sink.submit, {"tenant": str(tenant_id), "conference": "c1"})
+    recorder.observe(Transcript("ai", "We are open from nine to five.", True, "item_1"))
+    recorder.observe(Transcript("ai", "Anything else?", True, "item_2"))
+    recorder.interrupted("item_1", 1000, 3500)  # 2/7 of the words had been heard
+    recorder.interrupted("item_1", 3000, 3500)  # a later cut of the same item does not count
+    recorder.observe(Transcript("ai", "Let me check.", True, "item_3"))
+    recorder.interrupted("item_3", 10, 1500)  # cut before its first word: nobody heard it
+    sink.join()
+    assert _ai_lines(app) == [("item_1", "We are...", True), ("item_2", "Anything else?", False)]
+
+
+def test_a_line_settled_after_its_cut_is_stored_as_heard(app):
+    # A backend that settles the transcript at response end (after the caller cut in).
+    tenant_id = _conference(app)
+    sink = StateSink(app)
+    recorder = AgentEventRecorder(sink.submit, {"tenant": str(tenant_id), "conference": "c1"})
+    recorder.interrupted("item_7", 2000, 4000)
+    recorder.interrupted(None, 10, 20)  # a cut with no item (apology audio) is ignored
+    recorder.observe(Transcript("ai", "one two three four", True, "item_7"))
+    recorder.interrupted("item_8", 0, 4000)
+    recorder.observe(Transcript("ai", "never heard", True, "item_8"))
+    sink.join()
+    assert _ai_lines(app) == [("item_7", "one two...", True)]

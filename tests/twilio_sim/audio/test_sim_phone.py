@@ -106,3 +106,21 @@ def test_speech_falls_back_to_a_tone_without_espeak(monkeypatch):
         phone_mod.synthesize(text)
     ulaw = phone_mod.speech_or_tone(text)
     assert audio.tone_level_dbfs(audio.ulaw_to_pcm(ulaw), 440) > -20
+
+
+def test_a_play_is_stamped_with_the_clock_time_of_its_first_frame():
+    now = [100]  # clock ticks of 20 ms, as integers: the stamps compare exactly
+    phone = Phone("+15550000001", wall=lambda: now[0])
+    phone.play_ulaw(b"\x01" * 320)  # two frames
+    phone.play_ulaw(b"\x02" * 160)  # queued behind them
+    assert phone.play_started_at is None  # queued, not said yet
+    said = []
+    for _ in range(4):
+        now[0] += 1
+        said.append((phone.next_frame()[:1], phone.play_started_at))
+    assert said == [(b"\x01", 101), (b"\x01", 101), (b"\x02", 103), (audio.SILENCE[:1], 103)]
+    phone.play_ulaw(b"\x03" * 160)
+    phone.stop_speaking()  # a dropped play never starts
+    phone.play_ulaw(b"\x04" * 160)
+    now[0] = 200
+    assert phone.next_frame()[:1] == b"\x04" and phone.play_started_at == 200

@@ -1,0 +1,273 @@
+"""Browser live-listen, end to end: simulator frame -> page output, and CPU per listener.
+
+    .venv/bin/python -m bench.console_browser_listen --tones 10 --listeners 5 --seconds 8
+
+Two Procfile gunicorn servers share a private PostgreSQL database and Redis; the strict
+simulator (Twilio) talks only to A, so the customer's fork lives on A. Latency: one Chromium
+page listens on A (local tap) and one on B (through the Redis relay), at the same time, to the
+customer's leg; the phone plays short 1 kHz tones. Per tone: the simulator's stamp of the tick
+that said its first frame (`play_started_at`) -> the tone's onset in each page's AudioWorklet
+output (audio-clock time mapped to Unix time by `getOutputTimestamp()`, so it includes the
+jitter buffer and the reported output latency). CPU: the gunicorn workers' user+sys over
+`--seconds` with N plain WebSocket listeners (a child process) on A (local) or on B (relayed),
+minus the same window with none, per listener, in % of one core. Not pinned (taskset): it
+measures cost, not capacity; the machine is shared, so compare the ratios of one run.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import multiprocessing
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import requests
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests")]  # the demo's stack, page helpers
+
+from demo_console import EMAIL, TENANT, start_console  # noqa: E402
+from demo_stack import Stack  # noqa: E402
+
+from bench._procstat import cpu_seconds  # noqa: E402
+from twilio_sim.testing import wait_for  # noqa: E402
+
+PASSWORD = "bench password 0123456"
+PHONES = {"customer": "+15550401001", "agent": "+15550401002"}
+TONE_HZ = 1000.0
+SEARCH_BLOCKS = 190  # 3 s of 128-sample worklet blocks after the mark: the tone is in there
+
+
+def _database(admin_url: str):
+    name = f"forkline_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    return admin, name, admin_url.rpartition("/")[0] + "/" + name
+
+
+def _parents() -> dict[int, int]:
+    out = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                raw = (entry / "stat").read_text()
+                out[int(entry.name)] = int(raw[raw.rindex(")") + 2:].split()[1])
+    return out
+
+
+def _workers(pid: int) -> list[int]:
+    """The gunicorn workers of the server started as `pid` (sh -c, or the master itself)."""
+    parents = _parents()
+
+    def children(of: int) -> list[int]:
+        return [c for c, p in parents.items() if p == of]
+
+    def cmdline(p: int) -> bytes:
+        with contextlib.suppress(OSError):
+            return Path(f"/proc/{p}/cmdline").read_bytes()
+        return b""
+
+    def gunicorns(of: int) -> list[int]:
+        return [c for c in children(of) if b"gunicorn" in cmdline(c)]
+
+    # sh -c "gunicorn ..." -> master -> workers: the gunicorn processes with no gunicorn child
+    # (not the workers' CPU pools: listening never uses them).
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        below = gunicorns(p)
+        todo += below
+        if not below and p != pid:
+            found.append(p)
+    return found
+
+
+def _page(browser, base: str, name: str):
+    from support.browser import sign_in
+
+    page = browser.new_page()
+    sign_in(page, base, TENANT, EMAIL, f"/console/conferences/{name}%3Fcapture%3D1", PASSWORD)
+    page.get_by_label("Listen to").select_option("customer")
+    page.get_by_role("button", name="Listen (L)").click()
+    page.wait_for_function("() => window.forklineListener && "
+                           "window.forklineListener.played.length > 50", timeout=60_000)
+    return page
+
+
+def _onset_unix_ms(page, since: tuple[int, int]) -> tuple[float, float] | None:
+    """Unix ms of the tone's onset (arrival at the page's socket, out of its worklet)."""
+    from support.browser import played, tone_onset
+
+    onset = tone_onset(played(page, since[0])[:SEARCH_BLOCKS], TONE_HZ)
+    # Onset by sample position over the chunks as they arrived; its chunk's arrival time.
+    chunks = page.evaluate("(since) => window.forklineListener.arrived.slice(since, since + 150)"
+                           ".map((b) => ({at: b.at, samples: Array.from(b.samples)}))", since[1])
+    stream, owner = [], []
+    for chunk in chunks:
+        stream += chunk["samples"]
+        owner += [chunk["at"]] * len(chunk["samples"])
+    position = tone_onset([{"at": 0.0, "samples": stream}], TONE_HZ)
+    at_socket = None if position is None else owner[round(position * 8000)] / 1000
+    if onset is None or at_socket is None:
+        return None
+    clock = page.evaluate("() => window.forklineListener.clock()")
+    return at_socket * 1000, clock["epochMs"] + (onset - clock["contextTime"]) * 1000
+
+
+def latency(live, name: str, tones: int) -> dict:
+    """Per-tone simulator frame -> page output, local (A) and relayed (B), in one run."""
+    from support.browser import chromium
+
+    out: dict[str, list[float]] = {f"{kind}_{stage}": [] for kind in ("local", "redis")
+                                   for stage in ("socket", "output")}
+    missed = {"local": 0, "redis": 0}
+    with chromium() as browser:
+        pages = {"local": _page(browser, live.servers["forkline"], name),
+                 "redis": _page(browser, live.servers["forkline-b"], name)}
+        for _ in range(tones):
+            since = {k: tuple(p.evaluate("() => [window.forklineListener.played.length, "
+                                         "window.forklineListener.arrived.length]"))
+                     for k, p in pages.items()}
+            started = _play(live)
+            for kind, page in pages.items():
+                try:
+                    at_socket, at_output = wait_for(
+                        lambda page=page, mark=since[kind]: _onset_unix_ms(page, mark), 15, 0.25)
+                except AssertionError:  # not found in 15 s: counted, never silently dropped
+                    missed[kind] += 1
+                    continue
+                out[f"{kind}_socket"].append(at_socket - started * 1000)
+                out[f"{kind}_output"].append(at_output - started * 1000)
+            wait_for(lambda: not _phone(live)["speaking"], 10, 0.02)
+            time.sleep(0.4)  # the tone's tail leaves both jitter buffers before the next one
+    return {**{kind: _summary(values) for kind, values in out.items() if values},
+            "missed": missed}
+
+
+def _play(live) -> float:
+    """Play a 300 ms tone on the customer's phone; the simulator's stamp of its first frame."""
+    before = _phone(live)["play_started_at"] or 0
+    live.sim.tone(PHONES["customer"], TONE_HZ, 300, dbfs=-12.0)
+    return wait_for(lambda: (_phone(live)["play_started_at"] or 0) > before
+                    and _phone(live)["play_started_at"], 10, 0.01)
+
+
+def _phone(live) -> dict:
+    return next(p for p in live.sim.phones() if p["number"] == PHONES["customer"])
+
+
+def _summary(values: list[float]) -> dict:
+    values = sorted(values)
+    return {"n": len(values), "p50_ms": round(statistics.median(values), 1),
+            "p95_ms": round(values[int(0.95 * (len(values) - 1))], 1),
+            "min_ms": round(values[0], 1), "max_ms": round(values[-1], 1)}
+
+
+def _listen(url: str, cookie: str, count: int, seconds: float, out) -> None:
+    from simple_websocket import Client
+
+    sockets = [Client.connect(url, headers={"Cookie": cookie, "Origin": "http://127.0.0.1"})
+               for _ in range(count)]
+    out.put("ready")
+    chunks, end = 0, time.monotonic() + seconds
+    while time.monotonic() < end:
+        for ws in sockets:
+            while ws.receive(timeout=0):
+                chunks += 1
+        time.sleep(0.02)
+    for ws in sockets:
+        ws.close()
+    out.put(chunks)
+
+
+def _cookie(base: str) -> str:
+    from support.console import csrf_token
+
+    http = requests.Session()
+    token = csrf_token(http.get(f"{base}/console/signin", timeout=10).text)
+    http.post(f"{base}/console/signin", timeout=10, data={
+        "tenant": TENANT, "email": EMAIL, "password": PASSWORD, "csrf_token": token})
+    return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
+
+
+def cpu(live, name: str, count: int, seconds: float) -> dict:
+    """Worker CPU (% of a core) idle, with `count` local and with `count` relayed listeners."""
+    workers = {server: _workers(live.stack.procs[server].pid)
+               for server in ("forkline", "forkline-b")}
+
+    def window(server: str | None) -> dict:
+        queue = multiprocessing.Queue()
+        child = None
+        if server is not None:
+            base = live.servers[server]
+            url = base.replace("http", "ws", 1) + f"/console/listen/{name}?leg=customer"
+            child = multiprocessing.Process(target=_listen, args=(
+                url, _cookie(base), count, seconds + 2, queue))
+            child.start()
+            assert queue.get(timeout=60) == "ready"
+            time.sleep(1.0)  # the relay attaches within SYNC_S; count whole seconds after
+        before = {s: sum(cpu_seconds(p) for p in pids) for s, pids in workers.items()}
+        time.sleep(seconds)
+        used = {s: sum(cpu_seconds(p) for p in pids) - before[s] for s, pids in workers.items()}
+        step = {s: round(100 * v / seconds, 2) for s, v in used.items()}
+        if child is not None:
+            step["chunks"] = queue.get(timeout=60)
+            child.join(30)
+        return step
+
+    idle = window(None)
+    local, relayed = window("forkline"), window("forkline-b")
+    per = {"local_A": (local["forkline"] - idle["forkline"]) / count,
+           "redis_A": (relayed["forkline"] - idle["forkline"]) / count,
+           "redis_B": (relayed["forkline-b"] - idle["forkline-b"]) / count}
+    return {"listeners": count, "idle_pct": idle, "local_pct": local, "redis_pct": relayed,
+            "pct_per_listener": {k: round(v, 3) for k, v in per.items()}}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run both measurements and print one JSON report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tones", type=int, default=10)
+    parser.add_argument("--listeners", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--database-url", default="postgresql+psycopg://postgres@127.0.0.1/test")
+    args = parser.parse_args(argv)
+    admin, db_name, db_url = _database(args.database_url)
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = Stack(Path(tmp), server="procfile", database_url=db_url)
+        stack.env.update(AI_BACKEND="echo", LOG_LEVEL="WARNING",
+                         REDIS_URL=f"redis://127.0.0.1:6379/{random.randint(1, 15)}")
+        try:
+            live = start_console(stack, ("forkline", "forkline-b"), PASSWORD)
+            name = "bench-listen"
+            live.api.call("POST", "/api/conferences", {"name": name, "participants": [
+                {"to": PHONES[label], "role": label, "label": label} for label in PHONES]})
+            wait_for(lambda: any(s["kind"] == "fork" and s["status"] == "started"
+                                 for s in live.api.get(f"/api/conferences/{name}")["streams"]),
+                     60, 0.1)
+            report = {"bench": "console_browser_listen", "machine": "shared 2-core box",
+                      "latency": latency(live, name, args.tones),
+                      "cpu": cpu(live, name, args.listeners, args.seconds)}
+            lat = report["latency"]
+            report["redis_over_local_p50"] = {stage: round(
+                lat[f"redis_{stage}"]["p50_ms"] / lat[f"local_{stage}"]["p50_ms"], 2)
+                for stage in ("socket", "output")}
+        finally:
+            stack.stop()
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
+    json.dump(report, sys.stdout, indent=2)
+    print()
+
+
+if __name__ == "__main__":
+    main()

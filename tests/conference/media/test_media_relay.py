@@ -1,0 +1,106 @@
+"""The listen relay against a real Redis: audio crosses workers only while someone wants it."""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import pytest
+import redis
+
+from conference.media.relay import WANT, RelayFeed, RemoteListen, TapRelay
+from conference.media.taps import TapHub
+from twilio_sim.testing import wait_for
+
+
+class Plane:
+    """The two things the relay needs of a worker's media plane: its taps and which it owns."""
+
+    def __init__(self, owned: set[str]) -> None:
+        self.taps, self.owned = TapHub(), owned
+
+    def local_taps(self) -> set[str]:
+        return set(self.owned)
+
+
+@pytest.fixture
+def client():
+    client = redis.Redis.from_url("redis://127.0.0.1:6379/0", socket_timeout=5)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def key():
+    return "CA" + uuid.uuid4().hex  # fresh per test: the Redis is shared
+
+
+def collector():
+    got: list[bytes] = []
+    arrived = threading.Event()
+
+    def callback(chunk: bytes) -> None:
+        got.append(chunk)
+        arrived.set()
+    return got, arrived, callback
+
+
+def test_a_leg_is_carried_only_while_a_remote_listener_wants_it(client, key):
+    owner = TapRelay(Plane({key}), client)
+    owner.sync()
+    assert owner.feeds == {} and not owner.plane.taps.has_subscribers(key)  # nobody listens
+    got, arrived, callback = collector()
+    listener = RemoteListen(Plane(set()), client, key, callback).start()
+    try:
+        owner.sync()
+        assert owner.plane.taps.has_subscribers(key)
+        owner.plane.taps.publish(key, b"\x01" * 160)
+        owner.plane.taps.publish(key, b"\x02" * 160)
+        assert owner.drain() == 2
+        wait_for(lambda: len(got) == 2, 5, message="two relayed chunks")
+        assert got == [b"\x01" * 160, b"\x02" * 160]
+    finally:
+        listener.stop()
+    owner.sync()  # the listener withdrew: the owner stops at its next sync
+    assert owner.feeds == {} and not owner.plane.taps.has_subscribers(key)
+    owner.plane.taps.publish(key, b"\x03" * 160)
+    assert owner.drain() == 0
+
+
+def test_a_listener_on_the_owning_worker_never_asks_for_redis(client, key):
+    listener = RemoteListen(Plane({key}), client, key, lambda chunk: None).start()
+    try:
+        assert client.zcard(WANT + key) == 0
+        assert TapRelay(Plane({key}), client).wanted([key], time.time()) == set()
+    finally:
+        listener.stop()
+
+
+def test_a_dead_listeners_entry_expires(client, key):
+    client.zadd(WANT + key, {"gone": time.time() - 1})  # its worker died before withdrawing
+    client.expire(WANT + key, 30)
+    relay = TapRelay(Plane({key}), client)
+    assert relay.wanted([key], time.time()) == set()
+    client.zadd(WANT + key, {"alive": time.time() + 4})
+    assert relay.wanted([key, "CA-other"], time.time()) == {key}
+    client.delete(WANT + key)
+
+
+def test_the_feed_is_bounded_and_drops_the_oldest_audio():
+    wake = threading.Event()
+    feed = RelayFeed(wake, limit=25)
+    for i in range(30):
+        feed(bytes([i]))
+    assert wake.is_set() and feed.dropped == 5
+    assert list(feed.chunks) == [bytes([i]) for i in range(5, 30)]
+
+
+def test_a_redis_outage_never_reaches_the_audio_path(key):
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, socket_timeout=0.2)
+    relay = TapRelay(Plane({key}), dead)
+    feed = RelayFeed(relay.wake)
+    relay.feeds[key] = (feed, relay.plane.taps.subscribe(key, feed))
+    relay.plane.taps.publish(key, b"\xff" * 160)  # the tap callback itself never touches Redis
+    assert list(feed.chunks) == [b"\xff" * 160] and relay.plane.taps.errors == 0
+    with pytest.raises(redis.ConnectionError):
+        relay.drain()  # only the drainer meets the outage (its loop logs and retries)
