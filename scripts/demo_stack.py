@@ -75,11 +75,15 @@ class Stack:
         self.procs[name] = proc
         return proc
 
-    def start_sim(self, timeout_s: float = 20.0) -> str:
-        """`python -m twilio_sim --port 0`; returns its base URL once it listens."""
+    def start_sim(self, timeout_s: float = 20.0, allow_ws: bool = True) -> str:
+        """`python -m twilio_sim --port 0`; returns its base URL once it listens.
+
+        `allow_ws`: the development flag a local (plain http) stack needs; without it the
+        simulator refuses ws:// stream URLs as Twilio does (31922)."""
         proc = self._spawn("twilio_sim", [
             sys.executable, "-m", "twilio_sim", "--port", "0",
-            "--clock-rate", str(self.clock_rate), "--log-level", "WARNING", "--allow-ws",
+            "--clock-rate", str(self.clock_rate), "--log-level", "WARNING",
+            *(["--allow-ws"] if allow_ws else []),
         ], self.env, stdout=subprocess.PIPE)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

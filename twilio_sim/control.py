@@ -213,6 +213,9 @@ def stream_json(s) -> dict:
     client = getattr(s.client, "client", None)
     counts = {"media_offered": client.media_offered, "media_queued": client.media_queued,
               "media_sent": client.media_sent} if client is not None else {}
+    session = client.session if client is not None else None
+    if session is not None and session.playout is not None:  # bidirectional: the caller's side
+        counts.update(played_ms=session.playout.heard_bytes // 8, clears=session.clears)
     return {"sid": s.sid, "name": s.name, "track": s.track, "status": s.status,
             "bidirectional": s.bidirectional, "error": s.error, **counts}
 

@@ -35,6 +35,7 @@ class PlayoutBuffer:
         self._audio = bytearray()
         self._queued = 0  # bytes ever queued (not counting cleared or discarded ones)
         self._played = 0  # bytes ever played or cleared
+        self.heard_bytes = 0  # app audio actually played into the call (not cleared, no padding)
         self._marks: deque[tuple[int, str]] = deque()  # (queued offset the mark waits for, name)
         self.discarded_bytes = 0
         self.underruns = 0  # ticks that played a partial frame
@@ -98,6 +99,7 @@ class PlayoutBuffer:
         chunk = bytes(self._audio[:FRAME_BYTES])
         del self._audio[:FRAME_BYTES]
         self._played += len(chunk)
+        self.heard_bytes += len(chunk)
         if len(chunk) < FRAME_BYTES:
             self.underruns += 1
             chunk += SILENCE[len(chunk):]

@@ -207,3 +207,40 @@ def test_whisper_switch_while_the_target_is_put_on_hold_is_pending_not_502(e2e):
             {"customer": "joined", "agent": "joined"}
     finally:
         call.end()
+
+
+
+# The app -> caller latency the simulator adds (to_caller_ms). Kept under the tracker's
+# ECHO_SLACK (100 ms): at 200 ms Forkline's estimate is ~110 ms short (reported on issue 9).
+EAR_DELAY_MS = 60
+# Played audio is whole 20 ms ticks: the clear lands on a tick, and a mark is echoed on the
+# tick after its last frame, so the two accounts may differ by up to two frames.
+CUT_BOUND_MS = 40
+
+
+def test_rule7_a_barge_in_is_cut_where_the_caller_was_despite_outbound_latency(e2e):
+    """Twilio plays the app's audio (and applies its clear) some time after it was sent, and
+    echoes a mark once its audio has played (websocket-messages#mark-message): the truncation
+    Forkline reports for a barge-in is what the simulator actually played into the call,
+    the audio still on its way when the clear was sent included."""
+    call = Call(e2e, "e2e-ear-delay", "+15550309001", "+15550309002")
+    try:
+        ai_sid, _, sid = call.humans_and_speaking_ai()
+
+        def stream():
+            return call.sim_call(ai_sid)["streams"][sid]
+        fault = e2e.sim.stream_fault(sid, "delay", to_caller_ms=EAR_DELAY_MS)
+        assert fault["to_caller_ms"] == EAR_DELAY_MS
+        start = stream()["played_ms"]
+        wait_for(lambda: stream()["played_ms"] >= start + 2000, TIMEOUT, 0.05,
+                 message="2 s of the AI's answer played under the delay")
+        call.api.call("PUT", f"/api/conferences/{call.name}/ai",
+                      {"agent": "default", "mode": "listen"}, ok=(200,))
+        d = call.until(lambda d: events(d, "barge-in"), "the barge-in")
+        (cut,) = [e["payload"] for e in events(d, "barge-in")]
+        played = wait_for(lambda: (s := stream())["clears"] >= 1 and s, TIMEOUT, 0.05,
+                          message="the clear to reach the caller's side")["played_ms"]
+        assert cut["item_id"] == "echo-1"  # the echo's one answer, played from its start
+        assert abs(cut["heard_ms"] - played) <= CUT_BOUND_MS, (cut, played)
+    finally:
+        call.end()

@@ -83,6 +83,19 @@ def test_clear_drops_audio_and_echoes_every_pending_mark():
     assert buf.push_mark("c") == ["c"]  # buffer is empty again
 
 
+def test_heard_bytes_count_only_audio_that_played():
+    buf = PlayoutBuffer(start_delay_frames=1)
+    buf.push_media(b"\x01" * 400)  # 2.5 frames
+    buf.next_frame()  # the start delay: silence, nothing heard
+    assert buf.heard_bytes == 0
+    buf.next_frame()
+    buf.next_frame()
+    assert buf.heard_bytes == 320
+    buf.clear()  # the last half frame never played
+    buf.next_frame()
+    assert buf.heard_bytes == 320
+
+
 def test_more_than_ten_minutes_is_discarded():
     buf = PlayoutBuffer(max_bytes=1000)
     assert buf.push_media(b"\x01" * 900)
