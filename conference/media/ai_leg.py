@@ -117,6 +117,8 @@ class AiLeg:
         self.end_index = index + 1
         if self.frames_in >= 250:  # counters in batches: no metric locks per frame
             self._flush_counters()
+        if live.clear_watch is not None:  # inbound frames are the clock for its timeout
+            live.settle_clear(monotonic_ms())
         if live.ready:
             session = live.session
             try:
@@ -135,6 +137,8 @@ class AiLeg:
             live.on_acked()
             self._sync_marks()
             self.wake.set()
+        elif live.clear_watch is not None:
+            live.on_old_mark(name, now_ms)
 
     def on_dtmf(self, digit: str) -> None:
         """A key press on the AI leg: recorded as a media event (off the audio path)."""
@@ -220,6 +224,7 @@ class AiLeg:
             return
         if live.leg is self:
             live.leg = None
+            live.settle_clear(float("inf"))  # this socket's echoes will never come now
         self._account(live)
         plane.table.release(self.key, self)  # a no-op when a newer local socket holds it
         if self.fenced:

@@ -26,6 +26,8 @@ from agents.registry import backend_settings, create_session
 from agents.tools import error_output
 from conference.logs import get_logger, monotonic_ms
 from conference.media import metrics, ports, statesink
+from conference.media.barge import BargeIn
+from conference.media.clearwatch import ClearWatch
 from conference.media.playout import PlayoutTracker, Truncation
 from conference.media.registry import conf_key
 from models.conference import tenant_number
@@ -38,7 +40,7 @@ log = get_logger("media.bridge")
 MODES = ("speak", "whisper", "listen")  # whisper: Twilio routes the audio to the coached leg
 
 
-class LiveCall:
+class LiveCall(BargeIn):
     """AI side of one AI call: survives socket restarts; never dies of a backend failure."""
 
     def __init__(self, plane: MediaPlane, call_sid: str, info: dict) -> None:
@@ -63,6 +65,7 @@ class LiveCall:
         self.recorder = ports.event_recorder(plane.app, plane.sink.submit,
                                              dict(info, call_sid=call_sid))
         self._observed_item: str | None = None
+        self.clear_watch: tuple[ClearWatch, str, str | None] | None = None  # (watch, source, who)
         self._reader = threading.Thread(target=self._read_events, name=f"agent-{call_sid}",
                                         daemon=True)
 
@@ -255,29 +258,6 @@ class LiveCall:
         self.mode = mode
         if mode == "listen":
             self.barge_in("mode", now_ms)  # clear + truncate, as if someone talked over it
-        return True
-
-    # -- interruption -------------------------------------------------------------------------
-
-    def barge_in(self, source: str, signal_ms: float, speaker: str | None = None) -> bool:
-        """Clear at once and truncate at what was heard; no-op while the AI is silent."""
-        tracker = self.tracker
-        if not tracker.is_speaking(signal_ms):
-            return False
-        cut = tracker.clear(signal_ms)
-        leg = self.leg
-        if leg is not None:
-            leg.send_clear(signal_ms)
-        metrics.BARGE_INS.labels(source=source).inc()
-        session = self.session
-        if session is not None and self.ready:
-            try:
-                session.interrupt(cut.heard_ms, cut.item_id)
-            except Exception as exc:
-                self.failed("interrupt", exc)
-        self.record("barge-in", {"source": source, "speaker": speaker, "item_id": cut.item_id,
-                                 "heard_ms": cut.heard_ms, "flushed_ms": cut.flushed_ms})
-        self._observe(cut)  # the AI's line is stored as heard, marked interrupted
         return True
 
     def on_acked(self) -> None:

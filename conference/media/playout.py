@@ -38,6 +38,25 @@ class Truncation:
     flushed_ms: int
 
 
+def advance(anchor: tuple[int, float], segments, now_ms: float) -> int:
+    """Playout position at `now_ms`: `anchor` (position, time) advanced in real time through
+    `segments` ((start, data, sent at, item), in order); audio plays no earlier than sent."""
+    pos, t = anchor
+    for start, data, sent_at, _ in segments:
+        end = start + len(data)
+        if end <= pos:
+            continue
+        begin = max(t, sent_at)
+        if now_ms <= begin:
+            return pos
+        frm = max(pos, start)
+        dur = (end - frm) / PER_MS
+        if now_ms < begin + dur:
+            return frm + int((now_ms - begin) * PER_MS)
+        pos, t = end, begin + dur
+    return pos
+
+
 class PlayoutTracker:
     """Decides what to send, when to mark, and how much of each item was heard."""
 
@@ -161,20 +180,7 @@ class PlayoutTracker:
 
     def position(self, now_ms: float) -> int:
         """Estimated playout position: the last anchor, advanced in real time through sent audio."""
-        pos, t = self.anchor
-        for start, data, sent_at, _ in self.segments:
-            end = start + len(data)
-            if end <= pos:
-                continue
-            begin = max(t, sent_at)
-            if now_ms <= begin:
-                return pos
-            frm = max(pos, start)
-            dur = (end - frm) / PER_MS
-            if now_ms < begin + dur:
-                return frm + int((now_ms - begin) * PER_MS)
-            pos, t = end, begin + dur
-        return pos
+        return advance(self.anchor, self.segments, now_ms)
 
     def playing_item(self, now_ms: float) -> Item | None:
         """The item whose audio is at the estimated playout position, if any is still playing."""

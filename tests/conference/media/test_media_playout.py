@@ -1,9 +1,11 @@
-"""Playout tracker: lead bound, mark naming, acknowledged vs generated, generation fencing."""
+"""Playout tracker: lead bound, mark naming, acknowledged vs generated, generation fencing,
+and the clear's confirmation by the echo of its pending marks (clearwatch)."""
 from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conference.media.clearwatch import ClearWatch
 from conference.media.playout import FRAME, PER_MS, PlayoutTracker
 
 
@@ -145,3 +147,68 @@ def test_acknowledged_never_exceeds_generated(script, lead_ms, mark_ms):
             assert 0 <= it.acked <= it.sent <= it.generated
             assert 0 <= tr.heard_ms(it, now) * PER_MS <= it.generated
         assert tr.acked <= tr.sent
+
+
+def speaking_then_cut(at_ms):
+    """1 s of item "a", marks every 100 ms, 400 ms sent, s1 echoed at 100; cut at `at_ms`."""
+    tr = PlayoutTracker(lead_ms=300, mark_interval_ms=100, chunk_ms=100)
+    tr.push("a", bytes(FRAME * 50))
+    assert marks(tr.pull(0)) == ["g1-s1", "g1-s2", "g1-s3"]
+    assert tr.on_mark("g1-s1", 100)
+    assert marks(tr.pull(100)) == ["g1-s4"]
+    watch = ClearWatch.begin(tr, at_ms)
+    assert watch is not None
+    watch.fallback = tr.clear(at_ms)
+    return tr, watch
+
+
+def test_clear_is_confirmed_by_the_first_echo_of_an_unplayed_mark():
+    tr, watch = speaking_then_cut(150)
+    assert watch.fallback.heard_ms == 150  # the estimate when the clear was sent
+    assert tr.on_mark("g1-s2", 200) is False  # the tracker's generation moved on ...
+    assert watch.on_mark("g1-s2", 200) is None  # ... but s2 did play: the clear is in flight
+    # The clear lands at 260: Twilio flushes s3 and s4 at once. s3 (300 ms) had not played,
+    # so playout stopped at 260 ms (s2 at 200 ms plus 60 ms), not at s3's end.
+    cut = watch.on_mark("g1-s3", 260)
+    assert (cut.item_id, cut.heard_ms, cut.flushed_ms) == ("a", 260, 1000 - 260)
+    assert watch.on_mark("g1-s4", 260) is None  # the rest of the burst changes nothing
+
+
+def test_clear_confirmation_ignores_other_generations_and_unknown_marks():
+    _, watch = speaking_then_cut(150)
+    assert watch.on_mark("g2-s5", 300) is None
+    assert watch.on_mark("g1-s9", 300) is None
+    assert watch.on_mark("g1-sX", 300) is None
+    assert watch.on_mark("g1-s3", 280).heard_ms == 280
+
+
+def test_clear_confirmation_never_reports_less_than_the_estimate():
+    _, watch = speaking_then_cut(390)
+    assert watch.fallback.heard_ms == 390
+    # A stalled playout: s2 comes late, which pulls the position back to 300 ms; s4 is
+    # flushed there. The caller heard at least the 390 ms estimated when the clear was sent.
+    assert watch.on_mark("g1-s2", 500) is None
+    assert watch.on_mark("g1-s3", 500) is None  # 300 ms: played, by the pulled-back position
+    assert watch.on_mark("g1-s4", 500).heard_ms == 390
+
+
+def test_clear_confirmation_when_every_pending_mark_had_played():
+    _, watch = speaking_then_cut(150)
+    assert watch.on_mark("g1-s3", 300) is None  # s2, s3 played before the clear arrived
+    # The last pending mark played too: nothing more will come, the position then is final.
+    assert watch.on_mark("g1-s4", 400).heard_ms == 400
+
+
+def test_clear_confirmation_times_out_to_the_estimate():
+    _, watch = speaking_then_cut(150)
+    assert watch.expired(150 + 499) is None
+    assert watch.expired(150 + 500) == watch.fallback  # no echo came: today's estimate
+
+
+def test_no_pending_marks_means_nothing_to_confirm():
+    tr = PlayoutTracker(lead_ms=300, mark_interval_ms=100, chunk_ms=100)
+    tr.push("a", bytes(250 * PER_MS))  # an unmarked 50 ms tail (the item has not ended)
+    assert marks(tr.pull(0)) == ["g1-s1", "g1-s2"]
+    assert tr.on_mark("g1-s2", 200)
+    assert tr.is_speaking(220)
+    assert ClearWatch.begin(tr, 220) is None  # the estimate at the decision is final
