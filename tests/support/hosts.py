@@ -180,23 +180,25 @@ class Cluster:
 
 
 def stream_params(tenant: int, conference: str, kind: str, label: str, call_sid: str,
-                  role: str = "customer") -> dict:
+                  role: str = "customer", stream: str | None = None) -> dict:
     """customParameters of a stream as Forkline's TwiML would carry them (token bound to it)."""
     token = make_stream_token(SECRET, {"conference": conference, "tenant": tenant, "kind": kind,
                                        "label": label, "call": call_sid})
+    name = {"stream": stream} if stream else {}  # the stream's unique name (issue 9, rule 3)
     if kind == "ai":
         return {"conference": conference, "tenant": str(tenant), "agent": "default",
-                "mode": "speak", "coach": "", "token": token}
+                "mode": "speak", "coach": "", "token": token} | name
     return {"conference": conference, "tenant": str(tenant), "label": label, "role": role,
-            "token": token}
+            "token": token} | name
 
 
-def ai_stream(host: Host, tenant: int, conference: str, call_sid: str) -> MediaStreamClient:
+def ai_stream(host: Host, tenant: int, conference: str, call_sid: str,
+              stream: str | None = None) -> MediaStreamClient:
     """The Twilio side of the AI leg's <Connect><Stream> to `host`."""
     return MediaStreamClient(host.ws("/twilio/ai-stream"), auth_token=AUTH_TOKEN,
                              account_sid=ACCOUNT_SID, call_sid=call_sid, bidirectional=True,
                              custom_parameters=stream_params(tenant, conference, "ai", "ai",
-                                                             call_sid))
+                                                             call_sid, stream=stream))
 
 
 def fork_stream(host: Host, tenant: int, conference: str, call_sid: str, label: str,
@@ -205,7 +207,8 @@ def fork_stream(host: Host, tenant: int, conference: str, call_sid: str, label: 
     return MediaStreamClient(host.ws("/twilio/fork"), auth_token=AUTH_TOKEN,
                              account_sid=ACCOUNT_SID, call_sid=call_sid,
                              custom_parameters=stream_params(tenant, conference, "fork", label,
-                                                             call_sid, role))
+                                                             call_sid, role,
+                                                             stream=f"fork-{label}-1"))
 
 
 def seed_conference(engine: sa.Engine, tenant: int, name: str, legs: dict[str, str]) -> None:

@@ -27,7 +27,8 @@ def _seed(app, recording: bool) -> dict:
         session.add(Participant(conference_id=conf.id, label="alice", role="customer",
                                 call_sid="CA" + "1" * 32))
         return {"tenant": str(tenant.id), "conference": "room", "label": "alice",
-                "stream_sid": "MZ" + "1" * 32, "call_sid": "CA" + "1" * 32, "kind": "fork"}
+                "stream_sid": "MZ" + "1" * 32, "call_sid": "CA" + "1" * 32, "kind": "fork",
+                "stream_name": "fork-alice-1"}
 
 
 def test_stream_lifecycle_rows_and_recording_opt_in(app):
@@ -38,7 +39,7 @@ def test_stream_lifecycle_rows_and_recording_opt_in(app):
     assert opted == [True]
     with app.app_context():
         row = get_session().scalar(sa.select(Stream))
-        assert (row.status, row.kind, row.name) == ("started", "fork", "alice")
+        assert (row.status, row.kind, row.name) == ("started", "fork", "fork-alice-1")
         assert row.conference_id is not None and row.participant_id is not None
     sink.submit(statesink.stream_ended, info["stream_sid"], "dropped")
     sink.submit(statesink.stream_ended, info["stream_sid"], "stopped")  # a drop is final

@@ -76,7 +76,7 @@ def test_a_conference_split_across_two_hosts(cluster):
     sids = {label: "CA" + uuid.uuid4().hex for label in ("customer", "agent", "ai")}
     seed_conference(cluster.engine, tenant, room, sids)
 
-    ai = ai_stream(host_b, tenant, room, sids["ai"])
+    ai = ai_stream(host_b, tenant, room, sids["ai"], stream="ai-1")
     customer = fork_stream(host_a, tenant, room, sids["customer"], "customer", "customer")
     ai.connect()
     customer.connect()
@@ -97,7 +97,7 @@ def test_a_conference_split_across_two_hosts(cluster):
     # The AI's socket is lost; Twilio's reconnect lands on host A, which resumes the call.
     ai.drop()
     ticker.run(10, [(customer, lambda t: SILENCE)])  # > 100 ms: B's last frames mirrored
-    moved = ai_stream(host_a, tenant, room, sids["ai"])
+    moved = ai_stream(host_a, tenant, room, sids["ai"], stream="ai-2")
     moved.connect()
     agent = fork_stream(host_b, tenant, room, sids["agent"], "agent", "agent")
     agent.connect()
@@ -119,8 +119,8 @@ def test_a_conference_split_across_two_hosts(cluster):
     detail = coherent(cluster, key, f"/api/conferences/{room}",
                       lambda d: len(d["streams"]) == 4)
     by_kind = sorted((s["kind"], s["name"], s["status"]) for s in detail["streams"])
-    assert by_kind == [("ai", "ai", "failed"), ("ai", "ai", "started"),
-                       ("fork", "agent", "started"), ("fork", "customer", "started")]
+    assert by_kind == [("ai", "ai-1", "failed"), ("ai", "ai-2", "started"),
+                       ("fork", "fork-agent-1", "started"), ("fork", "fork-customer-1", "started")]
     barges = [e["payload"] for e in detail["events"] if e["event"] == "barge-in"]
     assert {p.get("speaker") for p in barges} >= {"customer", "agent"}
 
