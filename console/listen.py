@@ -68,16 +68,26 @@ def _same_origin() -> bool:
     return origin.netloc == request.host
 
 
-@bp.before_request
-def _listen_checks():
-    # Every refusal happens here, before flask-sock answers the upgrade with a 101.
-    if request.endpoint != "console.listen" or not current_user.is_authenticated:
-        return
+def live_socket_conference(endpoint: str):
+    """The signed-in user's live conference for a console socket upgrade (None: not ours).
+
+    Every refusal happens here, before flask-sock answers the upgrade with a 101.
+    """
+    if request.endpoint != endpoint or not current_user.is_authenticated:
+        return None
     if not _same_origin():
         abort(403, "cross-origin WebSocket refused")
     conf = service.get_conference(current_user.tenant_id, request.view_args["name"])
     if not conf.is_active:
         abort(404, f"conference {conf.name!r} has ended")
+    return conf
+
+
+@bp.before_request
+def _listen_checks():
+    conf = live_socket_conference("console.listen")
+    if conf is None:
+        return
     g.listen_key = tap_key(conf, request.args.get("leg", "mix"))
     get_session().close()  # the socket lives long; hold no connection while it does
 

@@ -14,7 +14,7 @@ import json
 import threading
 import time
 
-from flask import abort, current_app, g, jsonify, request
+from flask import current_app, g, jsonify, request
 from flask_login import current_user
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
@@ -23,7 +23,7 @@ from conference import service
 from conference.logs import get_logger
 from conference.media import facade
 from console.blueprint import bp
-from console.listen import _same_origin
+from console.listen import live_socket_conference
 from models import get_session
 
 sock = Sock()
@@ -34,14 +34,9 @@ IDLE_CHECK_S = 1.0
 
 @bp.before_request
 def _supervise_checks():
-    # Refusals before flask-sock answers the upgrade with a 101.
-    if request.endpoint != "console.supervise" or not current_user.is_authenticated:
+    conf = live_socket_conference("console.supervise")
+    if conf is None:
         return
-    if not _same_origin():
-        abort(403, "cross-origin WebSocket refused")
-    conf = service.get_conference(current_user.tenant_id, request.view_args["name"])
-    if not conf.is_active:
-        abort(404, f"conference {conf.name!r} has ended")
     g.supervise = (current_user.tenant_id, conf.name, int(current_user.id))
     get_session().close()  # the socket lives long; hold no connection while it does
 

@@ -1,8 +1,11 @@
 """Console fixtures: a fake Twilio behind the gateway, tenants with users, signed-in clients."""
 from __future__ import annotations
 
+import threading
+
 import pytest
 from support.console import Console, Twilio, make_tenant, make_user, sign_in
+from werkzeug.serving import make_server
 
 
 @pytest.fixture
@@ -50,3 +53,14 @@ def twilio(twilio_app, room):
 def app_config(app_config):
     """Live views poll fast and streams end soon, so a missed change fails instead of hanging."""
     return dict(app_config, CONSOLE_SSE_POLL_S=0.05, CONSOLE_SSE_MAX_S=10.0)
+
+
+@pytest.fixture
+def server(twilio_app):
+    """The console app on a threaded werkzeug server (real WebSocket upgrades); its port."""
+    httpd = make_server("127.0.0.1", 0, twilio_app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd.server_port
+    httpd.shutdown()
+    thread.join(10)

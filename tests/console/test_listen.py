@@ -2,11 +2,8 @@
 the upgrade; a listener that stops reading loses its oldest audio, never slows the tap."""
 from __future__ import annotations
 
-import threading
-
 import pytest
 from simple_websocket import Client
-from werkzeug.serving import make_server
 
 from conference.media import registry
 from console.listen import ListenQueue
@@ -24,16 +21,6 @@ def test_queue_drops_oldest_audio_for_a_slow_reader():
     chunks = queue.take(0)
     assert [c[0] for c in chunks] == list(range(90, 100))
     assert queue.take(0) == []
-
-
-@pytest.fixture
-def server(twilio_app):
-    httpd = make_server("127.0.0.1", 0, twilio_app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield httpd.server_port
-    httpd.shutdown()
-    thread.join(10)
 
 
 def test_listener_hears_the_leg(twilio_app, room, console_as, server):

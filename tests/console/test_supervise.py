@@ -6,14 +6,11 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import threading
 from urllib.parse import parse_qsl
 
-import pytest
 import sqlalchemy as sa
 from simple_websocket import Client, ConnectionClosed
 from twilio.request_validator import RequestValidator
-from werkzeug.serving import make_server
 
 from conference.twilio.security import read_stream_token, stream_token_keys
 from models import Participant, get_session
@@ -22,16 +19,6 @@ from twilio_sim.testing import wait_for
 UPGRADE = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
 OTHER_CALL = "CA" + "6" * 32
-
-
-@pytest.fixture
-def server(twilio_app):
-    httpd = make_server("127.0.0.1", 0, twilio_app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield httpd.server_port
-    httpd.shutdown()
-    thread.join(10)
 
 
 def open_page(console, port: int) -> Client:
