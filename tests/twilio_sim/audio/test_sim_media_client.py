@@ -3,42 +3,15 @@ from __future__ import annotations
 
 import base64
 import queue
-import socket
 
 import pytest
+from sim_stream_client import AC, CA, TOKEN, StatusLog, b64, make_client, media
 from sim_ws_app_server import AppServer
 from twilio.request_validator import RequestValidator
 
 from twilio_sim.audio import SILENCE, tone_ulaw
 from twilio_sim.clock import VirtualClock
-from twilio_sim.media_client import MediaStreamClient, StreamConnectError
-
-TOKEN = "sim-auth-token"
-AC, CA = "AC" + "1" * 32, "CA" + "2" * 32
-
-
-class StatusLog:
-    def __init__(self):
-        self.events: queue.Queue = queue.Queue()
-
-    def __call__(self, client, event, error):
-        self.events.put((client.stream_sid, event, error))
-
-    def next(self):
-        return self.events.get(timeout=5)
-
-
-def make_client(url, **kw) -> MediaStreamClient:
-    kw.setdefault("tracks", "inbound_track")
-    return MediaStreamClient(url, auth_token=TOKEN, account_sid=AC, call_sid=CA, **kw)
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-def media(sid: str, data: bytes) -> dict:
-    return {"event": "media", "streamSid": sid, "media": {"payload": b64(data)}}
+from twilio_sim.media_client import StreamConnectError
 
 
 def test_upgrade_is_signed_and_start_is_exact(app_server):
@@ -194,35 +167,6 @@ def test_delay_and_jitter_hold_messages_but_keep_their_order(app_server):
     assert len(clock.sleeps) >= 21
     assert clock.sleeps == sorted(clock.sleeps)
     assert clock.sleeps[0] >= 0.1 and clock.sleeps[-1] <= 0.4 + 0.1 + 0.04 + 1e-9
-
-
-@pytest.mark.parametrize(("url", "code"), [("http://127.0.0.1:1/x", 31922),
-                                           ("wss:///nohost", 31923)])
-def test_bad_urls_fail_with_twilio_codes(url, code):
-    status = StatusLog()
-    with pytest.raises(StreamConnectError) as info:
-        make_client(url, on_status=status).connect()
-    assert info.value.code == code
-    assert status.next()[1:] == ("stream-error", str(info.value))
-
-
-def test_refused_connection_is_31902():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # bound but not listening: connections are refused
-        with pytest.raises(StreamConnectError) as info:
-            make_client(f"ws://127.0.0.1:{port}/x").connect()
-    assert info.value.code == 31902
-
-
-def test_rejected_upgrade_is_31920():
-    server = AppServer(reject_status=403)
-    try:
-        with pytest.raises(StreamConnectError) as info:
-            make_client(server.url()).connect()
-        assert info.value.code == 31920 and "403" in str(info.value)
-    finally:
-        server.close()
 
 
 def _drain(server, until: str | None = None) -> list[dict]:
