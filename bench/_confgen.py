@@ -16,6 +16,7 @@ from pathlib import Path
 import orjson
 
 from bench._confclients import FRAME_S, AiLegClient, Leg, Script
+from bench._loadgen import frame_schedule
 
 
 class ConferenceClient:
@@ -48,14 +49,9 @@ class ConferenceClient:
         """Send every leg's frame on the shared 20 ms schedule."""
         if any(leg.ws is None for leg in self.legs):
             return
-        loop, script = asyncio.get_running_loop(), self.script
+        script = self.script
         try:
-            for k in range(self.n_frames):
-                due = t0 + k * FRAME_S
-                delay = due - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                now = loop.time()
+            async for k, due, now in frame_schedule(t0, self.n_frames):
                 self.late += now - due > FRAME_S
                 await self._tick(k, script.phase(k + self.offset), now, int(k * 20))
             await asyncio.sleep(drain_s)

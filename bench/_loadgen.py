@@ -23,11 +23,19 @@ from collections import deque
 import orjson
 from websockets.asyncio.client import connect
 
-FRAME_BYTES = 160
-FRAME_S = 0.020
-LATE_S = 0.020  # a frame handed to the socket this late was delayed by the generator itself
-MAGIC = b"\x10\x20\x30\x01"  # never produced by the id digits (0x40-0x4f) or the filler
-_FILLER = b"\x55" * (FRAME_BYTES - len(MAGIC) - 8)
+from bench._frames import (
+    FRAME_BYTES,
+    FRAME_S,
+    LATE_S,
+    MAGIC,
+    FrameScanner,
+    encode_frame,
+    frame_schedule,
+)
+
+__all__ = ["FRAME_BYTES", "FRAME_S", "MAGIC", "FrameScanner", "call_sid", "encode_frame",
+           "frame_schedule", "run_load"]
+
 _MEDIA = (
     '{"event":"media","sequenceNumber":"%d","media":{"track":"inbound","chunk":"%d",'
     '"timestamp":"%d","payload":"%s"},"streamSid":"%s"}'
@@ -37,43 +45,6 @@ _MEDIA = (
 def call_sid(index: int, run: int = 0) -> str:
     """The CallSid of stream `index` of step `run` (every step's calls are new calls)."""
     return f"CA{run:08x}{index:024x}"
-
-
-def encode_frame(frame_id: int) -> bytes:
-    """160 bytes of mu-law whose first 12 bytes say which frame this is."""
-    digits = bytes(0x40 | ((frame_id >> shift) & 0xF) for shift in range(28, -4, -4))
-    return MAGIC + digits + _FILLER
-
-
-class FrameScanner:
-    """Finds frame ids in a returned byte stream, whatever its message boundaries."""
-
-    def __init__(self) -> None:
-        self.buffer = bytearray()
-        self.garbage = 0  # bytes that were not part of one of our frames (greetings, silence)
-
-    def feed(self, audio: bytes) -> list[int]:
-        """Append audio; return the ids of the frames it completed."""
-        buf = self.buffer
-        buf += audio
-        ids = []
-        while True:
-            at = buf.find(MAGIC)
-            if at < 0:
-                keep = len(MAGIC) - 1
-                self.garbage += max(len(buf) - keep, 0)
-                del buf[: max(len(buf) - keep, 0)]
-                return ids
-            if len(buf) - at < FRAME_BYTES:
-                self.garbage += at
-                del buf[:at]
-                return ids
-            self.garbage += at
-            frame_id = 0
-            for digit in buf[at + 4 : at + 12]:
-                frame_id = (frame_id << 4) | (digit & 0xF)
-            ids.append(frame_id)
-            del buf[: at + FRAME_BYTES]
 
 
 class StreamClient:
@@ -130,14 +101,8 @@ class StreamClient:
         """Send every frame on its 20 ms schedule from t0, then wait for the echoes."""
         if self.ws is None:
             return
-        loop = asyncio.get_running_loop()
         try:
-            for k in range(self.n_frames):
-                due = t0 + k * FRAME_S
-                delay = due - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                now = loop.time()
+            async for k, due, now in frame_schedule(t0, self.n_frames):
                 if now - due > LATE_S:
                     self.late += 1
                 payload = base64.b64encode(encode_frame(k)).decode()
