@@ -189,18 +189,6 @@ def test_list_and_detail(api, fake_twilio):
     assert detail["streams"] == [] and len(detail["participants"]) == 2
 
 
-def test_openapi_document_covers_every_route(twilio_app):
-    client = twilio_app.test_client()
-    doc = client.get("/api/openapi.json").json  # public: no bearer needed
-    assert doc["openapi"].startswith("3.")
-    for rule in twilio_app.url_map.iter_rules():
-        if not rule.endpoint.startswith("api.") or rule.rule == "/api/openapi.json":
-            continue
-        path = rule.rule[len("/api"):].replace("<", "{").replace(">", "}")
-        methods = {m.lower() for m in rule.methods - {"HEAD", "OPTIONS"}}
-        assert methods <= set(doc["paths"][path]), path
-
-
 def test_end_refused_by_twilio_keeps_conference_live(api, fake_twilio):
     api.post("/conferences", {"name": "room", "participants": TWO})
     fake_twilio.fail_next("UpdateConference", 20500, "Internal error", 500)
@@ -234,26 +222,6 @@ def test_routing_errors_keep_the_error_shape(api, twilio_app):
     r = api.patch("/conferences", {})
     assert r.status_code == 405 and r.json["error"]["code"] == "method_not_allowed"
     assert twilio_app.test_client().get("/not-api").status_code == 404
-
-
-def test_openapi_refs_resolve(twilio_app):
-    doc = twilio_app.test_client().get("/api/openapi.json").json
-
-    def refs(node):
-        if isinstance(node, dict):
-            if "$ref" in node:
-                yield node["$ref"]
-            for value in node.values():
-                yield from refs(value)
-        elif isinstance(node, list):
-            for value in node:
-                yield from refs(value)
-
-    names = set(doc["components"]["schemas"])
-    assert {ref.rsplit("/", 1)[1] for ref in refs(doc)} <= names
-    for ops in doc["paths"].values():
-        for op in ops.values():
-            assert op["responses"] and op["summary"]
 
 
 def test_unknown_agent_profile_is_422_and_dials_nothing(twilio_app, api, other_tenant_api,
