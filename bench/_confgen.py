@@ -92,8 +92,10 @@ class ConferenceClient:
         if ai.tagged:
             out["rtt"] = [round((b - s) * 1000, 2) for s, b in
                           zip(ai.sent_at[warm:], ai.back_at[warm:], strict=True) if s and b]
-            out["lost_echo"] = sum(1 for s, b in zip(ai.sent_at, ai.back_at, strict=True)
-                                   if s and not b)
+            lost_ids = [k for k, (s, b) in enumerate(zip(ai.sent_at, ai.back_at, strict=True))
+                        if s and not b]
+            out["lost_echo"] = len(lost_ids)
+            out["lost_ids"] = lost_ids[:10]
         self._first_audio(out, warm)
         self._barge_ins(out, warm)
         return out

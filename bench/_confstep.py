@@ -179,6 +179,11 @@ def frames_in(seen: dict) -> float:
             + total(seen, "forkline_media_frames_in_total", kind="ai"))
 
 
+def dropped_bytes(seen: dict) -> float:
+    """AI audio the server dropped because its item had been interrupted."""
+    return total(seen, "forkline_media_ai_audio_dropped_bytes_total", reason="interrupted")
+
+
 def wait_closed(server: ConferenceServer, timeout_s: float = 30.0) -> dict:
     """Scrape every worker until no media socket is open (counters are flushed at close)."""
     deadline = time.monotonic() + timeout_s
@@ -234,6 +239,10 @@ def _measure(server: ConferenceServer, n: int, args, legs, gens: list) -> dict:
     barge1 = buckets(m1, "forkline_media_barge_in_reaction_seconds")
     sent = sum(c["sent"] for c in confs)
     server_lost = sent - (frames_in(after_all) - frames_in(before_all))
+    # Echo audio the server dropped by design (its item was interrupted by a barge-in before
+    # the backend moved on) is not lost: 160 bytes = one echoed frame.
+    barge_dropped = round((dropped_bytes(after_all) - dropped_bytes(before_all)) / 160)
+    missing_echo = sum(c["lost_echo"] for c in confs)
     lists = {key: [v for c in confs for v in c[key]]
              for key in ("rtt", "first_audio", "barge", "silent")}
     return {
@@ -259,7 +268,9 @@ def _measure(server: ConferenceServer, n: int, args, legs, gens: list) -> dict:
         "server_wait": _procstat.wait_percent(s0, s1, pids1),
         "rss_mb": rss_workers / 2**20, "pool_rss_mb": rss_pool / 2**20,
         "kb_per_conf": (rss_workers - server.rss_base) / 1024 / max(n, 1),
-        "lost": max(0, server_lost) + sum(c["lost_echo"] for c in confs),
+        "lost": max(0, server_lost) + max(0, missing_echo - barge_dropped),
+        "lost_server": server_lost, "missing_echo": missing_echo, "barge_dropped": barge_dropped,
+        "lost_ids": [(i, c.get("lost_ids")) for i, c in enumerate(confs) if c.get("lost_ids")][:5],
         "late": sum(c["late"] for c in confs), "settle_s": busy,
         "workers_seen": min(len(m0), len(m1), len(after_all)), "spread": spread,
         "loadavg": os.getloadavg()[0],

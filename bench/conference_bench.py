@@ -44,7 +44,8 @@ COLUMNS = [("n", "N", "{:d}"), ("rtt_p50", "rtt50", "{:.1f}"), ("rtt_p99", "rtt9
            ("stt_skipped", "skip", "{:.0f}"), ("server_cpu", "srvCPU%", "{:.0f}"),
            ("server_wait", "srvWt%", "{:.0f}"), ("rss_mb", "RSSMB", "{:.0f}"),
            ("kb_per_conf", "KB/conf", "{:.0f}"),
-           ("lost", "lost", "{:d}"), ("spread", "sockets/worker", "{}"),
+           ("lost", "lost", "{:d}"), ("barge_dropped", "bargeDrop", "{:d}"),
+           ("spread", "sockets/worker", "{}"),
            ("loadavg", "load", "{:.1f}"), ("passed", "ok", "{}")]
 
 

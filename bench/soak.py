@@ -26,6 +26,7 @@ import orjson
 from bench import _loopstall, _procstat
 from bench._confserver import ConferenceServer, buckets, fd_count, scrape_workers, total
 from bench._confstep import (
+    dropped_bytes,
     frames_in,
     go,
     hist_quantile,
@@ -158,8 +159,9 @@ def run(args) -> dict:
                      ["conferences"]]
             after = wait_closed(server)
             sent = sum(c["sent"] for c in confs)
-            lost = max(0, int(sent - (frames_in(after) - frames_in(before)))) + sum(
-                c["lost_echo"] for c in confs)
+            dropped = round((dropped_bytes(after) - dropped_bytes(before)) / 160)  # by design
+            lost = max(0, int(sent - (frames_in(after) - frames_in(before)))) + max(
+                0, sum(c["lost_echo"] for c in confs) - dropped)
         finally:
             stop_gens(gens)
             server.stop()

@@ -172,11 +172,13 @@ class LiveCall(BargeIn):
         if kind is AudioOut:
             if self.mode == "listen":  # a listening AI is not heard: its audio is dropped
                 self.tracker.dropped_bytes += len(event.ulaw)
+                metrics.AI_AUDIO_DROPPED.labels(reason="listen").inc(len(event.ulaw))
                 return
             if event.item_id != self._observed_item:  # the recorder keeps only first audio
                 self._observed_item = event.item_id
                 self._observe(event)
-            self.tracker.push(event.item_id, event.ulaw)  # the read loop wakes the sender
+            if not self.tracker.push(event.item_id, event.ulaw):  # the read loop wakes the sender
+                metrics.AI_AUDIO_DROPPED.labels(reason="interrupted").inc(len(event.ulaw))
             return
         if kind is not Transcript or event.speaker != "ai" or self.mode != "listen":
             self._observe(event)  # (an AI line nobody heard is not the AI's record)

@@ -32,6 +32,9 @@ MALFORMED = Counter("forkline_media_malformed", "Messages counted and skipped", 
 SUPERVISOR_DROPPED = Counter(
     "forkline_supervisor_audio_dropped", "Browser supervisor audio dropped oldest-first",
     ["direction"], registry=REGISTRY)
+AI_AUDIO_DROPPED = Counter(
+    "forkline_media_ai_audio_dropped_bytes", "AI audio not sent by design: its item was"
+    " interrupted (a barge-in) or the AI is in listen mode", ["reason"], registry=REGISTRY)
 LATE = Counter("forkline_media_late_frames", "Out-of-order or duplicate frames",
                registry=REGISTRY)
 GAPS = Counter("forkline_media_sequence_gaps", "Sequence numbers never received",
