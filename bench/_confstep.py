@@ -27,7 +27,7 @@ from bench._confserver import (
     scrape_workers,
     total,
 )
-from bench._targets import ACCOUNT_SID, ROOT
+from bench._targets import ACCOUNT_SID, ROOT, pinned
 
 SPEECH = {"q": "What are your opening hours?", "b": "Sorry, one more thing."}
 LEGS = ("customer", "agent", "ai")
@@ -107,9 +107,7 @@ def spawn_gens(server: ConferenceServer, n: int, args, legs=LEGS, first: int = 0
                 "drain_s": args.drain, "q_path": files["q"], "b_path": files["b"],
                 "report_every_s": report_every,
                 "connect_concurrency": getattr(args, "connect_concurrency", 16)}
-        argv = [sys.executable, "-m", "bench._confgen"]
-        if args.gen_cpu is not None:
-            argv = ["taskset", "-c", args.gen_cpu, *argv]
+        argv = pinned([sys.executable, "-m", "bench._confgen"], args.gen_cpu)
         gen = subprocess.Popen(argv, cwd=ROOT, text=True, stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, start_new_session=True)
         gen.stdin.write(orjson.dumps(spec).decode() + "\n")
