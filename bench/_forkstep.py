@@ -60,18 +60,19 @@ class BareForkSink(BareRelay):
 
 
 def probe(server) -> dict:
-    """Fork frames in, forks open, loop-stall buckets and skipped/done STT tasks, right now."""
+    """Fork frames in, forks open, loop-stall buckets and skipped/done utterances, right now."""
     if isinstance(server, BareForkSink):
         with connect(f"ws://127.0.0.1:{server.port}/stats", open_timeout=10) as ws:
             got = orjson.loads(ws.recv(timeout=10))
         return {"frames_in": got["frames_in"], "open": got["open"], "skipped": 0.0, "done": 0.0,
                 "stall": {float(b): c for b, c in got["stall"].items()}}
     seen = scrape_workers(server.port, server.workers)
+    # Fork transcripts decode one whole utterance per pool task (kind fork_stt).
     skipped = sum(total(seen, "forkline_cpu_pool_skipped_total", kind=k)
-                  for k in ("stt", "stt_timeout", "stt_crashed"))
+                  for k in ("fork_stt", "fork_stt_timeout", "fork_stt_crashed"))
     return {"frames_in": total(seen, "forkline_media_frames_in_total", kind="fork"),
             "open": total(seen, "forkline_media_streams_open", kind="fork"), "skipped": skipped,
-            "done": total(seen, "forkline_cpu_pool_done_total", kind="stt"),
+            "done": total(seen, "forkline_cpu_pool_done_total", kind="fork_stt"),
             "stall": buckets(seen, _loopstall.NAME)}
 
 

@@ -7,7 +7,7 @@ so they see the same machine load: `bare` (bench/bare_relay.py --sink: parses an
 frame, the baseline), `forkline` (the Procfile's gunicorn, one worker, transcripts on as the
 Procfile ships) and `forkline-notx` (TRANSCRIPTS_ENABLED=0). Capacity = the largest N with every
 fork connected, no frame lost (server-counted) and loop stall p99 <= 40 ms (bucket bound);
-transcript work skipped for back-pressure is allowed and reported.
+utterances whose transcription the CPU pool skipped for back-pressure are allowed and reported.
 
   .venv/bin/python -m bench.fork_bench                       # the full search
   .venv/bin/python -m bench.fork_bench --steps 20,50 --duration 4 --json out.json
@@ -31,8 +31,8 @@ from bench._forkstep import BareForkSink, judge, measure, rss
 TARGETS = {"bare": {}, "forkline": {}, "forkline-notx": {"TRANSCRIPTS_ENABLED": "0"}}
 COLUMNS = [("target", "target", "{}"), ("forks", "forks", "{:d}"), ("connected", "conn", "{:d}"),
            ("lost", "lost", "{:d}"), ("loop_stall_p99", "stall99", "{:.3f}"),
-           ("loop_stall_max", "stallmax", "{:.3f}"), ("stt_done", "stt done", "{:.0f}"),
-           ("stt_skipped", "stt skip", "{:.0f}"), ("backlog_frames_max", "backlog", "{:.0f}"),
+           ("loop_stall_max", "stallmax", "{:.3f}"), ("stt_done", "utt done", "{:.0f}"),
+           ("stt_skipped", "utt skip", "{:.0f}"), ("backlog_frames_max", "backlog", "{:.0f}"),
            ("server_cpu", "srvCPU%", "{:.0f}"), ("server_wait", "srvWt%", "{:.0f}"),
            ("us_per_frame", "µs/frame", "{:.0f}"), ("kb_per_fork", "KB/fork", "{:.0f}"),
            ("loadavg", "load", "{:.1f}"), ("passed", "ok", "{}")]
