@@ -175,10 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     meta["loadavg_end"] = os.getloadavg()
     summary = ratios(rows, capacity)
     for name, s in summary.items():
+        s["capped"] = s["capacity"] >= max(args.step_list)  # the largest step passed: ">="
         vs = "" if s["vs_bare"] is None else f" ({s['vs_bare']:.2f}× bare)"
         cpu = s.get("cpu_per_frame_vs_bare")
         per = "" if cpu is None else f"; CPU per frame {cpu:.2f}× bare at {s['us_per_frame_at']}"
-        print(f"capacity {name}: {s['capacity']} forks per core{vs}{per}")
+        print(f"capacity {name}: {'>= ' * s['capped']}{s['capacity']} forks per core{vs}{per}")
     if args.json:
         report = {"meta": meta, "rows": rows, "capacity": summary}
         Path(args.json).write_text(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
