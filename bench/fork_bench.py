@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -55,6 +56,7 @@ def header() -> str:
 
 def start(name: str, base: Path, args):
     """Start one target pinned to --pin's server CPUs and warm it with one conference."""
+    server: Any  # BareForkSink or ConferenceServer: the step code takes either
     if name == "bare":
         server = BareForkSink(workdir_for(base, name), cpu=args.server_cpu)
     else:
@@ -158,8 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     stop_on_signals()
     names = [n for n in args.targets.split(",") if n]
-    meta = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "loadavg_start": os.getloadavg(), "cpus": os.cpu_count(), "argv": sys.argv[1:]}
+    meta: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "loadavg_start": os.getloadavg(), "cpus": os.cpu_count(),
+                            "argv": sys.argv[1:]}
     print(f"fork bench {meta['started']}, load average {meta['loadavg_start'][0]:.2f}, "
           f"pinned {args.pin}\n{header()}", flush=True)
     servers: dict = {}
