@@ -250,8 +250,8 @@ def _measure(server: ConferenceServer, n: int, args, legs, gens: list) -> dict:
         "loop_stall_p99": hist_quantile(stall0, stall1, 0.99),
         "loop_stall_max": hist_quantile(stall0, stall1, 1.0),
         "backlog_frames_max": watch.max_frames, "pool_pending_max": watch.max_pending,
-        "stt_skipped": total(m1, "forkline_cpu_pool_skipped_total", kind="stt")
-        - total(m0, "forkline_cpu_pool_skipped_total", kind="stt"),
+        "stt_skipped": total(m1, "forkline_cpu_pool_skipped_total", kind="fork_stt")
+        - total(m0, "forkline_cpu_pool_skipped_total", kind="fork_stt"),  # fork transcripts' kind
         "server_cpu": 100.0 * (cpu1 - cpu0) / elapsed,
         "machine_cpu": _procstat.machine_percent(s0, s1),
         "server_wait": _procstat.wait_percent(s0, s1, pids1),
