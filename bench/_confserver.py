@@ -88,9 +88,9 @@ class ConferenceServer(GunicornTarget):
                  cpu: str | None = None, database_url: str | None = None,
                  redis_url: str | None = None, extra_env: dict | None = None,
                  reuse_port: bool | None = None) -> None:
-        super().__init__(workdir, workers)
+        super().__init__(workdir, workers, cpu=cpu)
         self.reuse_port = reuse_port  # None: gunicorn.conf.py as shipped
-        self.agent, self.cpu = agent, cpu
+        self.agent = agent
         self.database_url = database_url or "pg"
         self.fresh_db: str | None = None
         self.redis_url = redis_url if workers > 1 else None
@@ -103,13 +103,14 @@ class ConferenceServer(GunicornTarget):
                    PUBLIC_URL=f"http://127.0.0.1:{self.port}", TWILIO_AUTH_TOKEN=AUTH_TOKEN,
                    TWILIO_ACCOUNT_SID=ACCOUNT_SID, FORKLINE_SECRET_KEY=SECRET,
                    TRANSCRIPTS_ENABLED="1", RECORDINGS_DIR=str(self.workdir / "recordings"),
-                   LOG_LEVEL="WARNING", **self.extra_env)
+                   LOG_LEVEL="WARNING")
+        env.update(self.extra_env)  # may override the defaults above (TRANSCRIPTS_ENABLED=0)
         if self.redis_url:
             env["REDIS_URL"] = self.redis_url
         return env
 
     def start(self, conferences: int = 500) -> None:
-        """Migrate, seed, start gunicorn (under taskset when pinned)."""
+        """Migrate, seed, start gunicorn (under taskset when pinned: Target._spawn)."""
         if self.database_url == "sqlite":
             self.database_url = f"sqlite:///{self.workdir / 'forkline.sqlite'}"
         elif self.database_url == "pg":  # a database of its own, dropped at stop()
@@ -132,8 +133,6 @@ class ConferenceServer(GunicornTarget):
             conf.write_text(f"exec(open({str(ROOT / 'gunicorn.conf.py')!r}).read())\n"
                             f"reuse_port = {self.reuse_port!r}\n")
             argv = [argv[0], "--config", str(conf), *argv[1:]]
-        if self.cpu is not None:
-            argv = ["taskset", "-c", self.cpu, *argv]
         return super()._spawn(argv, env=env, **kw)
 
     def stop(self) -> None:

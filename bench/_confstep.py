@@ -27,7 +27,7 @@ from bench._confserver import (
     scrape_workers,
     total,
 )
-from bench._targets import ACCOUNT_SID, ROOT
+from bench._targets import ACCOUNT_SID, ROOT, pinned
 
 SPEECH = {"q": "What are your opening hours?", "b": "Sorry, one more thing."}
 LEGS = ("customer", "agent", "ai")
@@ -107,9 +107,7 @@ def spawn_gens(server: ConferenceServer, n: int, args, legs=LEGS, first: int = 0
                 "drain_s": args.drain, "q_path": files["q"], "b_path": files["b"],
                 "report_every_s": report_every,
                 "connect_concurrency": getattr(args, "connect_concurrency", 16)}
-        argv = [sys.executable, "-m", "bench._confgen"]
-        if args.gen_cpu is not None:
-            argv = ["taskset", "-c", args.gen_cpu, *argv]
+        argv = pinned([sys.executable, "-m", "bench._confgen"], args.gen_cpu)
         gen = subprocess.Popen(argv, cwd=ROOT, text=True, stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, start_new_session=True)
         gen.stdin.write(orjson.dumps(spec).decode() + "\n")
@@ -261,8 +259,8 @@ def _measure(server: ConferenceServer, n: int, args, legs, gens: list) -> dict:
         "loop_stall_p99": hist_quantile(stall0, stall1, 0.99),
         "loop_stall_max": hist_quantile(stall0, stall1, 1.0),
         "backlog_frames_max": watch.max_frames, "pool_pending_max": watch.max_pending,
-        "stt_skipped": total(m1, "forkline_cpu_pool_skipped_total", kind="stt")
-        - total(m0, "forkline_cpu_pool_skipped_total", kind="stt"),
+        "stt_skipped": total(m1, "forkline_cpu_pool_skipped_total", kind="fork_stt")
+        - total(m0, "forkline_cpu_pool_skipped_total", kind="fork_stt"),  # fork transcripts' kind
         "server_cpu": 100.0 * (cpu1 - cpu0) / elapsed,
         "machine_cpu": _procstat.machine_percent(s0, s1),
         "server_wait": _procstat.wait_percent(s0, s1, pids1),

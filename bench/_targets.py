@@ -46,6 +46,11 @@ def procfile_command(app_spec: str, port: int, workers: int) -> list[str]:
     return [str(Path(sys.executable).parent / argv[0]), *argv[1:]]
 
 
+def pinned(argv: list[str], cpu: str | None) -> list[str]:
+    """`argv` under `taskset -c cpu` (its children inherit the affinity); as is for None."""
+    return argv if cpu is None else ["taskset", "-c", cpu, *argv]
+
+
 def _wait_listening(port: int, proc: subprocess.Popen, log: Path, timeout_s: float = 30) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -71,8 +76,10 @@ class Target:
 
     name = "?"
 
-    def __init__(self, workdir: Path, workers: int = 1, hook: tuple[str, str] | None = None):
+    def __init__(self, workdir: Path, workers: int = 1, hook: tuple[str, str] | None = None,
+                 cpu: str | None = None):
         self.workdir, self.workers = workdir, workers
+        self.cpu = cpu  # taskset CPU list the server (and every process it forks) runs on
         self.hook = hook  # (cprofile|gcstat|gcfreeze, output dir): see bench/_hook_conf.py
         self.port = 0
         self.proc: subprocess.Popen | None = None
@@ -113,16 +120,18 @@ class Target:
 
     def _spawn(self, argv: list[str], env: dict | None = None, **kw) -> subprocess.Popen:
         self.proc = subprocess.Popen(
-            argv, cwd=ROOT, env=env, start_new_session=True, stdin=subprocess.DEVNULL, **kw
+            pinned(argv, self.cpu), cwd=ROOT, env=env, start_new_session=True,
+            stdin=subprocess.DEVNULL, **kw,
         )
         return self.proc
 
 
 class BareRelay(Target):
     name = "bare"
+    flags: tuple[str, ...] = ()  # bare_relay.py options (--sink: the fork baseline)
 
     def start(self) -> None:
-        proc = self._spawn([sys.executable, str(ROOT / "bench" / "bare_relay.py")],
+        proc = self._spawn([sys.executable, str(ROOT / "bench" / "bare_relay.py"), *self.flags],
                            stdout=subprocess.PIPE, text=True)
         line = proc.stdout.readline()
         if not line.startswith("LISTENING"):

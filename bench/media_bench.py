@@ -2,8 +2,10 @@
 
 Finds each target's capacity (the largest N with frame round-trip p99 under 40 ms and no lost
 frames) on the same load generator, in one invocation, stepping N for every target in turn so
-they see the same machine load. Targets: bare (asyncio websockets relay, the baseline), flask
-(plain flask-sock echo under the Procfile's gunicorn -k gevent) and forkline (the product).
+they see the same machine load. Every target's server runs pinned to the same core (taskset,
+`--pin 0:1`) and the generators to the other, so capacities are streams per core (`--pin off`
+for the whole box). Targets: bare (asyncio websockets relay, the baseline), flask (plain
+flask-sock echo under the Procfile's gunicorn -k gevent) and forkline (the product).
 
   .venv/bin/python -m bench.media_bench [--targets bare,flask,forkline] [--json out.json]
 """
@@ -23,7 +25,7 @@ import orjson
 
 from bench import _loopstall, _procstat
 from bench._report import markdown, print_step, print_summary, step_summary
-from bench._targets import ACCOUNT_SID, ROOT, TARGETS
+from bench._targets import ACCOUNT_SID, ROOT, TARGETS, pinned
 
 DEFAULT_STEPS = "10,20,40,60,80,100,120,150,200,250,300,400"
 
@@ -62,9 +64,9 @@ def _measure(target, n: int, args, gens: list) -> dict:
             "slow_ms": args.p99_limit,
         }
         # Own session = own scheduler autogroup, so --nice can raise it (see set_nice).
-        gen = subprocess.Popen([sys.executable, "-m", "bench._loadgen"], cwd=ROOT, text=True,
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               start_new_session=True)
+        argv = pinned([sys.executable, "-m", "bench._loadgen"], getattr(args, "gen_cpu", None))
+        gen = subprocess.Popen(argv, cwd=ROOT, text=True, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, start_new_session=True)
         gen.stdin.write(orjson.dumps(spec).decode() + "\n")
         gen.stdin.flush()
         gens.append(gen)
@@ -194,7 +196,7 @@ def start_targets(names: list[str], workdir: Path, args) -> tuple[dict, dict]:
     started, errors = {}, {}
     for name in names:
         hook = (args.hook, args.hook_dir) if args.hook else None
-        target = TARGETS[name](workdir, workers=args.workers, hook=hook)
+        target = TARGETS[name](workdir, workers=args.workers, hook=hook, cpu=args.server_cpu)
         try:
             target.start()
             warm = argparse.Namespace(**{**vars(args), "warmup": 0.2, "duration": 1.0})
@@ -226,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--attempts", type=int, default=2, help="tries per step before it fails")
     p.add_argument("--nice", type=int, default=0,
                    help="run servers and generator at this nice level (e.g. -10 on a shared box)")
+    p.add_argument("--pin", default="0:1",
+                   help="SERVER_CPUS:GENERATOR_CPUS for taskset, alike for every target; 'off'")
     p.add_argument("--no-refine", dest="refine", action="store_false")
     p.add_argument("--max-seconds", type=float, default=600, help="stop stepping after this")
     p.add_argument("--py-spy", metavar="DIR",
@@ -236,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", help="also write the results as JSON to this path ('-' = stdout)")
     p.add_argument("--markdown", help="also write capacities and steps as Markdown to this path")
     args = p.parse_args(argv)
+    args.server_cpu, args.gen_cpu = (None, None) if args.pin == "off" else args.pin.split(":")
     names = [n for n in args.targets.split(",") if n]
     steps = [int(s) for s in args.steps.split(",")]
     meta = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

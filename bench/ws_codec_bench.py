@@ -199,11 +199,9 @@ def e2e(args) -> list[dict]:
         rss_base = 0
 
         def __init__(self, workdir: Path, label: str, hook: str) -> None:
-            super().__init__(workdir, workers=1, hook=(hook, str(workdir / "hooks")))
+            super().__init__(workdir, workers=1, hook=(hook, str(workdir / "hooks")),
+                             cpu=str(args.server_cpu))
             self.name = label
-
-        def _spawn(self, argv, env=None, **kw):
-            return super()._spawn(["taskset", "-c", str(args.server_cpu), *argv], env, **kw)
 
     os.sched_setaffinity(0, {args.gen_cpu})  # this process and the generators it starts
     step_args = argparse.Namespace(procs=0, warmup=args.e2e_warmup, duration=args.e2e_duration,
