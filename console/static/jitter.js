@@ -11,7 +11,8 @@
 //   short crossfade, is a barely audible skip, where a permanent extra 200 ms is a delay the
 //   supervisor hears in every exchange. Using the window's minimum (not its mean) means a
 //   buffer that bursts and drains regularly is left alone: its low points are its safety.
-// - A hard `cap`: a push that takes the depth above it drops the oldest whole frames at once.
+// - A hard `cap`: a push that takes the depth above it drops the oldest whole frames at once
+//   (no crossfade: it only happens after a stall, where the skip is the point).
 export const FRAME = 160;  // 20 ms at 8 kHz: Twilio's frame
 
 export class JitterBuffer {
@@ -39,7 +40,7 @@ export class JitterBuffer {
   // Fill `out` (one render block) with the next samples, or silence while (re)buffering.
   pull(out) {
     if (!this.playing && this.depth >= this.target) this.playing = true;
-    let i = this.playing ? this.read(out) : 0;
+    const i = this.playing ? this.read(out) : 0;
     if (i < out.length) {
       out.fill(0, i);
       this.stats.silent += out.length - i;
