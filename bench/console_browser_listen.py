@@ -149,8 +149,21 @@ def latency(live, name: str, tones: int) -> dict:
                 out[f"{kind}_output"].append(at_output - started * 1000)
             wait_for(lambda: not _phone(live)["speaking"], 10, 0.02)
             time.sleep(0.4)  # the tone's tail leaves both jitter buffers before the next one
+        buffers = {kind: _buffer(page) for kind, page in pages.items()}
     return {**{kind: _summary(values) for kind, values in out.items() if values},
-            "missed": missed}
+            "missed": missed, "jitter_buffer": buffers}
+
+
+def _buffer(page) -> dict:
+    """The worklet's jitter-buffer counters at the end, and its depth (ms) over the session."""
+    return page.evaluate("""() => {
+      const blocks = window.forklineListener.played, last = blocks[blocks.length - 1];
+      const depths = blocks.map((b) => b.depth).filter((d) => d !== undefined)
+        .sort((a, b) => a - b);
+      const at = (q) => depths.length ? depths[Math.floor(q * (depths.length - 1))] / 8 : null;
+      const { played, at: _, ...counters } = last;
+      return { ...counters, depth_p50_ms: at(0.5), depth_p95_ms: at(0.95), blocks: blocks.length };
+    }""")
 
 
 def _play(live) -> float:

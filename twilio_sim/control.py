@@ -62,7 +62,9 @@ def phone_json(number: str) -> dict:
     return {"number": number, "speaking": phone.speaking, "recording": phone.recording,
             "frames_heard": phone.frames_heard, "call_sid": call.sid if call else None,
             # Simulated Unix time of the tick that said the last play's first frame.
-            "play_started_at": phone.play_started_at}
+            "play_started_at": phone.play_started_at,
+            # Simulated Unix time the recording's first frame was heard (frames 20 ms apart).
+            "recording_started_at": phone.recording_started_at}
 
 
 @bp.get("/phones")

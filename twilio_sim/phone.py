@@ -56,6 +56,8 @@ class Phone:
         self._play_starts: deque[int] = deque()  # value of _said at each queued play's start
         self.play_started_at: float | None = None  # clock time the last play's first frame went
         self._recording: list[bytes] | None = None
+        # Clock time the recording's first frame was heard: frame k is heard 20 ms * k later.
+        self.recording_started_at: float | None = None
         self._recorded: list[bytes] = []
         self._ticks = 0
         self._hangup_at: int | None = None  # tick number at which to hang up
@@ -126,11 +128,14 @@ class Phone:
         """Receive one tick of what the phone hears (kept if recording)."""
         self.frames_heard += 1
         if self._recording is not None:
+            if not self._recording:
+                self.recording_started_at = self.wall() if self.wall is not None else None
             self._recording.append(frame)
 
     def start_recording(self) -> None:
         """Start (or restart) recording what the phone hears."""
         self._recording = []
+        self.recording_started_at = None
 
     def stop_recording(self) -> None:
         """Stop recording; the recording stays available."""

@@ -128,6 +128,10 @@ class RemoteListen:
         self.member = uuid.uuid4().hex
         self.stopped = threading.Event()
         self.received = 0
+        # While this worker owns the tap the local TapHub already delivers it; the channel
+        # still carries it whenever another worker's listener wants it, so it must be ignored
+        # here or this socket gets every chunk twice. Updated by refresh() (every REFRESH_S).
+        self.remote = True
         self._thread = threading.Thread(target=self._run, name="relay-listen", daemon=True)
 
     def start(self) -> RemoteListen:
@@ -141,7 +145,8 @@ class RemoteListen:
     def refresh(self) -> None:
         """Renew the entry while the tap is remote; withdraw it while it is local."""
         want = WANT + self.key
-        if self.plane.local_taps().isdisjoint((self.key,)):
+        self.remote = self.plane.local_taps().isdisjoint((self.key,))
+        if self.remote:
             pipe = self.redis.pipeline(transaction=False)
             pipe.zadd(want, {self.member: time.time() + ENTRY_TTL_S})
             pipe.expire(want, int(ENTRY_TTL_S * 3))
@@ -169,7 +174,8 @@ class RemoteListen:
             return
         if message is not None and message.get("type") == "message":
             self.received += 1
-            self.callback(message["data"])
+            if self.remote:
+                self.callback(message["data"])
 
     @staticmethod
     def _guarded(step: Callable[[], object]) -> None:

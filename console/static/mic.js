@@ -10,6 +10,7 @@ export class Supervisor {
     Object.assign(this, { url, playerUrl, micUrl, onNotice, onMicLost });
     this.socket = null; this.player = null; this.mic = null; this.stream = null;
     this.sending = false; this.sent = 0; this.heard = 0; this.connected = false;
+    this.log = null;  // a bench sets an array: each sent frame and its Unix ms
   }
 
   // Open the socket (dials the leg); resolves on `connected`, rejects on `error` or close.
@@ -71,6 +72,7 @@ export class Supervisor {
     if (this.sending && this.socket && this.socket.readyState === WebSocket.OPEN) {
       this.socket.send(buffer);
       this.sent += 1;
+      if (this.log) this.log.push({ at: performance.timeOrigin + performance.now(), buffer });
     }
   }
 

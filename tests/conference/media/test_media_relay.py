@@ -76,6 +76,25 @@ def test_a_listener_on_the_owning_worker_never_asks_for_redis(client, key):
         listener.stop()
 
 
+def test_a_listener_on_the_owning_worker_ignores_the_relayed_copy(client, key):
+    # A listener on another worker makes the owner publish; the owner's own listener is on
+    # the same channel but already hears the tap locally: it must not get the chunk twice.
+    owner = TapRelay(Plane({key}), client)
+    local_got, _, local_callback = collector()
+    local = RemoteListen(Plane({key}), client, key, local_callback).start()
+    far_got, _, far_callback = collector()
+    far = RemoteListen(Plane(set()), client, key, far_callback).start()
+    try:
+        owner.sync()
+        owner.plane.taps.publish(key, b"\x01" * 160)
+        assert owner.drain() == 1
+        wait_for(lambda: far_got and local.received == 1, 5, message="both read the channel")
+        assert far_got == [b"\x01" * 160] and local_got == []
+    finally:
+        far.stop()
+        local.stop()
+
+
 def test_a_dead_listeners_entry_expires(client, key):
     client.zadd(WANT + key, {"gone": time.time() - 1})  # its worker died before withdrawing
     client.expire(WANT + key, 30)

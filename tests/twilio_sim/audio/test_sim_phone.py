@@ -124,3 +124,19 @@ def test_a_play_is_stamped_with_the_clock_time_of_its_first_frame():
     phone.play_ulaw(b"\x04" * 160)
     now[0] = 200
     assert phone.next_frame()[:1] == b"\x04" and phone.play_started_at == 200
+
+
+def test_recording_start_is_stamped_when_its_first_frame_is_heard():
+    now = [50.0]
+    phone = Phone("+15550000001", wall=lambda: now[0])
+    phone.start_recording()
+    assert phone.recording_started_at is None  # nothing heard yet
+    for _ in range(3):
+        now[0] += 0.02
+        phone.hear(b"\x01" * 160)
+    assert phone.recording_started_at == 50.02  # the first frame's time, not the last's
+    phone.start_recording()  # a restart is a new recording
+    assert phone.recording_started_at is None
+    now[0] = 60.0
+    phone.hear(b"\x02" * 160)
+    assert phone.recording_started_at == 60.0
