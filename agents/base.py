@@ -127,8 +127,13 @@ class AgentSession(Protocol):
     def send_audio(self, ulaw: bytes) -> None:
         """Feed 8 kHz mu-law audio the AI hears; never blocks on the network."""
 
-    def interrupt(self, heard_ms: int, item_id: str | None = None) -> None:
-        """Stop the current response; only `heard_ms` of item `item_id` reached the caller."""
+    # Barge-in is two steps: the media plane stops the AI the moment it decides, and learns
+    # how much the caller really heard only once Twilio confirms its `clear` (up to 500 ms on).
+    def stop_response(self) -> None:
+        """Stop producing the current response now (barge-in decided); never blocks."""
+
+    def truncate(self, heard_ms: int, item_id: str | None = None) -> None:
+        """Only `heard_ms` of item `item_id` reached the caller: forget the rest of it."""
 
     def send_tool_result(self, call_id: str, output: dict) -> None:
         """Return the result of a ToolCall to the model."""

@@ -11,7 +11,7 @@ _CLOSED = object()
 
 
 class EchoSession:
-    """Every chunk heard comes back as AudioOut of item `echo-<n>`; interrupt starts a new item."""
+    """Every chunk heard comes back as AudioOut of item `echo-<n>`; a stop starts a new item."""
 
     # send_audio() queues its answer before returning: a host may drain it with next_event(0)
     # right away instead of waking a reader thread (conference/media/live_call.py does).
@@ -36,11 +36,14 @@ class EchoSession:
             self.heard_bytes += len(ulaw)
             self._events.put(AudioOut(f"echo-{self._item}", ulaw))
 
-    def interrupt(self, heard_ms: int, item_id: str | None = None) -> None:
+    def stop_response(self) -> None:
         """Finish the current item; later audio belongs to a new one."""
-        self.interrupts.append((heard_ms, item_id))
         self._events.put(ResponseDone(f"echo-{self._item}", "cancelled"))
         self._item += 1
+
+    def truncate(self, heard_ms: int, item_id: str | None = None) -> None:
+        """Note what the caller heard (tests and benchmarks read `interrupts`)."""
+        self.interrupts.append((heard_ms, item_id))
 
     def send_tool_result(self, call_id: str, output: dict) -> None:
         """Echo has no tools."""

@@ -6,6 +6,10 @@ fork starts speaking; the AI leg's played-out audio shows when the AI went silen
 barge-in event shows the truncation reported to the backend.
 
   .venv/bin/python -m bench.media_bargein [--trials 10]
+  .venv/bin/python -m bench.media_bargein --backend realtime [--trials 10]
+
+With `--backend realtime` the AI is the Realtime backend on an in-process fake that stamps what
+it receives: the bench prints when response.cancel and the truncate reached "OpenAI".
 """
 from __future__ import annotations
 
@@ -32,8 +36,8 @@ def tone(i: int) -> bytes:
     return bytes([i % 250, 5]) * 80
 
 
-def trial(target: Forkline, index: int, engine: sa.Engine) -> tuple[float, float]:
-    """(ms from the VAD's decision to silence at the caller, |reported - heard| ms)."""
+def clients(target: Forkline, index: int) -> tuple[MediaStreamClient, MediaStreamClient, str]:
+    """(AI leg, human fork, AI call sid) of trial `index`, both connected, in one conference."""
     ai_params = target.params(index)
     conf, tenant = ai_params["conference"], ai_params["tenant"]
     fork_call = f"CB{index:032d}"
@@ -44,11 +48,18 @@ def trial(target: Forkline, index: int, engine: sa.Engine) -> tuple[float, float
     call = call_sid(index)  # the call target.params(index) bound the AI token to
     base = f"ws://127.0.0.1:{target.port}/twilio"
     ai = MediaStreamClient(f"{base}/ai-stream", auth_token=AUTH_TOKEN, account_sid=ACCOUNT_SID,
-                           call_sid=call, custom_parameters=ai_params, bidirectional=True)
+                           call_sid=call, custom_parameters=ai_params, bidirectional=True,
+                           open_timeout=30.0)  # the first upgrade waits for app start-up
     fork = MediaStreamClient(f"{base}/fork", auth_token=AUTH_TOKEN, account_sid=ACCOUNT_SID,
                              call_sid=fork_call, custom_parameters=fork_params)
     ai.connect()
     fork.connect()
+    return ai, fork, call
+
+
+def trial(target: Forkline, index: int, engine: sa.Engine) -> tuple[float, float]:
+    """(ms from the VAD's decision to silence at the caller, |reported - heard| ms)."""
+    ai, fork, call = clients(target, index)
     for i in range(100):
         ai.send_tick(inbound=tone(i))
     tones = {tone(i) for i in range(100)}
@@ -75,10 +86,50 @@ def trial(target: Forkline, index: int, engine: sa.Engine) -> tuple[float, float
     return reaction, abs(reported - len(heard_ticks) * 20.0)
 
 
+def realtime_main(trials: int, path_ms: float) -> None:
+    """Decision -> response.cancel and -> truncate at the Realtime fake (the OpenAI side)."""
+    from bench._bargein_cancel import RealtimeForkline, StampedFake
+    from bench._bargein_cancel import trial as realtime_trial
+
+    results = []
+    with StampedFake() as fake, tempfile.TemporaryDirectory() as tmp:
+        target = RealtimeForkline(Path(tmp), fake)
+        target.start()
+        try:
+            for i in range(trials):
+                sessions = len(fake.received("session.update"))
+                ai, fork, _ = clients(target, i + 1)
+                ai.set_delay(path_ms)  # Twilio -> app (the marks' echoes included)
+                ai.set_playout_delay(path_ms)  # app -> the caller's ear (the clear included)
+                results.append(realtime_trial(fake, ai, fork, sessions))
+                ai.stop()
+                fork.stop()
+        finally:
+            target.stop()
+    done = [(c, t) for c, t in results if c is not None and t is not None]
+    print(f"trials: {len(done)} of {len(results)} (gunicorn -k gevent, 1 worker, realtime on"
+          f" the fake; {path_ms:.0f} ms each way between Forkline and the caller's playout)")
+    if not done:
+        return
+    cancel, truncate = [c for c, _ in done], [t for _, t in done]
+    print(f"VAD decision -> response.cancel at OpenAI: p50 {statistics.median(cancel):.0f} ms,"
+          f" max {max(cancel):.0f} ms")
+    print(f"VAD decision -> conversation.item.truncate (the clear's marks acknowledged): p50"
+          f" {statistics.median(truncate):.0f} ms, max {max(truncate):.0f} ms")
+    print(f"cancel / truncate (p50): {statistics.median(cancel) / statistics.median(truncate):.2f}"
+          " (1.00: the cancel waited for the marks)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument("--backend", choices=("echo", "realtime"), default="echo")
+    parser.add_argument("--path-ms", type=float, default=100.0,
+                        help="realtime: simulated one-way Twilio media path latency")
     args = parser.parse_args()
+    if args.backend == "realtime":
+        realtime_main(args.trials, args.path_ms)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         target = Forkline(Path(tmp))
         target.start()

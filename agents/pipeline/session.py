@@ -115,9 +115,12 @@ class PipelineSession:
         if streaming and (speech := self.endpointer.take_speech()):
             self._jobs.put(("audio", speech))  # decoded by the worker while the caller talks
 
-    def interrupt(self, heard_ms: int, item_id: str | None = None) -> None:
-        """Stop speaking; remember how much of `item_id` was heard for the history."""
-        self.generation += 1
+    def stop_response(self) -> None:
+        """Stop the LLM and TTS of the current turn now (each stage checks the generation)."""
+        self.generation += 1  # turns begun from here on (the answer to the barge-in) go ahead
+
+    def truncate(self, heard_ms: int, item_id: str | None = None) -> None:
+        """Remember how much of `item_id` was heard; the history is cut before the next turn."""
         if item_id is not None:
             self._heard = (item_id, heard_ms)
 

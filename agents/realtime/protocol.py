@@ -66,13 +66,22 @@ class RealtimeProtocol:
         self.ring.add(ulaw)
         return ev.audio_append(ulaw)
 
-    def interrupt(self, heard_ms: int, item_id: str | None = None) -> list[dict]:
-        """Cancel the active response and truncate `item_id` at what the caller heard."""
-        sends = []
-        if self.active_response is not None:
-            sends.append(ev.response_cancel())
-            self._cancelled.add(self.active_response)
+    def stop(self) -> list[dict]:
+        """Cancel the active response now; its late audio is dropped from here on."""
+        rid = self.active_response
+        if rid is None or rid in self._cancelled:
+            return []
+        self._cancelled.add(rid)
+        return [ev.response_cancel()]
+
+    def truncate(self, heard_ms: int, item_id: str | None = None) -> list[dict]:
+        """Truncate `item_id` at what the caller heard (cancelling it first if stop() never ran)."""
         item = item_id or self.last_audio_item
+        sends = []
+        rid = self.active_response
+        # Only the response that spoke `item` is cancelled: a newer one is the AI's next turn.
+        if rid is not None and (item is None or self._response_item.get(rid) == item):
+            sends = self.stop()
         generated = self.generated_ms.get(item) if item else None
         # Only assistant audio can be truncated, and never beyond what was generated.
         if item and generated:

@@ -82,10 +82,16 @@ class RealtimeSession:
             self._audio.append(ulaw)
             self._cond.notify_all()
 
-    def interrupt(self, heard_ms: int, item_id: str | None = None) -> None:
-        """Cancel the response and truncate the item at what the caller heard."""
+    def stop_response(self) -> None:
+        """Cancel the active response at once (barge-in decided); never blocks."""
         with self._lock:
-            sends = self._proto.interrupt(heard_ms, item_id)
+            sends = self._proto.stop()
+        self._queue_control(sends)
+
+    def truncate(self, heard_ms: int, item_id: str | None = None) -> None:
+        """Truncate the item at what the caller heard, once the playout position is known."""
+        with self._lock:
+            sends = self._proto.truncate(heard_ms, item_id)
         self._queue_control(sends)
 
     def send_tool_result(self, call_id: str, output: dict) -> None:

@@ -1,4 +1,4 @@
-"""Session logic with scripted in-process stages: barge-in, interrupt truncation, failures."""
+"""Session logic with scripted in-process stages: barge-in, stop and truncation, failures."""
 from __future__ import annotations
 
 import threading
@@ -60,7 +60,8 @@ def test_caller_speech_during_a_reply_cancels_it(question_ulaw):
         tts.gate.release()  # let the TTS loop notice the cancel
         done = pull_until(session, ResponseDone)[-1]
         assert (done.item_id, done.status) == (first.item_id, "cancelled")
-        session.interrupt(heard_ms=50, item_id=first.item_id)
+        session.stop_response()
+        session.truncate(heard_ms=50, item_id=first.item_id)
         speak(session, question_ulaw[8000:])
         while not isinstance(event := session.next_event(timeout=10), AudioOut):
             assert event is not None

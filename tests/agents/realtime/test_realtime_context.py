@@ -51,7 +51,8 @@ def test_protocol_replays_the_cut_ai_turn_after_reconnect():
     proto.on_event(delta("r1", "i1", 8000))  # 1 s generated
     proto.on_event({"type": "response.output_audio_transcript.done", "item_id": "i1",
                     "transcript": "We open at nine and close at five today"})
-    proto.interrupt(heard_ms=500, item_id="i1")
+    proto.stop()
+    proto.truncate(heard_ms=500, item_id="i1")
     sends = ready(proto).sends
     (item,) = [s["item"] for s in sends if s["type"] == "conversation.item.create"]
     assert item["role"] == "assistant"

@@ -57,18 +57,20 @@ def test_pcm16_echo_is_a_fatal_format_mismatch():
     assert step.events == [AgentFailure("format_mismatch", step.events[0].message, True)]
 
 
-def test_audio_passthrough_and_interrupt_caps_at_generated():
+def test_audio_passthrough_and_truncate_caps_at_generated():
     proto = RealtimeProtocol(AgentProfile())
     ready(proto)
     proto.on_event({"type": "response.created", "response": {"id": "r1"}})
     out = proto.on_event(delta("r1", "i1", 800)).events  # 100 ms
     assert out == [AudioOut("i1", b"\x7f" * 800)]
     proto.on_event(delta("r1", "i1", 400))
-    sends = proto.interrupt(heard_ms=5000)
+    sends = proto.truncate(heard_ms=5000)  # no stop() before: the truncate cancels too
     assert sends == [{"type": "response.cancel"},
                      {"type": "conversation.item.truncate", "item_id": "i1",
                       "content_index": 0, "audio_end_ms": 150}]
-    assert proto.interrupt(heard_ms=40, item_id="i1")[-1]["audio_end_ms"] == 40
+    assert proto.truncate(heard_ms=40, item_id="i1") == [
+        {"type": "conversation.item.truncate", "item_id": "i1", "content_index": 0,
+         "audio_end_ms": 40}]  # cancelled once only
 
 
 def test_late_audio_of_an_interrupted_response_is_dropped():
@@ -76,17 +78,45 @@ def test_late_audio_of_an_interrupted_response_is_dropped():
     ready(proto)
     proto.on_event({"type": "response.created", "response": {"id": "r1"}})
     proto.on_event(delta("r1", "i1", 160))
-    proto.interrupt(heard_ms=10)
+    assert proto.stop() == [{"type": "response.cancel"}]
     assert proto.on_event(delta("r1", "i1", 160)).events == []
     assert proto.on_event(done("r1", "cancelled")).events == [ResponseDone("i1", "cancelled")]
     assert proto.active_response is None
 
 
-def test_interrupt_without_audio_sends_nothing():
+def test_truncate_without_audio_sends_nothing():
     proto = RealtimeProtocol(AgentProfile())
     ready(proto)
-    assert proto.interrupt(heard_ms=300) == []
-    assert proto.interrupt(heard_ms=300, item_id="unknown") == []
+    assert proto.stop() == []  # no active response: nothing to cancel
+    assert proto.truncate(heard_ms=300) == []
+    assert proto.truncate(heard_ms=300, item_id="unknown") == []
+
+
+def test_stop_cancels_at_once_and_the_later_truncate_only_truncates():
+    proto = RealtimeProtocol(AgentProfile())
+    ready(proto)
+    proto.on_event({"type": "response.created", "response": {"id": "r1"}})
+    proto.on_event(delta("r1", "i1", 1600))  # 200 ms
+    assert proto.stop() == [{"type": "response.cancel"}]
+    assert proto.stop() == []  # a second barge-in before the first settled
+    proto.on_event(delta("r1", "i1", 800))  # late audio of the cancelled response
+    assert proto.truncate(heard_ms=190, item_id="i1") == [
+        {"type": "conversation.item.truncate", "item_id": "i1", "content_index": 0,
+         "audio_end_ms": 190}]
+
+
+def test_a_late_truncate_never_cancels_the_next_response():
+    proto = RealtimeProtocol(AgentProfile())
+    ready(proto)
+    proto.on_event({"type": "response.created", "response": {"id": "r1"}})
+    proto.on_event(delta("r1", "i1", 1600))
+    proto.stop()
+    proto.on_event(done("r1", "cancelled"))
+    proto.on_event({"type": "response.created", "response": {"id": "r2"}})  # the AI answers
+    proto.on_event(delta("r2", "i2", 800))
+    assert [s["type"] for s in proto.truncate(heard_ms=120, item_id="i1")] == [
+        "conversation.item.truncate"]
+    assert proto.on_event(delta("r2", "i2", 800)).events  # r2 still speaks
 
 
 def test_valid_tool_call_is_emitted_after_completed_response():

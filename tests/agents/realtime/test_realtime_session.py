@@ -72,7 +72,8 @@ def test_barge_in_truncates_at_heard_position(fake, make_session):
     events = pull_until(session, lambda e: isinstance(e, AudioOut))
     item = events[-1].item_id
     pull_until(session, lambda e: isinstance(e, AudioOut))  # 200 ms generated so far
-    session.interrupt(heard_ms=130, item_id=item)
+    session.stop_response()
+    session.truncate(heard_ms=130, item_id=item)
     rest = pull_until(session, is_done)
     assert rest[-1] == ResponseDone(item, "cancelled")
     assert fake.wait_for(lambda: fake.truncations)
@@ -86,7 +87,8 @@ def test_barge_in_beyond_generated_audio_is_capped(fake, make_session):
     speak(session, utterance())
     done = pull_until(session, is_done)
     generated = sum(len(e.ulaw) for e in done if isinstance(e, AudioOut)) // 8
-    session.interrupt(heard_ms=generated + 5000, item_id=done[-1].item_id)
+    session.stop_response()  # nothing active: nothing sent
+    session.truncate(heard_ms=generated + 5000, item_id=done[-1].item_id)
     assert fake.wait_for(lambda: fake.truncations)
     assert fake.truncations == [(done[-1].item_id, generated)]
     assert not fake.sent("error")

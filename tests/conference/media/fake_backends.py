@@ -52,8 +52,8 @@ class Talker(EchoSession):
             self._heard_voice = True
             self._events.put(SpeechStarted(speaker=None))
 
-    def interrupt(self, heard_ms: int, item_id: str | None = None) -> None:
-        self.interrupts.append((heard_ms, item_id))
+    def stop_response(self) -> None:
+        """Talks on: its whole utterance was queued at connect."""
 
 
 class Narrator(EchoSession):

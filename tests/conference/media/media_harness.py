@@ -64,6 +64,20 @@ class Ticker:
                     rec.append((self.tick, client.playout_frame()))
             self.tick += 1
 
+    def run_until(self, done, legs: list[tuple[MediaStreamClient, object]], limit: int = 500,
+                  play: bool = True, every: int = 1) -> int:
+        """Tick as run() until `done()` (checked every `every` ticks); the ticks it took.
+
+        The condition is the event a test waits for (audio came back, a mark arrived): a busy
+        box only makes it take more ticks. AssertionError after `limit` ticks.
+        """
+        start = self.tick
+        while not done():
+            if self.tick - start >= limit:
+                raise AssertionError(f"not done after {limit} ticks: {done}")
+            self.run(every, legs, play)
+        return self.tick - start
+
     def played(self, client: MediaStreamClient) -> list[tuple[int, bytes]]:
         """(tick, frame) of everything `client`'s caller heard."""
         return self.recordings.get(id(client), [])

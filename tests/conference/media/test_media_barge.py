@@ -1,45 +1,11 @@
-"""Barge-in delivery: the truncate reaches the backend once, with the confirmed heard_ms."""
+"""Barge-in delivery: the backend stops at once; the truncate reaches it once, with the
+confirmed heard_ms."""
 from __future__ import annotations
 
-from typing import cast
+import pytest
 
-from agents.base import AgentSession
-from conference.media.barge import BargeIn
-from conference.media.playout import FRAME, PER_MS, PlayoutTracker
-
-
-class Session:
-    def __init__(self) -> None:
-        self.interrupts: list[tuple[int, str | None]] = []
-
-    def interrupt(self, heard_ms: int, item_id: str | None = None) -> None:
-        self.interrupts.append((heard_ms, item_id))
-
-
-class Call(BargeIn):
-    """The state BargeIn works on, without a media plane, socket or backend."""
-
-    def __init__(self) -> None:
-        self.tracker = PlayoutTracker(lead_ms=300, mark_interval_ms=100, chunk_ms=100)
-        self.backend = Session()
-        self.leg, self.session, self.ready = None, cast(AgentSession, self.backend), True
-        self.clear_watch = None
-        self.events: list[tuple[str, dict]] = []
-        self.observed: list = []
-
-    def failed(self, where: str, exc: BaseException | None) -> None:
-        raise AssertionError(where)
-
-    def record(self, event: str, payload: dict) -> None:
-        self.events.append((event, payload))
-
-    def _observe(self, event) -> None:
-        self.observed.append(event)
-
-
-def speaking(call: Call, ms: int = 1000) -> None:
-    call.tracker.push("a", bytes(ms * PER_MS))
-    call.tracker.pull(0)  # 300 ms sent, marks g1-s1..s3
+from conference.media.playout import FRAME, PER_MS
+from tests.support.barge_call import Call, speaking
 
 
 def test_truncate_waits_for_the_echo_of_a_pending_mark():
@@ -91,3 +57,66 @@ def test_a_new_barge_in_settles_the_unconfirmed_one_first():
     assert call.backend.interrupts[0] == (150, "a")
     assert call.backend.interrupts[1:] == []  # b's cut waits for its own echo
     assert call.clear_watch is not None
+
+
+def test_the_backend_stops_at_the_decision_before_any_mark_is_acknowledged():
+    call = Call()
+    speaking(call)
+    call.barge_in("fork", 150)
+    assert call.backend.calls == [("stop",)]  # the clear's marks are still outstanding
+    call.on_old_mark("g1-s1", 160)
+    call.on_old_mark("g1-s2", 190)
+    assert call.backend.calls == [("stop",), ("truncate", 190, "a")]
+
+
+def test_without_pending_marks_stop_then_truncate_at_once():
+    call = Call()
+    call.tracker.push("a", bytes(250 * PER_MS))
+    call.tracker.pull(0)
+    assert call.tracker.on_mark("g1-s2", 200)
+    call.barge_in("backend", 220)
+    assert call.backend.calls == [("stop",), ("truncate", 220, "a")]
+
+
+class TruncateOnly:
+    """A backend from before the split: no stop_response."""
+
+    def __init__(self) -> None:
+        self.interrupts: list[tuple[int, str | None]] = []
+
+    def truncate(self, heard_ms: int, item_id: str | None = None) -> None:
+        self.interrupts.append((heard_ms, item_id))
+
+
+def test_a_backend_without_stop_support_is_still_truncated():
+    call = Call(TruncateOnly())
+    speaking(call)
+    assert call.barge_in("fork", 150)
+    call.on_old_mark("g1-s2", 190)
+    assert call.backend.interrupts == [(190, "a")]
+    assert call.failures == [] and call.session is call.backend
+
+
+class StopFails(TruncateOnly):
+    def stop_response(self) -> None:
+        raise ConnectionError("backend gone (test)")
+
+
+def test_a_failing_stop_never_ends_the_call():
+    call = Call(StopFails())
+    speaking(call)
+    assert call.barge_in("fork", 150)
+    assert call.failures == [] and call.session is call.backend  # the session is kept
+    call.on_old_mark("g1-s2", 190)
+    assert call.backend.interrupts == [(190, "a")]  # and still learns what was heard
+    assert [event for event, _ in call.events] == ["barge-in"]
+
+
+@pytest.mark.parametrize("ready", [False, True])
+def test_no_backend_call_before_the_session_is_ready(ready):
+    call = Call()
+    call.ready = ready
+    speaking(call)
+    call.barge_in("fork", 150)
+    call.on_old_mark("g1-s2", 190)
+    assert bool(call.backend.calls) is ready
