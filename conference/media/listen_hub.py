@@ -12,11 +12,13 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from conference.logs import get_logger
 from conference.media.relay import RemoteListen
 
 if TYPE_CHECKING:
     from conference.media.registry import MediaPlane
 
+log = get_logger("media.listen_hub")
 Callback = Callable[[bytes], object]
 
 
@@ -25,11 +27,18 @@ class Fanout:
 
     def __init__(self) -> None:
         self.callbacks: tuple[Callback, ...] = ()  # replaced, never mutated: safe to iterate
+        self.errors = 0
 
     def __call__(self, ulaw: bytes) -> None:
         """On the subscription's reader: deliver to each listener in turn."""
         for callback in self.callbacks:
-            callback(ulaw)
+            try:
+                callback(ulaw)
+            except Exception:  # one broken listener must not silence the others
+                self.errors += 1
+                if self.errors % 200 == 1:
+                    log.warning("relayed listener failed", exc_info=True,
+                                extra={"event": "relay"})
 
 
 class ListenHub:
