@@ -52,7 +52,7 @@ class BrowserEnd:
         if self.plane.listeners is not None:
             self.plane.ensure_maintenance()  # this worker's relay publishes the microphone
             self.plane.browser_ends[self.key] = self
-            self._leave = self.plane.listeners.join(self.key, self.relay.from_twilio)
+            self._leave = _joined(self.plane, self.key, self.relay.from_twilio)
         return self
 
     def connected(self, call_sid: str) -> None:
@@ -100,7 +100,7 @@ class TwilioEnd:
         """Publish the leg's audio, hear the microphone, tell the page's worker."""
         assert self.plane.listeners is not None and self.plane.bus is not None
         self.plane.relayed.add(self.key)
-        self._leave = self.plane.listeners.join(mic_key(self.key), self.relay.from_browser)
+        self._leave = _joined(self.plane, mic_key(self.key), self.relay.from_browser)
         self.plane.bus.publish(SIGNAL, key=self.key, event="connected", call_sid=self.call_sid)
 
     def from_twilio(self, ulaw: bytes) -> None:
@@ -115,6 +115,18 @@ class TwilioEnd:
             self._leave = None
         if self.plane.bus is not None:
             self.plane.bus.publish(SIGNAL, key=self.key, event="ended", call_sid=self.call_sid)
+
+
+def _joined(plane: MediaPlane, key: str, callback) -> Callable[[], None] | None:
+    """Join the shared subscription of `key`; None when Redis is out (the leg goes on without
+    the relayed direction, never fails)."""
+    assert plane.listeners is not None
+    try:
+        return plane.listeners.join(key, callback)
+    except Exception:
+        log.warning("supervisor relay subscription failed", exc_info=True,
+                    extra={"event": "relay"})
+        return None
 
 
 def remote_end(plane: MediaPlane, key: str, call_sid: str) -> TwilioEnd | None:

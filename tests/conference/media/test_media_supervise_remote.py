@@ -172,3 +172,15 @@ def test_the_signal_bus_hands_supervisor_signals_to_the_page(client, key):
         assert browser.twilio_attached and browser.mic_sink is not None
     finally:
         end.stop()
+
+
+def test_a_redis_outage_leaves_the_page_working_locally(key):
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, socket_timeout=0.2)
+    page = Worker(dead)
+    browser = MicRelay()
+    end = BrowserEnd(page, browser, key).start()  # no exception: the local path still works
+    assert page.listeners.listeners(key) == 0
+    browser.twilio_started("CA" + "9" * 32)
+    assert browser.from_browser(FRAME) and list(browser.to_twilio) == [FRAME]
+    assert remote_end(Worker(dead), key, "CA" + "9" * 32) is None
+    end.stop()
