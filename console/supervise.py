@@ -49,6 +49,7 @@ class BrowserSupervisor:
         self.tenant_id, self.name, self.user_id = tenant_id, name, user_id
         self.label = service.browser_label(user_id)
         self.relay: facade.MicRelay | None = None
+        self.end: facade.BrowserEnd | None = None  # reached from another worker's stream
         self.dialed = False
 
     def run(self) -> None:
@@ -60,6 +61,8 @@ class BrowserSupervisor:
                                         "from another page"})
             return
         try:
+            self.end = facade.relay_across_workers(self.app, self.relay, self.tenant_id,
+                                                   self.name, self.label)
             self._dial()
             if self.dialed:
                 threading.Thread(target=self._read_microphone, daemon=True).start()
@@ -69,6 +72,8 @@ class BrowserSupervisor:
         finally:
             if self.dialed:
                 self._remove()  # out of the conference first, then the stream ends
+            if self.end is not None:
+                self.end.stop()
             facade.close_relay(self.app, self.tenant_id, self.name, self.label, self.relay)
             facade.count_relay(self.relay)
 
@@ -92,6 +97,8 @@ class BrowserSupervisor:
                 self._send_json(notice)
             for chunk in chunks:
                 ws.send(chunk)
+            if self.end is not None:
+                self.end.settle()
             if not relay.twilio_attached and time.monotonic() > deadline:
                 self._send_json({"type": "error", "code": "no_stream",
                                  "message": "the supervisor leg did not connect"})

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from conference.logs import get_logger, monotonic_ms
-from conference.media import metrics
+from conference.media import metrics, supervise_remote
 
 if TYPE_CHECKING:
     from conference.media.registry import MediaPlane
@@ -126,6 +126,8 @@ class SignalBus:
                 live.barge_in("vad", monotonic_ms(), msg.get("speaker"))
         elif msg.get("kind") == "mode":
             self.plane.apply_ai_mode(str(msg.get("conf_key")), str(msg.get("mode")))
+        elif msg.get("kind") == supervise_remote.SIGNAL:
+            supervise_remote.on_signal(self.plane, msg)
         elif msg.get("kind") == "claim":
             key = (str(msg.get("call_sid")), str(msg.get("leg")))
             older = self.plane.table.owner(key)

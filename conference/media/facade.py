@@ -14,10 +14,11 @@ from conference.logs import monotonic_ms
 from conference.media import metrics
 from conference.media.registry import get_plane, listen, mix_key, set_ai_mode, subscribe
 from conference.media.supervise import MicRelay, close_relay, open_relay
+from conference.media.supervise_remote import BrowserEnd, supervisor_key
 
-__all__ = ["ForkView", "MicRelay", "ai_speaking", "close_relay", "count_relay", "forks",
-           "listen", "mix_key", "open_relay", "register_collector", "set_ai_mode", "submit",
-           "subscribe"]
+__all__ = ["BrowserEnd", "ForkView", "MicRelay", "ai_speaking", "close_relay", "count_relay",
+           "forks", "listen", "mix_key", "open_relay", "register_collector",
+           "relay_across_workers", "set_ai_mode", "submit", "subscribe"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,13 @@ def forks(app: Flask) -> dict[tuple[str, str], ForkView]:
 def submit(app: Flask, job: Callable, *args) -> None:
     """Queue `job(*args)` on the media plane's state writer (off the audio path)."""
     get_plane(app).sink.submit(job, *args)
+
+
+def relay_across_workers(app: Flask, relay: MicRelay, tenant: int | str, conference: str,
+                         label: str) -> BrowserEnd:
+    """Let the supervisor leg of `relay` reach it from another worker (call before dialing;
+    `settle()` while relaying, `stop()` when the page leaves)."""
+    return BrowserEnd(get_plane(app), relay, supervisor_key(tenant, conference, label)).start()
 
 
 def count_relay(relay: MicRelay) -> None:

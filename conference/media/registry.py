@@ -11,7 +11,8 @@ from flask import Flask
 
 from conference.logs import get_logger
 from conference.media.bus import SignalBus, publisher_client
-from conference.media.relay import RemoteListen, TapRelay
+from conference.media.listen_hub import ListenHub
+from conference.media.relay import TapRelay
 from conference.media.replay import RedisReplayStore, ReplayStore
 from conference.media.stream_state import StreamTable
 from conference.media.taps import Recordings, TapHub
@@ -19,6 +20,7 @@ from conference.media.taps import Recordings, TapHub
 if TYPE_CHECKING:
     from conference.media.forkleg import ForkLeg
     from conference.media.live_call import LiveCall
+    from conference.media.supervise_remote import BrowserEnd
 
 log = get_logger("media.registry")
 
@@ -42,6 +44,10 @@ class MediaPlane:
         self.replay = self._replay_store(cfg)
         self.bus: SignalBus | None = None
         self.relay: TapRelay | None = None
+        self.listeners: ListenHub | None = None
+        # Browser-supervisor taps this worker carries while the other end is on another worker.
+        self.relayed: set[str] = set()
+        self.browser_ends: dict[str, BrowserEnd] = {}  # supervisor key -> page end here
         if cfg.get("REDIS_URL"):
             import redis
 
@@ -51,6 +57,7 @@ class MediaPlane:
                                  publisher_client(cfg["REDIS_URL"]))
             self.relay = TapRelay(self, redis.Redis.from_url(cfg["REDIS_URL"],
                                                              socket_timeout=5))
+            self.listeners = ListenHub(self, self.relay.redis)
         self.window_s = float(cfg["RECONNECT_WINDOW_S"])
         self._apology: bytes | None = None
         self._maint: threading.Thread | None = None
@@ -156,6 +163,7 @@ class MediaPlane:
         for live in list(self.calls.values()):
             if live.leg is not None:
                 keys.update((live.leg.mix_key, live.leg.out_key))
+        keys.update(self.relayed)
         return keys
 
     def ai_calls_in(self, conf_key: str) -> list[LiveCall]:
@@ -196,15 +204,20 @@ def listen(app: Flask, key: str, callback) -> Callable[[], None]:
     """Like `subscribe`, and (with Redis) also hear the tap when another worker owns the leg."""
     plane = get_plane(app)
     unsubscribe = plane.taps.subscribe(key, callback)
-    if plane.relay is None:
+    if plane.listeners is None:
         return unsubscribe
-    remote = RemoteListen(plane, plane.relay.redis, key, callback).start()
+    return _Both(plane.listeners.join(key, callback), unsubscribe)
 
-    def stop() -> None:
-        remote.stop()
-        unsubscribe()
 
-    return stop
+class _Both:
+    """Stop a listener's remote share, then its local subscription."""
+
+    def __init__(self, *stops: Callable[[], None]) -> None:
+        self.stops = stops
+
+    def __call__(self) -> None:
+        for stop in self.stops:
+            stop()
 
 
 def mix_key(tenant: str | int | None, conference: str | None) -> str:

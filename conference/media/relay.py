@@ -1,9 +1,10 @@
 """Live-listen across workers: a tap's audio goes through Redis only while a remote listener
 exists (a browser's socket may land on any worker; the legs live on the one Twilio reached).
 
-Listener side (`RemoteListen`, one per browser socket): registers in the sorted set
+Listener side (`RemoteListen`, one per tap per worker, shared by its listeners through
+conference.media.listen_hub): registers in the sorted set
 `forkline:listen:want:<key>` (member: its id, score: when the entry expires, refreshed every
-REFRESH_S) and reads the channel `forkline:listen:audio:<key>` into the socket's own queue.
+REFRESH_S) and reads the channel `forkline:listen:audio:<key>` into the listeners' own queues.
 It registers only while its worker does not own the tap (then the local TapHub delivers).
 Owner side (`TapRelay`): every SYNC_S it asks Redis which of its own taps have an unexpired
 remote listener and attaches a `RelayFeed` to those (detaching when none is left). The feed is

@@ -7,12 +7,14 @@ paced, one 20 ms frame per tick (catching up at most CATCH_UP frames after a lat
 Twilio's playout buffer never fills with a burst the browser sent at once.
 
 Relays live on the worker where the browser's socket is (it opens the relay before dialing);
-the Twilio leg finds it here by (tenant, conference, label).
+the Twilio leg finds it here by (tenant, conference, label), or, when its stream landed on
+another worker, reaches it through Redis (conference.media.supervise_remote).
 """
 from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 
 from flask import Flask
 
@@ -37,6 +39,8 @@ class MicRelay:
         self.twilio_attached = False
         self.ended = False  # the Twilio leg went away, or the browser did
         self._next_ms: float | None = None
+        # Set while the leg's stream is on another worker: frames go there (supervise_remote).
+        self.mic_sink: Callable[[bytes], None] | None = None
 
     # ---- Twilio side -------------------------------------------------------------------------
     def from_twilio(self, ulaw: bytes) -> None:
@@ -77,6 +81,9 @@ class MicRelay:
         if len(frame) != FRAME_BYTES:
             self.malformed += 1
             return False
+        if self.mic_sink is not None:
+            self.mic_sink(frame)
+            return True
         if len(self.to_twilio) == self.to_twilio.maxlen:
             self.dropped_to_twilio += 1
         self.to_twilio.append(frame)

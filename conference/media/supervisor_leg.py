@@ -9,12 +9,14 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Callable
 
 from conference.logs import get_logger, monotonic_ms
 from conference.media import metrics
 from conference.media.codec import Encoder, Media, Start
 from conference.media.registry import MediaPlane
 from conference.media.supervise import FRAME_MS, find_relay
+from conference.media.supervise_remote import TwilioEnd, remote_end, supervisor_key
 
 log = get_logger("media.supervisor_leg")
 POLICY_VIOLATION = 1008
@@ -30,13 +32,20 @@ class SupervisorLeg:
         self.enc = Encoder(start.stream_sid)
         self.relay = find_relay(plane.app, info.get("tenant"), info.get("conference"),
                                 info.get("label"))
+        self.remote: TwilioEnd | None = None  # the browser's page is on another worker
+        self.deliver: Callable[[bytes], None] | None = None
         self.open = True
         self.frames_in = self.frames_out = 0
         self._sender = threading.Thread(target=self._send_loop, name="supervisor-sender",
                                         daemon=True)
 
     def attach(self, now_ms: float) -> None:
-        """Start relaying; without a browser (it left, or is on another worker) hang up."""
+        """Start relaying, here or through Redis; without a browser (it left) hang up."""
+        if self.relay is None:
+            self.remote = remote_end(self.plane, supervisor_key(
+                self.info.get("tenant"), self.info.get("conference"), self.info.get("label")),
+                self.start.call_sid)
+            self.relay = self.remote.relay if self.remote is not None else None
         if self.relay is None:
             log.info("supervisor stream without a browser; closing", extra={
                 "event": "supervisor_orphan", "call_sid": self.start.call_sid})
@@ -45,13 +54,18 @@ class SupervisorLeg:
                 self.ws.close(reason=POLICY_VIOLATION, message="no browser for this supervisor")
             return
         metrics.STREAMS.labels(kind="supervisor").inc()
-        self.relay.twilio_started(self.start.call_sid)
+        if self.remote is not None:
+            self.remote.start()
+            self.deliver = self.remote.from_twilio
+        else:
+            self.relay.twilio_started(self.start.call_sid)
+            self.deliver = self.relay.from_twilio
         self._sender.start()
 
     def on_media(self, msg: Media) -> None:
         """Hot path: what the supervisor hears goes to the browser's queue."""
-        if self.relay is not None:
-            self.relay.from_twilio(msg.payload)
+        if self.deliver is not None:
+            self.deliver(msg.payload)
             self.frames_in += 1
 
     def on_mark(self, name: str, now_ms: float) -> None:
@@ -84,4 +98,8 @@ class SupervisorLeg:
         metrics.STREAMS.labels(kind="supervisor").dec()
         metrics.FRAMES_IN.labels(kind="supervisor").inc(self.frames_in)
         metrics.FRAMES_OUT.inc(self.frames_out)
+        if self.remote is not None:
+            self.remote.stop()
+            metrics.SUPERVISOR_DROPPED.labels(direction="to_twilio").inc(
+                self.relay.dropped_to_twilio)
         self.relay.twilio_ended()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from support.console import PASSWORD
+from support.pg import fresh_database
 
 from twilio_sim.testing import SimControl, sdk_client
 
@@ -82,13 +83,17 @@ def console_stack(tmp_path_factory):
 @pytest.fixture(scope="module")
 def relay_stack(tmp_path_factory, postgres_url):
     """Servers `forkline` (Twilio's: the legs live there) and `forkline-b`, sharing a private
-    PostgreSQL database and Redis, as two hosts behind one load balancer would."""
+    PostgreSQL database and Redis, as two hosts behind one load balancer would. The database is
+    the module's own: every module's stack creates the same tenant and supervisor."""
     if postgres_url is None:
         pytest.skip("needs PostgreSQL: set DATABASE_URL (CI does)")
-    stack = Stack(tmp_path_factory.mktemp("relay"), server="procfile", database_url=postgres_url)
-    # A Redis database of its own: sign-in limits and signals of parallel runs stay apart.
-    stack.env.update(AI_BACKEND="echo", REDIS_URL=f"redis://127.0.0.1:6379/{random.randint(1, 15)}")
-    try:
-        yield start_console(stack, ("forkline", "forkline-b"), PASSWORD)
-    finally:
-        _stop(stack)
+    with fresh_database("forkline_relay") as database_url:
+        stack = Stack(tmp_path_factory.mktemp("relay"), server="procfile",
+                      database_url=database_url)
+        # A Redis database of its own: sign-in limits and signals of parallel runs stay apart.
+        stack.env.update(AI_BACKEND="echo",
+                         REDIS_URL=f"redis://127.0.0.1:6379/{random.randint(1, 15)}")
+        try:
+            yield start_console(stack, ("forkline", "forkline-b"), PASSWORD)
+        finally:
+            _stop(stack)

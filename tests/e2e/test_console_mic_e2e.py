@@ -8,29 +8,21 @@ No phone plays anything, so the tone in a recording can only come from the brows
 """
 from __future__ import annotations
 
-import contextlib
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
-from support.tones import tone_levels, write_tone_wav
+from playwright.sync_api import expect
+from support.mic import ABSENT, TIMEOUT, Room, heard, signed_in_page, tone_chromium
 
 from twilio_sim.testing import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
-FREQ = 1400.0  # 28 periods per 20 ms frame; far from the beeps (440/880 Hz) and hold music
-HEARD = -30.0  # dBFS at FREQ: the tone (-6 dBFS at the microphone) is there
-ABSENT = -50.0  # dBFS at FREQ: nothing of it
-TIMEOUT = 20.0
 RING_S = 20.0  # the ringing agent of the pending-whisper test
 PASSWORD = "mic test password 11"
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run",
-            "--autoplay-policy=no-user-gesture-required", "--use-fake-device-for-media-stream"]
 
 
 def _user(e2e, email: str) -> None:
@@ -53,87 +45,15 @@ def users(e2e):
 @pytest.fixture(scope="module")
 def chromium(tmp_path_factory):
     """Debian's chromium whose fake microphone plays a steady FREQ tone."""
-    wav = write_tone_wav(tmp_path_factory.mktemp("mic") / "tone.wav", FREQ, 10.0)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=[
-            *CHROMIUM, f"--use-file-for-fake-audio-capture={wav}"])
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-class Room:
-    """A conference of a customer and an agent on simulated phones, recorded from the start."""
-
-    def __init__(self, e2e, name: str, customer: str, agent: str,
-                 joined=("customer", "agent")) -> None:
-        self.e2e, self.name = e2e, name
-        self.phones = {"customer": customer, "agent": agent}
-        for number in self.phones.values():
-            e2e.sim.record(number, "start")
-        e2e.api.call("POST", "/api/conferences", {"name": name, "participants": [
-            {"to": self.phones[label], "role": label, "label": label}
-            for label in ("customer", "agent")]})
-        self.until(lambda d: all(self.part(d, x).get("status") == "joined" for x in joined),
-                   f"{' and '.join(joined)} to join")
-
-    def detail(self) -> dict:
-        return self.e2e.api.get(f"/api/conferences/{self.name}")
-
-    @staticmethod
-    def part(detail: dict, label: str) -> dict:
-        return next((p for p in detail["participants"] if p["label"] == label), {})
-
-    def browser_leg(self, detail: dict) -> dict:
-        return next((p for p in detail["participants"] if p["label"].startswith("console-")), {})
-
-    def until(self, predicate, what: str) -> dict:
-        def check():
-            d = self.detail()
-            return d if predicate(d) else None
-        return wait_for(check, TIMEOUT, 0.05, message=what)
-
-    def frames(self, label: str) -> int:
-        number = self.phones[label]
-        return next(p["frames_heard"] for p in self.e2e.sim.phones() if p["number"] == number)
-
-    def levels(self, label: str) -> list[float]:
-        return tone_levels(self.e2e.sim.recording_wav(self.phones[label]), FREQ)
-
-    def wait_heard(self, label: str, frames: int) -> None:
-        wait_for(lambda: self.frames(label) >= frames, TIMEOUT, 0.05,
-                 message=f"{label} to hear {frames} frames")
-
-    def sim_member(self, call_sid: str):
-        d = self.detail()
-        return self.e2e.client.conferences(d["twilio_sid"]).participants(call_sid).fetch()
-
-    def end(self) -> None:
-        with contextlib.suppress(RuntimeError):  # never mask the test's own failure
-            self.e2e.api.call("POST", f"/api/conferences/{self.name}/end", ok=(200,))
-
-
-def signed_in_page(e2e, browser, email: str, microphone: bool):
-    context = browser.new_context(permissions=["microphone"] if microphone else [])
-    page = context.new_page()
-    page.goto(e2e.stack.forkline_url + "/console/signin")
-    page.get_by_label("Tenant").fill("e2e")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Live conferences")).to_be_visible()
-    return context, page
-
-
-def heard(levels: list[float], start: int) -> list[int]:
-    return [i for i in range(start, len(levels)) if levels[i] > HEARD]
+    with tone_chromium(tmp_path_factory.mktemp("mic")) as browser:
+        yield browser
 
 
 def test_whisper_then_barge_from_the_browser_microphone(users, chromium):
     e2e = users
     room = Room(e2e, "e2e-mic", "+15550301001", "+15550301002")
-    context, page = signed_in_page(e2e, chromium, "mic@e2e.test", microphone=True)
+    context, page = signed_in_page(e2e.stack.forkline_url, chromium, "mic@e2e.test", PASSWORD,
+                                   microphone=True)
     indicator = page.locator("#mic-indicator")
     try:
         page.goto(f"{e2e.stack.forkline_url}/console/conferences/{room.name}")
@@ -207,7 +127,8 @@ def test_whisper_then_barge_from_the_browser_microphone(users, chromium):
 def test_denied_microphone_leaves_the_conference_as_it_was(users, chromium):
     e2e = users
     room = Room(e2e, "e2e-nomic", "+15550302001", "+15550302002")
-    context, page = signed_in_page(e2e, chromium, "nomic@e2e.test", microphone=False)
+    context, page = signed_in_page(e2e.stack.forkline_url, chromium, "nomic@e2e.test", PASSWORD,
+                                   microphone=False)
     indicator = page.locator("#mic-indicator")
     try:
         page.goto(f"{e2e.stack.forkline_url}/console/conferences/{room.name}")
@@ -235,7 +156,8 @@ def test_a_whisper_to_a_ringing_agent_waits_then_goes_to_the_agent(users, chromi
     # Rings long enough for sign-in, page and the browser's join on a busy machine.
     e2e.sim.answer_mode(agent, "answer", ring_seconds=RING_S)
     room = Room(e2e, "e2e-mic-pending", "+15550303001", agent, joined=("customer",))
-    context, page = signed_in_page(e2e, chromium, "mic@e2e.test", microphone=True)
+    context, page = signed_in_page(e2e.stack.forkline_url, chromium, "mic@e2e.test", PASSWORD,
+                                   microphone=True)
     indicator = page.locator("#mic-indicator")
     try:
         page.goto(f"{e2e.stack.forkline_url}/console/conferences/{room.name}")
