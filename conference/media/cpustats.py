@@ -61,8 +61,10 @@ class ThreadsCollector:
         return [gauge]
 
 
-def configure_pool(workers: int, max_pending: int) -> None:
-    """Size this worker's CPU pool from the app's config (a pool of that size is kept)."""
+def configure_pool(workers: int, max_pending: int, nice: int = cpupool.DEFAULT_NICE,
+                   policy: str = cpupool.DEFAULT_POLICY) -> None:
+    """Size this worker's CPU pool from the app's config (a pool so configured is kept)."""
     pool = cpupool._shared
-    if pool is None or (pool.workers, pool.max_pending) != (max(1, workers), max_pending):
-        cpupool.configure(workers, max_pending)
+    wanted = (max(1, workers), max_pending, max(0, nice), policy)
+    if pool is None or (pool.workers, pool.max_pending, pool.nice, pool.policy) != wanted:
+        cpupool.configure(workers, max_pending, nice, policy)

@@ -30,6 +30,8 @@ def test_pool_size_and_queue_bound_come_from_the_app_config(monkeypatch):
         cpustats.configure_pool(1, 8)
         assert (cpupool._shared.workers, cpupool._shared.max_pending) == (1, 8)
         assert pool.pids() == []  # sizing started no process
+        cpustats.configure_pool(1, 8, nice=4, policy="idle")
+        assert (cpupool._shared.nice, cpupool._shared.policy) == (4, "idle")  # replaced
     finally:
         cpupool._shared.shutdown()
         pool.shutdown()
