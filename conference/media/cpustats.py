@@ -5,7 +5,7 @@ from prometheus_client import Counter, Gauge
 from prometheus_client.core import GaugeMetricFamily
 
 from agents import cpupool
-from conference.media.metrics import REGISTRY, register_scrape_time
+from conference.media.metrics import REGISTRY, before_scrape, register_scrape_time
 
 PENDING = Gauge("forkline_cpu_pool_pending", "CPU tasks queued or running", registry=REGISTRY,
                 multiprocess_mode="livesum")
@@ -55,11 +55,12 @@ def warm(extensions: dict) -> None:
 
 
 def register() -> None:
-    """Add the threads collector to the media registry once per process."""
+    """Add the threads collector and the pool publisher to /metrics once per process."""
     global _registered
     if not _registered:
         _registered = True
         register_scrape_time(ThreadsCollector())
+        before_scrape(publish)  # and once per loop-stall window while serving (sockets.py)
 
 
 class ThreadsCollector:

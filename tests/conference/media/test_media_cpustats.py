@@ -27,11 +27,14 @@ def test_skipped_work_is_exported_per_kind(monkeypatch):
         assert metrics.value("forkline_cpu_pool_skipped_total", kind="fork_stt") == before + 3
         assert metrics.value("forkline_cpu_pool_pending") == 0
         assert pool.pids() == []  # publishing started no process
+        pool.skipped["fork_stt"] += 1
+        assert b'forkline_cpu_pool_skipped_total{kind="fork_stt"} %d.0\n' % (before + 4) in \
+            metrics.exposition(None)  # a scrape publishes first: this worker's view is fresh
         fresh = cpupool.CpuPool(workers=1, max_pending=2)
         monkeypatch.setattr(cpupool, "_shared", fresh)  # a reconfigured pool counts from zero
         fresh.skipped["fork_stt"] += 1
         cpustats.publish()
-        assert metrics.value("forkline_cpu_pool_skipped_total", kind="fork_stt") == before + 4
+        assert metrics.value("forkline_cpu_pool_skipped_total", kind="fork_stt") == before + 5
     finally:
         pool.shutdown()
 
