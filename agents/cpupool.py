@@ -8,7 +8,9 @@ native thread per wait (~150 us vs ~300 us of parent CPU per task, bench in the 
 
 Priority: pool processes run below the worker (`nice`, default +10, and SCHED_BATCH by
 default), so on a shared core the hub wins the CPU whenever it has I/O to do and a busy pool
-shows up as transcript backlog and skipped (counted) work, never as late audio.
+shows up as transcript backlog and skipped (counted) work, never as late audio. The local
+agent's own recognition runs here too: at saturation it is later first audio (bench/README.md,
+"Local agent: what blocked the hub").
 
 Back-pressure: at most `max_pending` tasks are queued or running. A non-blocking submit beyond
 that is skipped and counted (transcripts fall behind, audio never waits); a blocking one (an
