@@ -57,6 +57,8 @@ DEFAULTS: dict = {
     "RECORDINGS_DIR": None,  # None -> instance/recordings
     "CPU_POOL_WORKERS": 1,  # processes per gunicorn worker for offline STT decoding
     "CPU_POOL_MAX_PENDING": 8,  # decode tasks queued or running; beyond, transcripts skip
+    "CPU_POOL_NICE": 10,  # pool processes run this much nicer than the worker (0: same)
+    "CPU_POOL_POLICY": "batch",  # their scheduling policy: other, batch or idle
     "LOG_LEVEL": "INFO",
     "CONSOLE_SECRET_KEY": None,  # signs console sessions + CSRF; None -> derived from SECRET_KEY
 }
@@ -112,6 +114,8 @@ ENV_VARS: dict = {
     "RECORDINGS_DIR": str,
     "CPU_POOL_WORKERS": int,
     "CPU_POOL_MAX_PENDING": int,
+    "CPU_POOL_NICE": int,
+    "CPU_POOL_POLICY": str,
     "LOG_LEVEL": str,
     "CONSOLE_SECRET_KEY": str,
 }

@@ -6,6 +6,12 @@ socket state is inherited). Waiting is `Future.result()`: under monkey patching 
 result thread is a greenlet, so a waiting greenlet yields to the hub; measured cheaper than a
 native thread per wait (~150 us vs ~300 us of parent CPU per task, bench in the commit log).
 
+Priority: pool processes run below the worker (`nice`, default +10, and SCHED_BATCH by
+default), so on a shared core the hub wins the CPU whenever it has I/O to do and a busy pool
+shows up as transcript backlog and skipped (counted) work, never as late audio. The local
+agent's own recognition runs here too: at saturation it is later first audio (bench/README.md,
+"Local agent: what blocked the hub").
+
 Back-pressure: at most `max_pending` tasks are queued or running. A non-blocking submit beyond
 that is skipped and counted (transcripts fall behind, audio never waits); a blocking one (an
 agent's own turn) waits for a slot in the caller's greenlet.
@@ -26,11 +32,30 @@ from concurrent.futures import Future, ProcessPoolExecutor
 
 DEFAULT_WORKERS = 1
 DEFAULT_PENDING = 8
+DEFAULT_NICE = 10  # weight 110 against the worker's 1024: ~90% of a contended core to the hub
+DEFAULT_POLICY = "batch"
+POLICIES = {"other": "SCHED_OTHER", "batch": "SCHED_BATCH", "idle": "SCHED_IDLE"}
 PARENT_CHECK_S = 1.0
 
 
+def _init_process(parent: int, nice: int, policy: str) -> None:
+    """Pool-process initializer: lower this process's CPU priority, then watch the parent."""
+    _lower_priority(nice, policy)
+    _watch_parent(parent)
+
+
+def _lower_priority(nice: int, policy: str) -> None:
+    """Run below the serving worker: `nice` more, and the scheduling `policy` (batch: no
+    wake-up preemption of the worker; idle: only when the core has nothing else to do)."""
+    if nice > 0:
+        os.nice(nice)
+    name = POLICIES.get(policy, "SCHED_OTHER")
+    if name != "SCHED_OTHER" and hasattr(os, name):
+        os.sched_setscheduler(0, getattr(os, name), os.sched_param(0))
+
+
 def _watch_parent(parent: int) -> None:
-    """Pool-process initializer: exit when the serving process is gone (even after kill -9).
+    """Exit when the serving process is gone (even after kill -9).
 
     The executor's queues pickle both pipe ends into the child, so it would never see EOF and
     would outlive a killed worker forever. A thread checking the parent once a second is
@@ -63,8 +88,12 @@ class CpuPool:
     reach the decoder that holds it); tasks without one go to the least loaded lane.
     """
 
-    def __init__(self, workers: int = DEFAULT_WORKERS, max_pending: int = DEFAULT_PENDING) -> None:
+    def __init__(self, workers: int = DEFAULT_WORKERS, max_pending: int = DEFAULT_PENDING,
+                 nice: int = DEFAULT_NICE, policy: str = DEFAULT_POLICY) -> None:
+        if policy not in POLICIES:
+            raise ValueError(f"CPU pool policy must be one of {sorted(POLICIES)}, not {policy!r}")
         self.workers, self.max_pending = max(1, workers), max_pending
+        self.nice, self.policy = max(0, nice), policy
         self.skipped: Counter[str] = Counter()  # kind -> tasks refused for back-pressure
         self.done: Counter[str] = Counter()
         self._slots = threading.BoundedSemaphore(max_pending)
@@ -86,7 +115,7 @@ class CpuPool:
                 # First use, or its process died (BrokenProcessPool): start afresh.
                 executor = self._lanes[lane] = ProcessPoolExecutor(
                     1, mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_watch_parent, initargs=(os.getpid(),))
+                    initializer=_init_process, initargs=(os.getpid(), self.nice, self.policy))
             self._load[lane] += 1
             return lane, executor
 
@@ -154,11 +183,12 @@ def shared() -> CpuPool:
         return _shared
 
 
-def configure(workers: int, max_pending: int) -> CpuPool:
-    """Replace this worker's pool with one of the given size (before any call uses it)."""
+def configure(workers: int, max_pending: int, nice: int = DEFAULT_NICE,
+              policy: str = DEFAULT_POLICY) -> CpuPool:
+    """Replace this worker's pool with one of the given size and priority (before any call)."""
     global _shared
     with _shared_lock:
-        old, _shared = _shared, CpuPool(workers, max_pending)
+        old, _shared = _shared, CpuPool(workers, max_pending, nice, policy)
     if old is not None:
         old.shutdown()
     return _shared

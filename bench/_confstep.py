@@ -31,6 +31,8 @@ from bench._targets import ACCOUNT_SID, ROOT, pinned
 
 SPEECH = {"q": "What are your opening hours?", "b": "Sorry, one more thing."}
 LEGS = ("customer", "agent", "ai")
+# CPU-pool task kinds that are speech recognition (agents.pipeline.factory), skipped or timed out
+STT_KINDS = ("fork_stt", "agent_stt", "fork_stt_timeout", "agent_stt_timeout")
 
 
 def speech_files() -> dict[str, str]:
@@ -259,8 +261,9 @@ def _measure(server: ConferenceServer, n: int, args, legs, gens: list) -> dict:
         "loop_stall_p99": hist_quantile(stall0, stall1, 0.99),
         "loop_stall_max": hist_quantile(stall0, stall1, 1.0),
         "backlog_frames_max": watch.max_frames, "pool_pending_max": watch.max_pending,
-        "stt_skipped": total(m1, "forkline_cpu_pool_skipped_total", kind="fork_stt")
-        - total(m0, "forkline_cpu_pool_skipped_total", kind="fork_stt"),  # fork transcripts' kind
+        "stt_skipped": sum(total(m1, "forkline_cpu_pool_skipped_total", kind=kind)
+                           - total(m0, "forkline_cpu_pool_skipped_total", kind=kind)
+                           for kind in STT_KINDS),
         "server_cpu": 100.0 * (cpu1 - cpu0) / elapsed,
         "machine_cpu": _procstat.machine_percent(s0, s1),
         "server_wait": _procstat.wait_percent(s0, s1, pids1),

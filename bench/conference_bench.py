@@ -89,12 +89,13 @@ def step(server: ConferenceServer, n: int, args, idle: dict | None, rows: list,
     for attempt in (1, 2):
         run_args = argparse.Namespace(**{**vars(args), "duration": duration or args.duration})
         settle(server)
+        began = time.time()
         try:
             row = measure(server, n, run_args)
         except Exception as exc:  # noqa: BLE001 - a broken step is a failed row
             row = {"agent": server.agent, "workers": server.workers, "n": n, "connected": 0,
                    "legs_expected": 3 * n, "lost": 0, "errors": [f"{type(exc).__name__}: {exc}"]}
-        row.update(mode=args.mode_name, attempt=attempt, passed=False)
+        row.update(mode=args.mode_name, attempt=attempt, passed=False, window=(began, time.time()))
         row["passed"] = "rtt_p99" in row and judge(row, idle, args)
         print(fmt(row), flush=True)
         if row.get("errors"):
@@ -109,6 +110,9 @@ def start_server(base: Path, mode: str, agent: str, args) -> ConferenceServer:
     """Start the product for one mode/agent and warm it with one short conference."""
     workers, cpu, _ = MODES[mode]
     extra = {"CPU_POOL_WORKERS": str(args.cpu_pool_workers)} if args.cpu_pool_workers else {}
+    if args.cpu_wait:  # bench/_cpuwait_conf.py: the hub's lateness split into ran / waited
+        extra.update(GUNICORN_CMD_ARGS=f"--config {Path(__file__).with_name('_cpuwait_conf.py')}",
+                     BENCH_CPUWAIT_DIR=str(workdir_for(base, f"cpuwait-{mode}-{agent}")))
     server = ConferenceServer(workdir_for(base, f"{mode}-{agent}"), workers=workers, agent=agent,
                               cpu=cpu, database_url=args.database_url,
                               redis_url=args.redis_url, extra_env=extra,
@@ -165,6 +169,16 @@ def memory(base: Path, mode: str, args) -> dict:
     return out
 
 
+def cpu_wait(directory: Path, rows: list, agent: str) -> None:
+    """Per step: hub lateness episodes (> 8 ms), the worst, and how much was CPU wait."""
+    from bench._cpuwait_conf import summary
+
+    for row in rows:
+        if row["agent"] == agent and "window" in row and "cpu_wait" not in row:
+            row["cpu_wait"] = summary(directory, *row["window"])
+            print(f"    cpu-wait N={row['n']}: {row['cpu_wait']}", flush=True)
+
+
 def stop_on_signals() -> None:
     """SIGTERM / SIGINT end the run through the finally blocks, so no server outlives it (a
     background job starts with SIGINT ignored: restore it)."""
@@ -191,6 +205,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--memory", type=int, default=0, help="conferences for the KB/stream runs")
     p.add_argument("--memory-seconds", type=float, default=14.0, help="> 12 s: rings full")
     p.add_argument("--cpu-pool-workers", type=int, default=0)
+    p.add_argument("--cpu-wait", action="store_true",
+                   help="instrument the worker (bench/_cpuwait_conf.py): is a late hub running "
+                        "code or waiting for its core?")
     p.add_argument("--nice", type=int, default=0,
                    help="run server and generators at this nice (and autogroup nice): -10 on a "
                         "box shared with other work")
@@ -231,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
                 finally:
                     with contextlib.suppress(Exception):
                         server.stop()
+                if args.cpu_wait:
+                    cpu_wait(Path(server.extra_env["BENCH_CPUWAIT_DIR"]), rows, server.agent)
     meta["loadavg_end"] = os.getloadavg()
     print(f"\nload average at end {meta['loadavg_end'][0]:.2f}")
     for s in summaries:

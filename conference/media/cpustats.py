@@ -1,34 +1,49 @@
 """The worker's CPU pool on /metrics: tasks skipped for back-pressure, done, and in flight."""
 from __future__ import annotations
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client import Counter, Gauge
+from prometheus_client.core import GaugeMetricFamily
 
 from agents import cpupool
-from conference.media.metrics import register_scrape_time
+from conference.media.metrics import REGISTRY, before_scrape, register_scrape_time
+
+PENDING = Gauge("forkline_cpu_pool_pending", "CPU tasks queued or running", registry=REGISTRY,
+                multiprocess_mode="livesum")
+SKIPPED = Counter("forkline_cpu_pool_skipped", "CPU work skipped because the pool queue was full",
+                  ["kind"], registry=REGISTRY)
+DONE = Counter("forkline_cpu_pool_done", "CPU work finished in the pool", ["kind"],
+               registry=REGISTRY)
 
 
-class PoolCollector:
-    """Reads the shared pool at scrape time (never creates it: scraping starts no process)."""
+class PoolPublisher:
+    """Copies the shared pool's counts into metric objects (multiprocess mode sums workers).
 
-    def collect(self):
-        """forkline_cpu_pool_{skipped,done}_total{kind} and forkline_cpu_pool_pending."""
+    Called once per loop-stall window, never on the audio path; it never creates the pool.
+    """
+
+    def __init__(self) -> None:
+        self._pool: object | None = None
+        self._seen: dict[tuple[str, str], int] = {}
+
+    def __call__(self) -> None:
+        """Publish pending now, and skipped/done counts added since the last call."""
         pool = cpupool._shared
-        skipped = CounterMetricFamily("forkline_cpu_pool_skipped",
-                                      "CPU work skipped because the pool queue was full",
-                                      labels=["kind"])
-        done = CounterMetricFamily("forkline_cpu_pool_done", "CPU work finished in the pool",
-                                   labels=["kind"])
-        pending = GaugeMetricFamily("forkline_cpu_pool_pending", "CPU tasks queued or running")
-        if pool is not None:
-            for kind, count in pool.skipped.items():
-                skipped.add_metric([kind], count)
-            for kind, count in pool.done.items():
-                done.add_metric([kind], count)
-        pending.add_metric([], pool.pending if pool is not None else 0)
-        return [skipped, done, pending]
+        if pool is not self._pool:  # a new pool counts from zero again
+            self._pool, self._seen = pool, {}
+        PENDING.set(pool.pending if pool is not None else 0)
+        if pool is None:
+            return
+        for name, counts, metric in (("skipped", pool.skipped, SKIPPED),
+                                     ("done", pool.done, DONE)):
+            for kind, count in list(counts.items()):
+                new = count - self._seen.get((name, kind), 0)
+                if new > 0:
+                    self._seen[(name, kind)] = count
+                    metric.labels(kind).inc(new)
 
 
-_collector: PoolCollector | None = None
+publish = PoolPublisher()
+_registered = False
 
 
 def warm(extensions: dict) -> None:
@@ -40,12 +55,12 @@ def warm(extensions: dict) -> None:
 
 
 def register() -> None:
-    """Add the collector to the media registry once per process."""
-    global _collector
-    if _collector is None:
-        _collector = PoolCollector()
-        register_scrape_time(_collector)
+    """Add the threads collector and the pool publisher to /metrics once per process."""
+    global _registered
+    if not _registered:
+        _registered = True
         register_scrape_time(ThreadsCollector())
+        before_scrape(publish)  # and once per loop-stall window while serving (sockets.py)
 
 
 class ThreadsCollector:
@@ -61,8 +76,10 @@ class ThreadsCollector:
         return [gauge]
 
 
-def configure_pool(workers: int, max_pending: int) -> None:
-    """Size this worker's CPU pool from the app's config (a pool of that size is kept)."""
+def configure_pool(workers: int, max_pending: int, nice: int = cpupool.DEFAULT_NICE,
+                   policy: str = cpupool.DEFAULT_POLICY) -> None:
+    """Size this worker's CPU pool from the app's config (a pool so configured is kept)."""
     pool = cpupool._shared
-    if pool is None or (pool.workers, pool.max_pending) != (max(1, workers), max_pending):
-        cpupool.configure(workers, max_pending)
+    wanted = (max(1, workers), max_pending, max(0, nice), policy)
+    if pool is None or (pool.workers, pool.max_pending, pool.nice, pool.policy) != wanted:
+        cpupool.configure(workers, max_pending, nice, policy)

@@ -7,6 +7,7 @@ as at least X - tick (it may start while the monitor sleeps).
 """
 from __future__ import annotations
 
+import contextlib
 import time
 
 from prometheus_client import Histogram
@@ -49,6 +50,7 @@ class LoopStallMonitor:
         self.meter = StallMeter(tick_s, window_s)
         self.histogram = histogram
         self.last: float | None = None  # the latest window's worst stall, for benches
+        self.on_window: list = []  # called once per window (cheap publishers of gauges)
         self._greenlet = None
 
     def start(self) -> LoopStallMonitor:
@@ -77,6 +79,9 @@ class LoopStallMonitor:
             if worst is not None:
                 self.last = max(0.0, worst)
                 self.histogram.observe(self.last)
+                for publish in self.on_window:
+                    with contextlib.suppress(Exception):  # a gauge must not end the monitor
+                        publish()
 
 
 def start_if_gevent(extensions: dict) -> LoopStallMonitor | None:

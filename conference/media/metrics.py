@@ -21,6 +21,7 @@ from prometheus_client import (
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 SCRAPE_TIME: list = []  # custom collectors, read per scrape from the answering worker
+BEFORE_SCRAPE: list = []  # publishers of metric objects, run by the answering worker
 
 FRAMES_IN = Counter("forkline_media_frames_in", "Media frames received", ["kind"],
                     registry=REGISTRY)
@@ -100,6 +101,8 @@ def metrics() -> Response:
 
 def exposition(multiproc_dir: str | None) -> bytes:
     """Every worker's samples summed (multiprocess mode), else this process's registry."""
+    for publish in BEFORE_SCRAPE:  # this worker's published gauges, fresh for this scrape
+        publish()
     if not multiproc_dir:
         return generate_latest(REGISTRY)
     from prometheus_client import multiprocess
@@ -111,6 +114,12 @@ def exposition(multiproc_dir: str | None) -> bytes:
     for collector in SCRAPE_TIME:
         local.register(collector)
     return generate_latest(merged) + generate_latest(local)
+
+
+def before_scrape(publish) -> None:
+    """Run `publish()` before each exposition (it updates metric objects; once per process)."""
+    if publish not in BEFORE_SCRAPE:
+        BEFORE_SCRAPE.append(publish)
 
 
 def register_scrape_time(collector) -> None:

@@ -206,7 +206,11 @@ def init_app(app: Flask) -> None:
     get_plane(app)
     cpustats.register()  # forkline_cpu_pool_* and forkline_threads_active on /metrics
     cpustats.configure_pool(int(app.config["CPU_POOL_WORKERS"]),
-                            int(app.config["CPU_POOL_MAX_PENDING"]))
-    serving = start_if_gevent(app.extensions) is not None  # forkline_loop_stall_seconds
+                            int(app.config["CPU_POOL_MAX_PENDING"]),
+                            int(app.config["CPU_POOL_NICE"]), str(app.config["CPU_POOL_POLICY"]))
+    monitor = start_if_gevent(app.extensions)  # forkline_loop_stall_seconds
+    serving = monitor is not None
+    if serving and cpustats.publish not in monitor.on_window:
+        monitor.on_window.append(cpustats.publish)  # forkline_cpu_pool_*, once a second
     if serving and not app.testing:
         cpustats.warm(app.extensions)  # its decode process starts now, not on the first call

@@ -20,6 +20,7 @@ from agents.pipeline.endpoint import Endpointer, SpeechEnded
 from conference.logs import get_logger
 from conference.media import facade, ports
 from conference.media.tones import silence_tones
+from conference.transcripts import backlog
 from conference.transcripts.store import store_line
 
 log = get_logger("transcripts")
@@ -40,6 +41,7 @@ class ForkTranscriber:
         self.endpointer = Endpointer()
         self.queue: queue.Queue = queue.Queue(QUEUE_FRAMES)
         self.dropped = 0
+        self.dropped_counted = 0  # how many of them are on the metrics counter
         self.lines = 0
         self.done = threading.Event()
 
@@ -135,12 +137,14 @@ class TranscriptService:
             _, transcriber, unsubscribe = entry
             unsubscribe()
             transcriber.stop()
+            backlog.count_drops(transcriber)  # its last drops, before it leaves `active`
 
     def run(self) -> None:
         """Background loop for a serving worker."""
         while not self._stop.wait(SYNC_INTERVAL_S):
             try:
                 self.sync()
+                refresh_metrics()
             except Exception:
                 log.exception("transcript sync failed", extra={"event": "transcript_error"})
 
@@ -190,39 +194,18 @@ def summarize(app: Flask, info: dict, streams: list[str] | None = None) -> None:
 _services: weakref.WeakSet[TranscriptService] = weakref.WeakSet()
 
 
-class BacklogCollector:
-    """forkline_transcript_backlog_frames (audio queued for transcription) and dropped frames."""
-
-    def collect(self):
-        """Read every transcriber's queue at scrape time."""
-        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-
-        transcribers = [t for s in list(_services) for _, t, _ in list(s.active.values())]
-        backlog = GaugeMetricFamily("forkline_transcript_backlog_frames",
-                                    "20 ms fork frames queued for transcription")
-        backlog.add_metric([], sum(t.queue.qsize() for t in transcribers))
-        forks = GaugeMetricFamily("forkline_transcript_forks", "Forks being transcribed")
-        forks.add_metric([], len(transcribers))
-        dropped = CounterMetricFamily("forkline_transcript_dropped_frames",
-                                      "Frames a full transcript queue dropped (live forks)")
-        dropped.add_metric([], sum(t.dropped for t in transcribers))
-        return [backlog, forks, dropped]
-
-
-_collector: BacklogCollector | None = None
+def refresh_metrics() -> None:
+    """This worker's transcript backlog, forks and drops on /metrics (every service's)."""
+    backlog.refresh([t for s in list(_services) for _, t, _ in list(s.active.values())])
 
 
 def init_app(app: Flask) -> None:
     """Create the service, record AI calls' events; serving workers start the background loop."""
     from conference.transcripts.agent_records import AgentEventRecorder
 
-    global _collector
     app.extensions[ports.EVENT_RECORDER] = AgentEventRecorder
     service = app.extensions["transcripts"] = TranscriptService(app)
     _services.add(service)
-    if _collector is None:
-        _collector = BacklogCollector()
-        facade.register_collector(_collector)
     enabled = app.config.get("TRANSCRIPTS_ENABLED")
     if enabled if enabled is not None else not app.testing:
         threading.Thread(target=service.run, name="transcripts", daemon=True).start()

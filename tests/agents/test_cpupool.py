@@ -17,7 +17,7 @@ from agents.cpupool import CpuPool, PoolFull
 from agents.local import DEFAULT_FAQ
 from agents.pipeline.offline import profile_corpus
 from agents.pipeline.pooled import PooledSphinxSTT, decoder_stats
-from tests.fakes.pool_tasks import wait_on_fifo
+from tests.fakes.pool_tasks import priority, wait_on_fifo
 
 SILENCE = audio.ULAW_SILENCE * 4800
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,6 +80,35 @@ def test_one_decoder_per_pool_process_serves_every_fork(pool):
     stats = pool.run("stats", decoder_stats)
     assert stats == {"pid": stats["pid"], "created": 1, "held": 1}
     assert stats["pid"] != os.getpid()
+
+
+def test_pool_processes_run_below_the_worker_priority():
+    pool = CpuPool(workers=2, max_pending=4)  # defaults: nice +10, SCHED_BATCH
+    try:
+        mine = os.getpriority(os.PRIO_PROCESS, 0)
+        for key in ("a", "b", "c"):  # whichever lane runs it, and a lane started later too
+            pid, nice, policy = pool.run("priority", priority, key=key)
+            assert pid != os.getpid() and nice == min(19, mine + 10)
+            assert policy == os.SCHED_BATCH
+        assert os.getpriority(os.PRIO_PROCESS, 0) == mine  # the worker itself is untouched
+    finally:
+        pool.shutdown()
+
+
+@pytest.mark.parametrize(("nice", "policy", "expected"),
+                         [(0, "other", os.SCHED_OTHER), (5, "idle", os.SCHED_IDLE)])
+def test_pool_priority_is_configurable(nice, policy, expected):
+    pool = CpuPool(workers=1, max_pending=2, nice=nice, policy=policy)
+    try:
+        mine = os.getpriority(os.PRIO_PROCESS, 0)
+        assert pool.run("priority", priority)[1:] == (min(19, mine + nice), expected)
+    finally:
+        pool.shutdown()
+
+
+def test_an_unknown_policy_is_refused():
+    with pytest.raises(ValueError, match="policy"):
+        CpuPool(policy="realtime")
 
 
 def test_shutdown_joins_the_processes_and_refuses_new_work():

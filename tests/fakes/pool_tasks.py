@@ -9,3 +9,8 @@ def wait_on_fifo(path: str) -> int:
     with open(path) as fifo:
         fifo.read()
     return os.getpid()
+
+
+def priority() -> tuple[int, int, int]:
+    """The pool process's (pid, niceness, scheduling policy)."""
+    return os.getpid(), os.getpriority(os.PRIO_PROCESS, 0), os.sched_getscheduler(0)

@@ -199,6 +199,12 @@ def test_transcript_backlog_and_drops_are_on_metrics(app):
     for _ in range(5):
         transcriber(b"\xff" * 160)  # nobody drains it: 3 queued, 2 dropped
     service.active[("t:c", "alice")] = ("MZ1", transcriber, lambda: None)
+    dropped = metrics.value("forkline_transcript_dropped_frames_total")
+    live.refresh_metrics()  # what the service loop does after each sync
+    live.refresh_metrics()  # drops are counted once, however often it refreshes
     assert metrics.value("forkline_transcript_backlog_frames") >= 3
-    assert metrics.value("forkline_transcript_dropped_frames_total") >= 2
+    assert metrics.value("forkline_transcript_dropped_frames_total") == dropped + 2
     assert metrics.value("forkline_transcript_forks") >= 1
+    transcriber(b"\xff" * 160)  # one more drop: only it is added
+    live.refresh_metrics()
+    assert metrics.value("forkline_transcript_dropped_frames_total") == dropped + 3
