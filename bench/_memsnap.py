@@ -16,14 +16,20 @@ from pathlib import Path
 _count = [0]
 
 
-def _greenlets() -> tuple[int, int, Counter]:
+def _greenlets() -> tuple[int, int, Counter, Counter]:
     import greenlet
 
     alive = [o for o in gc.get_objects() if isinstance(o, greenlet.greenlet) and not o.dead]
     saved = sum(getattr(g, "_stack_saved", 0) for g in alive)
-    by_run = Counter(getattr(getattr(g, "_run", None) or getattr(g, "run", None), "__qualname__",
-                             type(g).__name__) for g in alive)
-    return len(alive), saved, by_run
+    by_run, stack_by_run = Counter(), Counter()
+    for g in alive:
+        run = getattr(g, "_run", None) or getattr(g, "run", None)
+        name = getattr(run, "__qualname__", type(g).__name__)
+        if name == "Thread._bootstrap":  # a gevent-patched thread: say which one
+            name = "thread:" + getattr(getattr(run, "__self__", None), "name", "?").split("-")[0]
+        by_run[name] += 1
+        stack_by_run[name] += getattr(g, "_stack_saved", 0)
+    return len(alive), saved, by_run, stack_by_run
 
 
 def _backlog() -> dict:
@@ -48,10 +54,11 @@ def write_snapshot(directory: str) -> str:
     _count[0] += 1
     os.makedirs(directory, exist_ok=True)
     stem = os.path.join(directory, f"snap-{os.getpid()}-{_count[0]}")
-    n, saved, by_run = _greenlets()
+    n, saved, by_run, stack_by_run = _greenlets()
     types = Counter(type(o).__name__ for o in gc.get_objects())
     info = {"pid": os.getpid(), "rss": rss_bytes(os.getpid()), "greenlets": n,
             "stack_saved": saved, "greenlets_by_run": dict(by_run.most_common(12)),
+            "stack_by_run": dict(stack_by_run.most_common(12)),
             "types": dict(types.most_common(60)), "tracing": tracemalloc.is_tracing(),
             **_backlog()}
     if tracemalloc.is_tracing():

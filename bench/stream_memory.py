@@ -82,7 +82,7 @@ def run_kind(base: Path, kind: str, hook: str, args) -> dict:
            "rss_after_close_kb": (after["rss"] - zero["rss"]) / 1024 / streams,
            "greenlets": (full["greenlets"] - zero["greenlets"]) / streams,
            "stack_saved_kb": (full["stack_saved"] - zero["stack_saved"]) / 1024 / streams,
-           "greenlets_by_run": full["greenlets_by_run"],
+           "greenlets_by_run": full["greenlets_by_run"], "stack_by_run": full["stack_by_run"],
            "unplayed_kb": (full["unplayed_bytes"] - zero["unplayed_bytes"]) / 1024 / streams,
            "transcript_queue_frames": (full["transcript_queue_frames"]
                                        - zero["transcript_queue_frames"]) / streams,
@@ -99,20 +99,39 @@ def per_stream_types(zero: dict, full: dict, streams: int) -> dict:
     return {t: round(v, 2) for t, v in sorted(grown.items(), key=lambda kv: -kv[1]) if v >= 0.5}
 
 
-def top_sites(zero: Path, full: Path, streams: int, top: int) -> list[str]:
-    """Allocation sites (file:line, newest frame in the project) by bytes gained per stream."""
+def _project_frame(traceback) -> str:
+    """The newest frame in Forkline's own code (not the venv, not this bench), as file:line."""
+    for f in reversed(traceback):  # tracemalloc lists the oldest frame first
+        if f.filename.startswith(str(ROOT)) and "/.venv/" not in f.filename \
+                and "/bench/" not in f.filename:
+            return f"{Path(f.filename).relative_to(ROOT)}:{f.lineno}"
+    return f"(outside: {Path(traceback[0].filename).name}:{traceback[0].lineno})"
+
+
+def top_sites(zero: Path, full: Path, streams: int, top: int) -> dict[str, list[str]]:
+    """Bytes and blocks gained per stream, summed by the project line that allocated them
+    (the newest frame in Forkline's code) and by project file."""
     keep = [tracemalloc.Filter(False, tracemalloc.__file__)]
     a = tracemalloc.Snapshot.load(str(zero)).filter_traces(keep)
     b = tracemalloc.Snapshot.load(str(full)).filter_traces(keep)
-    lines = []
-    for stat in b.compare_to(a, "traceback")[:top]:
-        frames = [f for f in stat.traceback if str(ROOT) in f.filename] or list(stat.traceback)
-        site = frames[-1] if stat.traceback else None
-        where = f"{Path(site.filename).name}:{site.lineno}" if site else "?"
-        lines.append(f"{stat.size_diff / streams / 1024:7.2f} KB {stat.count_diff / streams:6.1f}"
-                     f" blocks  {where}  <- {Path(stat.traceback[0].filename).name}:"
-                     f"{stat.traceback[0].lineno}")
-    return lines
+    by_line: dict[str, list[float]] = {}
+    for stat in b.compare_to(a, "traceback"):
+        got = by_line.setdefault(_project_frame(stat.traceback), [0.0, 0.0])
+        got[0] += stat.size_diff
+        got[1] += stat.count_diff
+    by_file: dict[str, float] = {}
+    for key, (size, _) in by_line.items():
+        name = key.rsplit(":", 1)[0] if not key.startswith("(") else "(outside the project)"
+        by_file[name] = by_file.get(name, 0.0) + size
+
+    def rows(items, fmt):
+        return [fmt(k, v) for k, v in sorted(items, key=lambda kv: -abs(
+            kv[1][0] if isinstance(kv[1], list) else kv[1]))[:top]]
+
+    return {
+        "lines": rows(by_line.items(), lambda k, v: f"{v[0] / streams / 1024:7.2f} KB "
+                                                    f"{v[1] / streams:6.1f} blocks  {k}"),
+        "files": rows(by_file.items(), lambda k, v: f"{v / streams / 1024:7.2f} KB  {k}")}
 
 
 def report(r: dict) -> None:
@@ -125,9 +144,15 @@ def report(r: dict) -> None:
     print(f"  backlog per stream: AI output unplayed {r['unplayed_kb']:.1f} KB, transcript "
           f"queue {r['transcript_queue_frames']:.1f} frames")
     print("  greenlets by run:", r["greenlets_by_run"])
+    print("  saved C stack by run (bytes, all streams):", r["stack_by_run"])
     print("  objects per stream:", dict(list(r["types"].items())[:14]))
-    for line in r.get("top", []):
-        print("  " + line)
+    if "top" in r:
+        print("  traced heap gained per stream, by the project line that allocated it:")
+        for line in r["top"]["lines"]:
+            print("    " + line)
+        print("  ... and by project file:")
+        for line in r["top"]["files"]:
+            print("    " + line)
 
 
 def main() -> None:

@@ -39,6 +39,15 @@ class HandOffThread(threading.Thread):
         super().start()
 
 
+def _release_handshake_state(ws) -> None:
+    """Drop what simple-websocket keeps for its own reader (its protocol state machine, the
+    unstarted thread and its event): FastSocket never uses them, and they would stay alive,
+    KBs per socket, for the whole call. `ws` stays marked connected until FastSocket ends."""
+    for name in ("ws", "thread", "event", "input_buffer"):
+        if hasattr(ws, name):
+            setattr(ws, name, None)
+
+
 class FastSocket:
     """One upgraded media socket; a lock keeps each frame whole when control replies interleave."""
 
@@ -47,6 +56,7 @@ class FastSocket:
         self.sock = ws.sock
         offers = ws.environ.get("HTTP_SEC_WEBSOCKET_EXTENSIONS", "")
         self.parser = FrameParser(max_message, deflate="permessage-deflate" in offers)
+        _release_handshake_state(ws)
         self.pending: deque[bytes] = deque()
         self.connected = True
         self.close_code: int | None = None
