@@ -62,7 +62,8 @@ def write_snapshot(directory: str) -> str:
             "types": dict(types.most_common(60)), "tracing": tracemalloc.is_tracing(),
             **_backlog()}
     if tracemalloc.is_tracing():
-        info["traced"] = tracemalloc.get_traced_memory()[0]
+        info["traced"], info["traced_peak"] = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()  # the next snapshot's peak is the high-water since this one
         tracemalloc.take_snapshot().dump(stem + ".tracemalloc")
     Path(stem + ".json").write_text(json.dumps(info))
     return stem

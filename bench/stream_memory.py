@@ -89,6 +89,7 @@ def run_kind(base: Path, kind: str, hook: str, args) -> dict:
            "types": per_stream_types(zero["types"], full["types"], streams)}
     if hook == "tracemalloc":
         out["traced_kb"] = (full["traced"] - zero["traced"]) / 1024 / streams
+        out["traced_peak_kb"] = (full["traced_peak"] - zero["traced"]) / 1024 / streams
         out["top"] = top_sites(zero_trace, full_trace, streams, args.top)
     return out
 
@@ -139,8 +140,8 @@ def report(r: dict) -> None:
     print(f"\n[{r['kind']} / {r['hook']}] {r['streams']} streams ({r['connected']} connected): "
           f"RSS {r['rss_kb']:.1f} KB/stream (after close {r['rss_after_close_kb']:.1f}), "
           f"greenlets {r['greenlets']:.2f}/stream, saved C stack {r['stack_saved_kb']:.1f} "
-          f"KB/stream" + (f", traced heap {r['traced_kb']:.1f} KB/stream" if "traced_kb" in r
-                          else ""))
+          f"KB/stream" + (f", traced heap {r['traced_kb']:.1f} KB/stream (high-water "
+                          f"{r['traced_peak_kb']:.1f})" if "traced_kb" in r else ""))
     print(f"  backlog per stream: AI output unplayed {r['unplayed_kb']:.1f} KB, transcript "
           f"queue {r['transcript_queue_frames']:.1f} frames")
     print("  greenlets by run:", r["greenlets_by_run"])
