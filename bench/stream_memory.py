@@ -48,7 +48,8 @@ def run_kind(base: Path, kind: str, hook: str, args) -> dict:
     """One fresh server: baseline snapshot, N streams held, snapshot at steady state."""
     hook_dir = base / f"{kind}-{hook}"
     server = ConferenceServer(workdir_for(base, f"srv-{kind}-{hook}"), workers=1, agent="echo",
-                              cpu="0", database_url=args.database_url)
+                              cpu="0", database_url=args.database_url,
+                              extra_env=dict(kv.split("=", 1) for kv in args.env))
     server.hook = (hook, str(hook_dir))
     hook_dir = hook_dir / server.name
     legs = KINDS[kind]
@@ -165,6 +166,8 @@ def main() -> None:
     p.add_argument("--hooks", default="memsnap,tracemalloc")
     p.add_argument("--top", type=int, default=12)
     p.add_argument("--database-url", default="pg")
+    p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra server environment, e.g. an allocator setting to try")
     p.add_argument("--json")
     args = p.parse_args()
     print(f"stream memory {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}, "
