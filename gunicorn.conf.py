@@ -69,5 +69,10 @@ def post_worker_init(worker) -> None:
     metrics.WORKER_CONNECTIONS.set(worker.cfg.worker_connections)
     metrics.WORKER_PID.set(worker.pid)
     metrics.WORKERS.set(1)
+    # Every greenlet (two per media socket) otherwise records its spawning stack and tree:
+    # ~1 KB of objects per socket, kept for the call's lifetime, that only debuggers read.
+    import gevent
+
+    gevent.config.track_greenlet_tree = False
     gc.collect()
     gc.freeze()

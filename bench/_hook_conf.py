@@ -10,6 +10,9 @@ file), and chains its hooks. NAME comes from $BENCH_HOOK, output goes to $BENCH_
 - fastecho: gcstat, with the echo backend replaced by bench/_fastecho.py (an experiment).
 - wsprotocol: gcstat, with the media sockets framed by websockets' ServerProtocol instead of the
   hand-written codec (bench/_ws_protocol.py; bench/ws_codec_bench.py --e2e-streams).
+- memsnap / tracemalloc: on SIGUSR2 the worker writes snap-<pid>-<n>.json (RSS, greenlets and
+  the C stack they saved on the heap, live objects by type); tracemalloc also traces the heap
+  from post_worker_init on and dumps snap-<pid>-<n>.tracemalloc (bench/stream_memory.py).
 """
 from __future__ import annotations
 
@@ -39,10 +42,24 @@ def _on_gc(phase: str, info: dict) -> None:
         _pauses[info["generation"]].append((time.perf_counter() - _started.pop()) * 1000)
 
 
+def _memsnap(signum, _frame) -> None:
+    from bench._memsnap import write_snapshot
+
+    write_snapshot(os.environ["BENCH_HOOK_DIR"])
+
+
 def post_worker_init(worker) -> None:
     """Run the product's hook, then start instrumenting."""
     if "post_worker_init" in _base:
         _base["post_worker_init"](worker)
+    if _HOOK in ("memsnap", "tracemalloc"):
+        import signal
+        import tracemalloc
+
+        if _HOOK == "tracemalloc":
+            tracemalloc.start(int(os.environ.get("BENCH_TRACE_FRAMES", "12")))
+        signal.signal(signal.SIGUSR2, _memsnap)
+        return
     if _HOOK == "gcfreeze":
         gc.freeze()
     if _HOOK == "fastecho":
@@ -64,6 +81,10 @@ def worker_exit(server, worker) -> None:
     """Write this worker's measurements, then run the product's hook."""
     directory = os.environ["BENCH_HOOK_DIR"]
     os.makedirs(directory, exist_ok=True)
+    if _HOOK in ("memsnap", "tracemalloc"):
+        if "worker_exit" in _base:
+            _base["worker_exit"](server, worker)
+        return
     path = os.path.join(directory, f"worker-{os.getpid()}")
     if _HOOK == "cprofile":
         _profile.disable()

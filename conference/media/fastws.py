@@ -39,6 +39,15 @@ class HandOffThread(threading.Thread):
         super().start()
 
 
+def _release_handshake_state(ws) -> None:
+    """Drop what simple-websocket keeps for its own reader (its protocol state machine, the
+    unstarted thread and its event): FastSocket never uses them, and they would stay alive,
+    KBs per socket, for the whole call. `ws` stays marked connected until FastSocket ends."""
+    for name in ("ws", "thread", "event", "input_buffer"):
+        if hasattr(ws, name):
+            setattr(ws, name, None)
+
+
 class FastSocket:
     """One upgraded media socket; a lock keeps each frame whole when control replies interleave."""
 
@@ -47,6 +56,7 @@ class FastSocket:
         self.sock = ws.sock
         offers = ws.environ.get("HTTP_SEC_WEBSOCKET_EXTENSIONS", "")
         self.parser = FrameParser(max_message, deflate="permessage-deflate" in offers)
+        _release_handshake_state(ws)
         self.pending: deque[bytes] = deque()
         self.connected = True
         self.close_code: int | None = None
@@ -102,33 +112,38 @@ class FastSocket:
                 self._poked = False
                 self._on_idle()  # may raise ConnectionClosed: the socket is gone
                 continue
-            try:
-                if self._read_event is not None and not self._park():
-                    continue  # poked: flush, then wait again
-                data = self._raw_recv(65536)
-            except BlockingIOError:
-                continue  # a spurious wake-up: wait again
-            except OSError:
-                data = b""
-            if not data:
-                self._gone(1006)
-                continue
-            try:
-                frames = self.parser.feed(data)
-            except ProtocolError as exc:
-                self.close(exc.code, exc.reason)
-                continue
-            for opcode, payload in frames:
-                if opcode in (OP_TEXT, OP_BINARY):
-                    pending.append(payload)
-                elif opcode == OP_PING:
-                    self._write(frame(OP_PONG, payload))
-                elif opcode == OP_CLOSE:
-                    self.peer_closed = True
-                    code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1000
-                    self.close(1000 if code in (1005, 1006) else code)
-                    break
+            self._read_some()
         return pending.popleft()
+
+    def _read_some(self) -> None:
+        # A call of its own, so the read and its frames die on return instead of staying
+        # alive (KBs per socket) in receive()'s frame while the greenlet waits for the next.
+        try:
+            if self._read_event is not None and not self._park():
+                return  # poked: flush, then wait again
+            data = self._raw_recv(65536)
+        except BlockingIOError:
+            return  # a spurious wake-up: wait again
+        except OSError:
+            data = b""
+        if not data:
+            self._gone(1006)
+            return
+        try:
+            frames = self.parser.feed(data)
+        except ProtocolError as exc:
+            self.close(exc.code, exc.reason)
+            return
+        for opcode, payload in frames:
+            if opcode in (OP_TEXT, OP_BINARY):
+                self.pending.append(payload)
+            elif opcode == OP_PING:
+                self._write(frame(OP_PONG, payload))
+            elif opcode == OP_CLOSE:
+                self.peer_closed = True
+                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1000
+                self.close(1000 if code in (1005, 1006) else code)
+                return
 
     def send(self, text: str | bytes) -> None:
         """Send one message: str as a text frame, bytes as binary."""

@@ -76,7 +76,9 @@ class PlayoutTracker:
         self.mark_tail = False
         self.last_item: Item | None = None
         self.items: dict[str, Item] = {}
-        self.pending: deque[tuple[Item, bytes]] = deque()
+        # Queued, unsent audio: one growing bytearray per run of an item's deltas, so seconds of
+        # backlog cost their bytes, not a bytes object and a tuple per 20 ms delta.
+        self.pending: deque[tuple[Item, bytearray]] = deque()
         self.segments: deque[tuple[int, bytes, float, Item]] = deque()  # sent, not yet acked
         self.marks: deque[tuple[int, int, float]] = deque()  # (seq, position, sent at)
         self.anchor = (0, float("-inf"))  # (position, time) known to be playing
@@ -93,7 +95,11 @@ class PlayoutTracker:
             self.dropped_bytes += len(ulaw)
             return False
         item.generated += len(ulaw)
-        self.pending.append((item, ulaw))
+        pending = self.pending
+        if pending and pending[-1][0] is item:
+            pending[-1][1].extend(ulaw)
+        else:
+            pending.append((item, bytearray(ulaw)))
         return True
 
     def end_item(self) -> None:
@@ -105,19 +111,15 @@ class PlayoutTracker:
         out: list[tuple[str, bytes | str]] = []
         pending = self.pending
         while pending and (room := self._room(now_ms)) >= FRAME:
-            item, data = pending[0]
+            item, queued = pending[0]
             limit = min(self.chunk, room // FRAME * FRAME)
-            while len(data) < limit and len(pending) > 1 and pending[1][0] is item:
-                # Coalesce queued deltas of one item into a single 40-100 ms message.
-                pending.popleft()
-                data += pending[0][1]
-                pending[0] = (item, data)
             if item is not self.last_item and self.unmarked:
                 out.append(("mark", self._mark(now_ms)))  # item boundary: ack items separately
-            take = min(limit, len(data))
-            if take < len(data):
-                pending[0] = (item, data[take:])
-                data = data[:take]
+            # One item's queued deltas are one buffer: a single 40-100 ms message from its head.
+            take = min(limit, len(queued))
+            data = bytes(queued[:take])
+            if take < len(queued):
+                del queued[:take]
             else:
                 pending.popleft()
             if item.start < 0:
@@ -224,10 +226,13 @@ class PlayoutTracker:
 
     def rewind(self, now_ms: float) -> int:
         """A new socket took over: requeue unacknowledged audio in front; returns bytes requeued."""
-        replay = [(item, data) for _, data, _, item in self.segments if not item.dead]
+        replay = [(item, bytearray(data)) for _, data, _, item in self.segments if not item.dead]
         for item, data in replay:
             item.sent -= len(data)
-        self.pending.extendleft(reversed(replay))
+        pending = self.pending
+        if replay and pending and pending[0][0] is replay[-1][0]:
+            replay[-1][1].extend(pending.popleft()[1])  # one buffer per run of an item
+        pending.extendleft(reversed(replay))
         self.segments.clear()
         self.marks.clear()
         self.gen += 1

@@ -11,9 +11,9 @@ class Ring:
     """The newest `max_bytes` of audio with absolute frame indices (sans-I/O).
 
     Compact: one preallocated bytearray plus an array of frame lengths, both circular, so a
-    held frame costs its bytes and 4 more, never a Python object. Frames are materialised only
-    when read (a reconnect). At most max_bytes // MIN_FRAME_BYTES frames are held; a single
-    frame longer than the ring keeps its newest max_bytes.
+    held frame costs its bytes and 2 more (4 past 64 KB), never a Python object. Frames are
+    materialised only when read (a reconnect). At most max_bytes // MIN_FRAME_BYTES frames are
+    held; a single frame longer than the ring keeps its newest max_bytes.
     """
 
     __slots__ = ("buf", "lens", "max_bytes", "size", "next_index", "first_index", "written")
@@ -21,7 +21,10 @@ class Ring:
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max(1, max_bytes)
         self.buf = bytearray(self.max_bytes)
-        self.lens = array("I", bytes(4 * max(16, self.max_bytes // MIN_FRAME_BYTES)))
+        # Frame lengths never exceed max_bytes: 2 bytes each for rings up to 64 KB (8 s in).
+        code = "H" if self.max_bytes <= 0xFFFF else "I"
+        slots = max(16, self.max_bytes // MIN_FRAME_BYTES)
+        self.lens = array(code, bytes(array(code).itemsize * slots))
         self.size = 0  # bytes held
         self.next_index = 0
         self.first_index = 0  # oldest frame held (== next_index when empty)

@@ -2,6 +2,8 @@
 and the clear's confirmation by the echo of its pending marks (clearwatch)."""
 from __future__ import annotations
 
+import tracemalloc
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -104,6 +106,27 @@ ops = st.lists(
     ),
     max_size=80,
 )
+
+
+def test_a_long_backlog_costs_its_audio_not_an_object_per_delta():
+    # A backend that speaks ahead queues seconds of 20 ms deltas: they are held as one buffer
+    # per item (what pull() coalesces anyway), not as a bytes object and a tuple per delta.
+    tr = PlayoutTracker(lead_ms=300, mark_interval_ms=150, chunk_ms=100)
+    tracemalloc.start()
+    try:
+        for i in range(500):  # 10 s
+            tr.push("item1", bytes([i % 256]) * FRAME)
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held < 500 * FRAME * 1.2  # per-delta objects would add ~60%
+    out = tr.pull(0)
+    expected = b"".join(bytes([i % 256]) * FRAME for i in range(15))
+    assert b"".join(p for kind, p in out if kind == "media") == expected
+    assert all(type(p) is bytes for kind, p in out if kind == "media")
+    tr.push("item2", bytes(FRAME))
+    assert [item.item_id for item, _ in tr.pending] == ["item1", "item2"]
+    assert len(tr.pending[0][1]) == (500 - 15) * FRAME
 
 
 @settings(max_examples=300, deadline=None)

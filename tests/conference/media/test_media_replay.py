@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import tracemalloc
 import uuid
 
 import pytest
@@ -60,6 +61,37 @@ def test_tiny_frames_are_bounded_by_count_not_only_bytes():
     for i in range(100):
         ring.append(bytes([i]))
     assert len(ring) == len(ring.lens) and ring.since(0)[-1] == bytes([99])
+
+
+def test_full_rings_take_new_frames_without_allocating_per_frame():
+    # An AI stream keeps 8 s in + 4 s out: the rings are allocated once, at their full size,
+    # and a steady-state append copies into them; no frame stays alive as a Python object.
+    replay = CallReplay(inbound_s=8.0, outbound_s=4.0)
+    buffers = (replay.inbound.buf, replay.outbound.buf)
+    assert [len(b) for b in buffers] == [64000, 32000]
+    audio = [bytes([i]) * 160 for i in range(256)]
+    for f in audio * 3:  # past full: eviction and wrap-around run in what is measured next
+        replay.inbound.append(f)
+        replay.outbound.append(f)
+    tracemalloc.start()
+    try:
+        for _ in range(4):
+            for i in range(256):
+                replay.inbound.append(bytes([i]) * 160)  # a fresh frame, as the codec makes
+                replay.outbound.append(bytes([i]) * 160)
+        retained, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert retained < 1024  # 2048 frames (320 KB) went through; per-frame objects would stay
+    assert (replay.inbound.buf, replay.outbound.buf) == buffers
+    assert all(a is b for a, b in zip((replay.inbound.buf, replay.outbound.buf), buffers,
+                                      strict=True))
+    assert replay.inbound.since(replay.inbound.next_index - 2) == [audio[254], audio[255]]
+    # Frame lengths take 2 bytes each up to 64 KB of ring, 4 beyond it.
+    assert replay.inbound.lens.itemsize == 2
+    big = Ring(max_bytes=100_000)
+    assert big.lens.itemsize == 4 and big.append(bytes(70_000)) == 0
+    assert big.since(0) == [bytes(70_000)]
 
 
 def test_cursors_select_missed_and_unacked():

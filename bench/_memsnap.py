@@ -1,0 +1,69 @@
+"""Inside a gunicorn worker (bench/_hook_conf.py memsnap|tracemalloc): one memory snapshot.
+
+Written on SIGUSR2 as snap-<pid>-<n>.json: RSS, the greenlets alive and the bytes of C stack
+they saved on the heap (greenlet's `_stack_saved`: invisible to tracemalloc), and live
+gc-tracked objects by type; with tracemalloc on, the heap trace as snap-<pid>-<n>.tracemalloc.
+"""
+from __future__ import annotations
+
+import gc
+import json
+import os
+import tracemalloc
+from collections import Counter
+from pathlib import Path
+
+_count = [0]
+
+
+def _greenlets() -> tuple[int, int, Counter, Counter]:
+    import greenlet
+
+    alive = [o for o in gc.get_objects() if isinstance(o, greenlet.greenlet) and not o.dead]
+    saved = sum(getattr(g, "_stack_saved", 0) for g in alive)
+    by_run, stack_by_run = Counter(), Counter()
+    for g in alive:
+        run = getattr(g, "_run", None) or getattr(g, "run", None)
+        name = getattr(run, "__qualname__", type(g).__name__)
+        if name == "Thread._bootstrap":  # a gevent-patched thread: say which one
+            name = "thread:" + getattr(getattr(run, "__self__", None), "name", "?").split("-")[0]
+        by_run[name] += 1
+        stack_by_run[name] += getattr(g, "_stack_saved", 0)
+    return len(alive), saved, by_run, stack_by_run
+
+
+def _backlog() -> dict:
+    """Audio waiting in the worker: the AI's unplayed output and the forks' transcript queues.
+
+    Not per-socket state: it grows when the echo leg's playout falls behind (a busy box) or the
+    CPU pool falls behind the forks; reported so RSS per stream can be read without it."""
+    unplayed = queued = 0
+    for o in gc.get_objects():
+        name = type(o).__name__
+        if name == "PlayoutTracker":
+            unplayed += sum(len(d) for _, d in o.pending)
+        elif name == "ForkTranscriber":
+            queued += o.queue.qsize()
+    return {"unplayed_bytes": unplayed, "transcript_queue_frames": queued}
+
+
+def write_snapshot(directory: str) -> str:
+    """Write one snapshot; returns its path stem."""
+    from bench._procstat import rss_bytes
+
+    _count[0] += 1
+    os.makedirs(directory, exist_ok=True)
+    stem = os.path.join(directory, f"snap-{os.getpid()}-{_count[0]}")
+    n, saved, by_run, stack_by_run = _greenlets()
+    types = Counter(type(o).__name__ for o in gc.get_objects())
+    info = {"pid": os.getpid(), "rss": rss_bytes(os.getpid()), "greenlets": n,
+            "stack_saved": saved, "greenlets_by_run": dict(by_run.most_common(12)),
+            "stack_by_run": dict(stack_by_run.most_common(12)),
+            "types": dict(types.most_common(60)), "tracing": tracemalloc.is_tracing(),
+            **_backlog()}
+    if tracemalloc.is_tracing():
+        info["traced"], info["traced_peak"] = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()  # the next snapshot's peak is the high-water since this one
+        tracemalloc.take_snapshot().dump(stem + ".tracemalloc")
+    Path(stem + ".json").write_text(json.dumps(info))
+    return stem

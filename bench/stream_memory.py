@@ -1,0 +1,187 @@
+"""Memory per media stream at steady state: KB of RSS per AI stream and per fork, and why.
+
+  .venv/bin/python -m bench.stream_memory [--conferences 30] [--seconds 14] [--top 12]
+
+For each kind (AI legs on the echo agent, replay rings full; transcribed human forks) a fresh
+gunicorn worker (bench/_confserver.py, pinned to core 0, generators on core 1) is warmed with
+one conference, snapshotted, then holds N streams for --seconds and is snapshotted again
+(bench/_memsnap.py via bench/_hook_conf.py). Two servers per kind: one for RSS (no tracing),
+one under tracemalloc for the Python heap's top allocations. Prints per stream: RSS, the traced
+heap, greenlets and the C stack they keep on the heap (greenlet's `_stack_saved`, which
+tracemalloc cannot see), live objects by type and the top allocation sites. Not a test.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+from bench._confserver import ConferenceServer
+from bench._confstep import finish, go, settle, spawn_gens, stop_gens, workdir_for
+from bench._targets import ROOT
+
+KINDS = {"ai": ("ai",), "fork": ("customer", "agent")}
+
+
+def snapshot(server: ConferenceServer, hook_dir: Path) -> tuple[dict, Path]:
+    """SIGUSR2 the (single) worker and wait for its snapshot files."""
+    (pid,) = server.workers_pids()
+    before = set(hook_dir.glob(f"snap-{pid}-*.json"))
+    os.kill(pid, signal.SIGUSR2)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        new = set(hook_dir.glob(f"snap-{pid}-*.json")) - before
+        if new:
+            path = new.pop()
+            time.sleep(0.2)  # the json is written last; let the write finish
+            return json.loads(path.read_text()), path.with_suffix(".tracemalloc")
+        time.sleep(0.05)  # files from another process: nothing to wait on but the directory
+    raise TimeoutError("no snapshot from the worker")
+
+
+def run_kind(base: Path, kind: str, hook: str, args) -> dict:
+    """One fresh server: baseline snapshot, N streams held, snapshot at steady state."""
+    hook_dir = base / f"{kind}-{hook}"
+    server = ConferenceServer(workdir_for(base, f"srv-{kind}-{hook}"), workers=1, agent="echo",
+                              cpu="0", database_url=args.database_url,
+                              extra_env=dict(kv.split("=", 1) for kv in args.env))
+    server.hook = (hook, str(hook_dir))
+    hook_dir = hook_dir / server.name
+    legs = KINDS[kind]
+    run = argparse.Namespace(warmup=1.0, duration=args.seconds, drain=1.0, gen_cpu="1",
+                             confs_per_proc=30, connect_concurrency=16)
+    server.start(args.conferences + 10)
+    gens: list = []
+    try:
+        warm = argparse.Namespace(**{**vars(run), "duration": 3.0})
+        gens = spawn_gens(server, 1, warm)  # one whole conference: every code path imported
+        [g.stdout.readline() for g in gens]
+        go(gens)
+        finish(gens, 60)
+        settle(server)
+        zero, zero_trace = snapshot(server, hook_dir)
+        gens = spawn_gens(server, args.conferences, run, legs)
+        connected = sum(int(g.stdout.readline().split()[1]) for g in gens)
+        settle(server)
+        start = go(gens)
+        time.sleep(max(0.0, start + run.warmup + args.seconds - 1.0 - time.time()))
+        full, full_trace = snapshot(server, hook_dir)
+        finish(gens, 120)
+        settle(server)
+        after, _ = snapshot(server, hook_dir)
+    finally:
+        stop_gens(gens)
+        server.stop()
+    streams = args.conferences * len(legs)
+    out = {"kind": kind, "hook": hook, "streams": streams, "connected": connected,
+           "rss_kb": (full["rss"] - zero["rss"]) / 1024 / streams,
+           "rss_after_close_kb": (after["rss"] - zero["rss"]) / 1024 / streams,
+           "greenlets": (full["greenlets"] - zero["greenlets"]) / streams,
+           "stack_saved_kb": (full["stack_saved"] - zero["stack_saved"]) / 1024 / streams,
+           "greenlets_by_run": full["greenlets_by_run"], "stack_by_run": full["stack_by_run"],
+           "unplayed_kb": (full["unplayed_bytes"] - zero["unplayed_bytes"]) / 1024 / streams,
+           "transcript_queue_frames": (full["transcript_queue_frames"]
+                                       - zero["transcript_queue_frames"]) / streams,
+           "types": per_stream_types(zero["types"], full["types"], streams)}
+    if hook == "tracemalloc":
+        out["traced_kb"] = (full["traced"] - zero["traced"]) / 1024 / streams
+        out["traced_peak_kb"] = (full["traced_peak"] - zero["traced"]) / 1024 / streams
+        out["top"] = top_sites(zero_trace, full_trace, streams, args.top)
+    return out
+
+
+def per_stream_types(zero: dict, full: dict, streams: int) -> dict:
+    """Live objects by type gained per stream (the per-socket objects, e.g. 2.0 dict)."""
+    grown = {t: (full.get(t, 0) - zero.get(t, 0)) / streams for t in full}
+    return {t: round(v, 2) for t, v in sorted(grown.items(), key=lambda kv: -kv[1]) if v >= 0.5}
+
+
+def _project_frame(traceback) -> str:
+    """The newest frame in Forkline's own code (not the venv, not this bench), as file:line."""
+    for f in reversed(traceback):  # tracemalloc lists the oldest frame first
+        if f.filename.startswith(str(ROOT)) and "/.venv/" not in f.filename \
+                and "/bench/" not in f.filename:
+            return f"{Path(f.filename).relative_to(ROOT)}:{f.lineno}"
+    return f"(outside: {Path(traceback[0].filename).name}:{traceback[0].lineno})"
+
+
+def top_sites(zero: Path, full: Path, streams: int, top: int) -> dict[str, list[str]]:
+    """Bytes and blocks gained per stream, summed by the project line that allocated them
+    (the newest frame in Forkline's code) and by project file."""
+    keep = [tracemalloc.Filter(False, tracemalloc.__file__)]
+    a = tracemalloc.Snapshot.load(str(zero)).filter_traces(keep)
+    b = tracemalloc.Snapshot.load(str(full)).filter_traces(keep)
+    by_line: dict[str, list[float]] = {}
+    for stat in b.compare_to(a, "traceback"):
+        got = by_line.setdefault(_project_frame(stat.traceback), [0.0, 0.0])
+        got[0] += stat.size_diff
+        got[1] += stat.count_diff
+    by_file: dict[str, float] = {}
+    for key, (size, _) in by_line.items():
+        name = key.rsplit(":", 1)[0] if not key.startswith("(") else "(outside the project)"
+        by_file[name] = by_file.get(name, 0.0) + size
+
+    def rows(items, fmt):
+        return [fmt(k, v) for k, v in sorted(items, key=lambda kv: -abs(
+            kv[1][0] if isinstance(kv[1], list) else kv[1]))[:top]]
+
+    return {
+        "lines": rows(by_line.items(), lambda k, v: f"{v[0] / streams / 1024:7.2f} KB "
+                                                    f"{v[1] / streams:6.1f} blocks  {k}"),
+        "files": rows(by_file.items(), lambda k, v: f"{v / streams / 1024:7.2f} KB  {k}")}
+
+
+def report(r: dict) -> None:
+    """Print one kind's result."""
+    print(f"\n[{r['kind']} / {r['hook']}] {r['streams']} streams ({r['connected']} connected): "
+          f"RSS {r['rss_kb']:.1f} KB/stream (after close {r['rss_after_close_kb']:.1f}), "
+          f"greenlets {r['greenlets']:.2f}/stream, saved C stack {r['stack_saved_kb']:.1f} "
+          f"KB/stream" + (f", traced heap {r['traced_kb']:.1f} KB/stream (high-water "
+                          f"{r['traced_peak_kb']:.1f})" if "traced_kb" in r else ""))
+    print(f"  backlog per stream: AI output unplayed {r['unplayed_kb']:.1f} KB, transcript "
+          f"queue {r['transcript_queue_frames']:.1f} frames")
+    print("  greenlets by run:", r["greenlets_by_run"])
+    print("  saved C stack by run (bytes, all streams):", r["stack_by_run"])
+    print("  objects per stream:", dict(list(r["types"].items())[:14]))
+    if "top" in r:
+        print("  traced heap gained per stream, by the project line that allocated it:")
+        for line in r["top"]["lines"]:
+            print("    " + line)
+        print("  ... and by project file:")
+        for line in r["top"]["files"]:
+            print("    " + line)
+
+
+def main() -> None:
+    """Both kinds, RSS run then tracemalloc run; print, and JSON with --json."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--conferences", type=int, default=30)
+    p.add_argument("--seconds", type=float, default=14.0, help="> 12 s: replay rings full")
+    p.add_argument("--kinds", default="ai,fork")
+    p.add_argument("--hooks", default="memsnap,tracemalloc")
+    p.add_argument("--top", type=int, default=12)
+    p.add_argument("--database-url", default="pg")
+    p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra server environment, e.g. an allocator setting to try")
+    p.add_argument("--json")
+    args = p.parse_args()
+    print(f"stream memory {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}, "
+          f"load average {os.getloadavg()[0]:.2f}", flush=True)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="stream-mem-") as tmp:
+        for kind in args.kinds.split(","):
+            for hook in args.hooks.split(","):
+                results.append(run_kind(Path(tmp), kind, hook, args))
+                report(results[-1])
+    print(f"\nload average at end {os.getloadavg()[0]:.2f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
