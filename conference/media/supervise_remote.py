@@ -12,6 +12,8 @@ both ways, as two taps, and only while the ends are apart:
 
 `connected` and `ended` travel on the signal bus. When the stream lands on the page's own worker
 the local relay is used and the page's worker withdraws its want: nothing goes through Redis.
+A page whose worker died withdraws nothing: the stream's worker notices its want entry expired
+and ends the leg (conference.media.page_watch).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from conference.logs import get_logger
+from conference.media.page_watch import PageWatch, Timing
 from conference.media.supervise import MicRelay
 
 if TYPE_CHECKING:
@@ -95,20 +98,29 @@ class TwilioEnd:
         self.plane, self.key, self.call_sid = plane, key, call_sid
         self.relay = MicRelay()  # the microphone's queue and pacing, as on the local path
         self._leave: Callable[[], None] | None = None
+        self.timing = Timing()  # of the page check (tests shorten it before start)
+        self.watch: PageWatch | None = None
 
     def start(self) -> None:
-        """Publish the leg's audio, hear the microphone, tell the page's worker."""
+        """Publish the leg's audio, hear the microphone, tell the page's worker, watch it."""
         assert self.plane.listeners is not None and self.plane.bus is not None
         self.plane.relayed.add(self.key)
         self._leave = _joined(self.plane, mic_key(self.key), self.relay.from_browser)
         self.plane.bus.publish(SIGNAL, key=self.key, event="connected", call_sid=self.call_sid)
+        self.watch = PageWatch(self.plane, self.key, self.page_gone, self.timing).start()
+
+    def page_gone(self) -> None:
+        """The page's entry expired (its worker died): end the leg as a page close would."""
+        self.relay.close()  # the leg's sender closes the stream: the call, so the leg, ends
 
     def from_twilio(self, ulaw: bytes) -> None:
         """Hot path: a tap publish (the relay's feed is a bounded, drop-oldest append)."""
         self.plane.taps.publish(self.key, ulaw)
 
     def stop(self) -> None:
-        """The stream ended: stop carrying, tell the page."""
+        """The stream ended: stop carrying and watching, tell the page."""
+        if self.watch is not None:
+            self.watch.stop()
         self.plane.relayed.discard(self.key)
         if self._leave is not None:
             self._leave()

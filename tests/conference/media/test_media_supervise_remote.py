@@ -3,19 +3,25 @@ stream's worker exchange the leg's audio and the microphone through the listen r
 while they are apart."""
 from __future__ import annotations
 
+import time
 import uuid
 
 import orjson
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
+from conference.media import relay as listen_relay
 from conference.media.bus import SignalBus
 from conference.media.listen_hub import ListenHub
+from conference.media.page_watch import Timing
 from conference.media.relay import WANT, TapRelay
 from conference.media.supervise import MicRelay
 from conference.media.supervise_remote import BrowserEnd, mic_key, on_signal, remote_end
 from conference.media.supervise_remote import supervisor_key as sup_key
 from conference.media.taps import TapHub
+from tests.support.tcpproxy import TcpProxy
 from twilio_sim.testing import wait_for
 
 FRAME = b"\x11" * 160
@@ -184,3 +190,73 @@ def test_a_redis_outage_leaves_the_page_working_locally(key):
     assert browser.from_browser(FRAME) and list(browser.to_twilio) == [FRAME]
     assert remote_end(Worker(dead), key, "CA" + "9" * 32) is None
     end.stop()
+
+
+QUICK = Timing(check_s=0.05, grace_s=0.3)
+
+
+def counted(twilio) -> list[int]:
+    """Count the leg's page-gone endings (the watch calls the instance's page_gone)."""
+    calls: list[int] = []
+    end_leg = twilio.page_gone
+
+    def page_gone() -> None:
+        calls.append(1)
+        end_leg()
+    twilio.page_gone = page_gone
+    return calls
+
+
+def test_a_renewed_page_keeps_the_leg_and_a_dead_one_ends_it_once(client, key, monkeypatch):
+    monkeypatch.setattr(listen_relay, "ENTRY_TTL_S", 0.4)  # the page renews every 0.1 s
+    monkeypatch.setattr(listen_relay, "REFRESH_S", 0.1)
+    page, stream = Worker(client), Worker(client)
+    end = BrowserEnd(page, MicRelay(), key).start()
+    first = client.zrange(WANT + key, 0, -1, withscores=True)[0][1]
+    twilio = remote_end(stream, key, "CA" + "a" * 32)
+    assert twilio is not None
+    twilio.timing, calls = QUICK, counted(twilio)
+    twilio.start()
+    try:
+        # Long past the first entry's expiry plus the grace, the renewed entry keeps the leg.
+        wait_for(lambda: time.time() > first + 3 * QUICK.grace_s and twilio.watch.checks > 20,
+                 10, message="checks past the first entry's expiry")
+        assert not twilio.relay.ended and calls == []
+        assert client.zrange(WANT + key, 0, -1, withscores=True)[0][1] > first
+        # kill -9 of the page's worker: its renewals stop, nothing withdraws the entry.
+        page.listeners.shared[key][0].stopped.set()
+        wait_for(lambda: twilio.relay.ended, 10, message="the dead page's leg to end")
+        assert calls == [1] and twilio.watch.gone and twilio.watch.stopped.is_set()
+        assert client.zcount(WANT + key, time.time(), "+inf") == 0  # it expired, unwithdrawn
+    finally:
+        twilio.stop()
+        end.stop()
+    assert stream.bus.sent[-1]["event"] == "ended"  # the page (were it alive) hears it too
+
+
+def test_a_redis_outage_never_ends_a_healthy_leg(client, key):
+    proxy = TcpProxy("127.0.0.1", 6379)
+    cut_off = redis.Redis(host="127.0.0.1", port=proxy.port, socket_connect_timeout=0.5,
+                          socket_timeout=0.5, retry=Retry(NoBackoff(), 0))
+    expires = time.time() + 1.0
+    client.zadd(WANT + key, {"page": expires})  # a page elsewhere, renewing until the outage
+    client.expire(WANT + key, 30)
+    stream = Worker(cut_off)
+    twilio = remote_end(stream, key, "CA" + "b" * 32)
+    assert twilio is not None
+    twilio.timing, calls = QUICK, counted(twilio)
+    twilio.start()
+    proxy.cut()
+    try:
+        # The entry expires while Redis is unreachable: unknown, never "gone".
+        wait_for(lambda: time.time() > expires + 3 * QUICK.grace_s
+                 and twilio.watch.unreachable > 5, 15, message="checks during the outage")
+        assert not twilio.relay.ended and calls == []
+        proxy.restore()  # reachable again, and the page did not renew: now it is gone
+        wait_for(lambda: twilio.relay.ended, 10, message="the leg to end after the outage")
+        assert calls == [1]
+    finally:
+        twilio.stop()
+        cut_off.close()
+        proxy.close()
+        client.delete(WANT + key)
