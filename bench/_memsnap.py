@@ -63,13 +63,14 @@ def write_snapshot(directory: str) -> str:
     _count[0] += 1
     os.makedirs(directory, exist_ok=True)
     stem = os.path.join(directory, f"snap-{os.getpid()}-{_count[0]}")
+    backlog = _backlog()  # first: the walks below hold up the worker and age its marks
     n, saved, by_run, stack_by_run = _greenlets()
     types = Counter(type(o).__name__ for o in gc.get_objects())
     info = {"pid": os.getpid(), "rss": rss_bytes(os.getpid()), "greenlets": n,
             "stack_saved": saved, "greenlets_by_run": dict(by_run.most_common(12)),
             "stack_by_run": dict(stack_by_run.most_common(12)),
             "types": dict(types.most_common(60)), "tracing": tracemalloc.is_tracing(),
-            **_backlog()}
+            **backlog}
     if tracemalloc.is_tracing():
         info["traced"], info["traced_peak"] = tracemalloc.get_traced_memory()
         tracemalloc.reset_peak()  # the next snapshot's peak is the high-water since this one
