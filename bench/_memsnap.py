@@ -35,16 +35,25 @@ def _greenlets() -> tuple[int, int, Counter, Counter]:
 def _backlog() -> dict:
     """Audio waiting in the worker: the AI's unplayed output and the forks' transcript queues.
 
-    Not per-socket state: it grows when the echo leg's playout falls behind (a busy box) or the
-    CPU pool falls behind the forks; reported so RSS per stream can be read without it."""
-    unplayed = queued = 0
+    Not per-socket state. With an echo backend (exactly real time) the AI's queue is playout
+    time lost for good: it builds only while the mark round trip exceeds the playout lead
+    (a loaded box), so the unacknowledged audio and the oldest unechoed mark say why."""
+    from conference.logs import monotonic_ms
+
+    unplayed = queued = unacked = trackers = 0
+    oldest = 0.0
+    now = monotonic_ms()
     for o in gc.get_objects():
         name = type(o).__name__
         if name == "PlayoutTracker":
+            trackers += 1
             unplayed += sum(len(d) for _, d in o.pending)
+            unacked += o.sent - o.acked
+            oldest = max(oldest, o.oldest_mark_age(now))
         elif name == "ForkTranscriber":
             queued += o.queue.qsize()
-    return {"unplayed_bytes": unplayed, "transcript_queue_frames": queued}
+    return {"unplayed_bytes": unplayed, "transcript_queue_frames": queued,
+            "unacked_bytes": unacked, "trackers": trackers, "oldest_mark_ms": oldest}
 
 
 def write_snapshot(directory: str) -> str:
@@ -54,13 +63,14 @@ def write_snapshot(directory: str) -> str:
     _count[0] += 1
     os.makedirs(directory, exist_ok=True)
     stem = os.path.join(directory, f"snap-{os.getpid()}-{_count[0]}")
+    backlog = _backlog()  # first: the walks below hold up the worker and age its marks
     n, saved, by_run, stack_by_run = _greenlets()
     types = Counter(type(o).__name__ for o in gc.get_objects())
     info = {"pid": os.getpid(), "rss": rss_bytes(os.getpid()), "greenlets": n,
             "stack_saved": saved, "greenlets_by_run": dict(by_run.most_common(12)),
             "stack_by_run": dict(stack_by_run.most_common(12)),
             "types": dict(types.most_common(60)), "tracing": tracemalloc.is_tracing(),
-            **_backlog()}
+            **backlog}
     if tracemalloc.is_tracing():
         info["traced"], info["traced_peak"] = tracemalloc.get_traced_memory()
         tracemalloc.reset_peak()  # the next snapshot's peak is the high-water since this one

@@ -85,6 +85,8 @@ def run_kind(base: Path, kind: str, hook: str, args) -> dict:
            "stack_saved_kb": (full["stack_saved"] - zero["stack_saved"]) / 1024 / streams,
            "greenlets_by_run": full["greenlets_by_run"], "stack_by_run": full["stack_by_run"],
            "unplayed_kb": (full["unplayed_bytes"] - zero["unplayed_bytes"]) / 1024 / streams,
+           "unacked_ms": full["unacked_bytes"] / 8 / max(1, full["trackers"]),
+           "oldest_mark_ms": full["oldest_mark_ms"],
            "transcript_queue_frames": (full["transcript_queue_frames"]
                                        - zero["transcript_queue_frames"]) / streams,
            "types": per_stream_types(zero["types"], full["types"], streams)}
@@ -143,8 +145,10 @@ def report(r: dict) -> None:
           f"greenlets {r['greenlets']:.2f}/stream, saved C stack {r['stack_saved_kb']:.1f} "
           f"KB/stream" + (f", traced heap {r['traced_kb']:.1f} KB/stream (high-water "
                           f"{r['traced_peak_kb']:.1f})" if "traced_kb" in r else ""))
-    print(f"  backlog per stream: AI output unplayed {r['unplayed_kb']:.1f} KB, transcript "
-          f"queue {r['transcript_queue_frames']:.1f} frames")
+    print(f"  backlog per stream: AI output unplayed {r['unplayed_kb']:.1f} KB (unacknowledged "
+          f"{r['unacked_ms']:.0f} ms, oldest unechoed mark {r['oldest_mark_ms']:.0f} ms: a queue "
+          f"builds while the mark round trip exceeds the lead), transcript queue "
+          f"{r['transcript_queue_frames']:.1f} frames")
     print("  greenlets by run:", r["greenlets_by_run"])
     print("  saved C stack by run (bytes, all streams):", r["stack_by_run"])
     print("  objects per stream:", dict(list(r["types"].items())[:14]))
