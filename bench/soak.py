@@ -38,6 +38,10 @@ from bench._confstep import (
 from bench.conference_bench import MODES, stop_on_signals
 
 
+TAIL_S = 5.0
+DRAIN_S = 3.0
+
+
 class Ticks:
     """Reads each generator's TICK lines in a thread; stops at its DONE line."""
 
@@ -121,7 +125,10 @@ def plot(rows: list[dict], path: str, title: str) -> None:
 def run(args) -> dict:
     """Start the server, run the soak, return rows and the verdict."""
     workers, cpu, gen_cpu = MODES[args.mode]
-    args.gen_cpu, args.warmup, args.drain = gen_cpu, 0.0, 1.0
+    # The generators stream TAIL_S past the last sample and drain longer than a step does, so
+    # the minute-M sample is taken while every call still streams and the generators' own
+    # end-of-run summarising (CPU on the server's cores in box mode) lands after it.
+    args.gen_cpu, args.warmup, args.drain = gen_cpu, 0.0, DRAIN_S
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
         server = ConferenceServer(Path(tmp), workers=workers, agent="echo", cpu=cpu,
                                   database_url=args.database_url, redis_url=args.redis_url)
@@ -130,7 +137,7 @@ def run(args) -> dict:
         try:
             before = wait_closed(server)
             seconds = args.minutes * 60
-            gens += spawn_gens(server, args.conferences, args, duration=seconds,
+            gens += spawn_gens(server, args.conferences, args, duration=seconds + TAIL_S,
                                report_every=args.interval)
             connected = sum(int(g.stdout.readline().split()[1]) for g in gens)
             if args.nice:
