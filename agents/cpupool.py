@@ -14,7 +14,9 @@ agent's own recognition runs here too: at saturation it is later first audio (be
 
 Back-pressure: at most `max_pending` tasks are queued or running. A non-blocking submit beyond
 that is skipped and counted (transcripts fall behind, audio never waits); a blocking one (an
-agent's own turn) waits for a slot in the caller's greenlet.
+agent's own turn) waits for a slot in the caller's greenlet. Blocking work is urgent: it has
+its own slots and overtakes queued transcript work (agents/cpulane.py), so at saturation the
+fork transcripts are what falls behind, not the agent's first audio.
 
 `spawn` re-imports the serving process's `__main__` in each pool process: entry points must
 guard their work with `if __name__ == "__main__"` (gunicorn, flask and app.py do).
@@ -29,6 +31,8 @@ import threading
 import zlib
 from collections import Counter
 from concurrent.futures import Future, ProcessPoolExecutor
+
+from agents.cpulane import DEFAULT_INFLIGHT, Lane
 
 DEFAULT_WORKERS = 1
 DEFAULT_PENDING = 8
@@ -82,27 +86,37 @@ class PoolFull(Exception):
 
 
 class CpuPool:
-    """Single-process lanes with one bounded queue; a lane's process starts on first use.
+    """Single-process lanes with bounded queues; a lane's process starts on first use.
 
     Tasks with a `key` always run in the same lane, in order (a streamed utterance's pieces
-    reach the decoder that holds it); tasks without one go to the least loaded lane.
+    reach the decoder that holds it); tasks without one go to the least loaded lane. Urgent
+    tasks (by default the blocking ones: a caller is waiting) overtake queued background work
+    and have slots of their own, so fork transcripts never hold an agent's turn back.
     """
 
     def __init__(self, workers: int = DEFAULT_WORKERS, max_pending: int = DEFAULT_PENDING,
-                 nice: int = DEFAULT_NICE, policy: str = DEFAULT_POLICY) -> None:
+                 nice: int = DEFAULT_NICE, policy: str = DEFAULT_POLICY,
+                 inflight: int = DEFAULT_INFLIGHT) -> None:
         if policy not in POLICIES:
             raise ValueError(f"CPU pool policy must be one of {sorted(POLICIES)}, not {policy!r}")
         self.workers, self.max_pending = max(1, workers), max_pending
         self.nice, self.policy = max(0, nice), policy
         self.skipped: Counter[str] = Counter()  # kind -> tasks refused for back-pressure
         self.done: Counter[str] = Counter()
-        self._slots = threading.BoundedSemaphore(max_pending)
+        # One set of slots per class: background work filling its queue never delays urgent.
+        self._slots = {False: threading.BoundedSemaphore(max_pending),
+                       True: threading.BoundedSemaphore(max_pending)}
         self._lock = threading.Lock()
-        self._lanes: list[ProcessPoolExecutor | None] = [None] * self.workers
+        self._lanes = [Lane(self._start_process, inflight) for _ in range(self.workers)]
         self._load = [0] * self.workers
         self._closed = False
 
-    def _lane(self, key: str | None) -> tuple[int, ProcessPoolExecutor]:
+    def _start_process(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init_process,
+                                   initargs=(os.getpid(), self.nice, self.policy))
+
+    def _lane(self, key: str | None) -> int:
         with self._lock:
             if self._closed:
                 raise PoolFull("shut down")
@@ -110,44 +124,46 @@ class CpuPool:
                 lane = min(range(self.workers), key=self._load.__getitem__)
             else:
                 lane = zlib.crc32(key.encode()) % self.workers
-            executor = self._lanes[lane]
-            if executor is None or executor._broken:
-                # First use, or its process died (BrokenProcessPool): start afresh.
-                executor = self._lanes[lane] = ProcessPoolExecutor(
-                    1, mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_init_process, initargs=(os.getpid(), self.nice, self.policy))
             self._load[lane] += 1
-            return lane, executor
+            return lane
 
     @property
     def pending(self) -> int:
         """Tasks queued or running now."""
         return sum(self._load)
 
-    def submit(self, kind: str, fn, *args, block: bool = False, key: str | None = None) -> Future:
+    @property
+    def overtook(self) -> int:
+        """Urgent tasks that went ahead of queued background work, so far."""
+        return sum(lane.overtook for lane in self._lanes)
+
+    def submit(self, kind: str, fn, *args, block: bool = False, key: str | None = None,
+               urgent: bool | None = None) -> Future:
         """Queue `fn(*args)` in a pool process; PoolFull (counted) when no slot is free."""
-        if self._closed or not self._slots.acquire(blocking=block):
+        urgent = block if urgent is None else urgent
+        slots = self._slots[urgent]
+        if self._closed or not slots.acquire(blocking=block):
             self.skipped[kind] += 1
             raise PoolFull(kind)
         lane: int | None = None
         try:
-            lane, executor = self._lane(key)
-            future = executor.submit(fn, *args)
+            lane = self._lane(key)
+            future = self._lanes[lane].put(fn, args, urgent)
         except Exception:
             if lane is not None:
                 with self._lock:
                     self._load[lane] -= 1
-            self._slots.release()
+            slots.release()
             self.skipped[kind] += 1
             raise
-        future.add_done_callback(functools.partial(self._finished, kind, lane))
+        future.add_done_callback(functools.partial(self._finished, kind, lane, slots))
         return future
 
-    def _finished(self, kind: str, lane: int, _future: Future) -> None:
+    def _finished(self, kind: str, lane: int, slots, _future: Future) -> None:
         with self._lock:  # done callbacks run in the executor's result thread
             self.done[kind] += 1
             self._load[lane] -= 1
-        self._slots.release()
+        slots.release()
 
     def run(self, kind: str, fn, *args, block: bool = False, key: str | None = None,
             timeout: float | None = 60.0):
@@ -158,15 +174,12 @@ class CpuPool:
         """Cancel what is queued, let running tasks end, and join the pool processes."""
         with self._lock:
             self._closed = True
-            lanes, self._lanes = self._lanes, [None] * self.workers
-        for executor in lanes:
-            if executor is not None:
-                executor.shutdown(wait=True, cancel_futures=True)
+        for lane in self._lanes:
+            lane.shutdown()
 
     def pids(self) -> list[int]:
         """Process ids of the pool's live processes (for tests and benches)."""
-        return [pid for executor in self._lanes if executor is not None
-                for pid in executor._processes]
+        return [pid for lane in self._lanes for pid in lane.pids()]
 
 
 _shared: CpuPool | None = None

@@ -13,6 +13,8 @@ SKIPPED = Counter("forkline_cpu_pool_skipped", "CPU work skipped because the poo
                   ["kind"], registry=REGISTRY)
 DONE = Counter("forkline_cpu_pool_done", "CPU work finished in the pool", ["kind"],
                registry=REGISTRY)
+OVERTOOK = Counter("forkline_cpu_pool_overtook", "Urgent CPU work (an agent's turn) run ahead of "
+                   "queued transcript work", registry=REGISTRY)
 
 
 class PoolPublisher:
@@ -24,15 +26,19 @@ class PoolPublisher:
     def __init__(self) -> None:
         self._pool: object | None = None
         self._seen: dict[tuple[str, str], int] = {}
+        self._overtook = 0
 
     def __call__(self) -> None:
         """Publish pending now, and skipped/done counts added since the last call."""
         pool = cpupool._shared
         if pool is not self._pool:  # a new pool counts from zero again
-            self._pool, self._seen = pool, {}
+            self._pool, self._seen, self._overtook = pool, {}, 0
         PENDING.set(pool.pending if pool is not None else 0)
         if pool is None:
             return
+        if (overtook := pool.overtook) > self._overtook:
+            OVERTOOK.inc(overtook - self._overtook)
+            self._overtook = overtook
         for name, counts, metric in (("skipped", pool.skipped, SKIPPED),
                                      ("done", pool.done, DONE)):
             for kind, count in list(counts.items()):

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import BrokenExecutor
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from agents.cpupool import CpuPool, PoolFull
 from agents.local import DEFAULT_FAQ
 from agents.pipeline.offline import profile_corpus
 from agents.pipeline.pooled import PooledSphinxSTT, decoder_stats
-from tests.fakes.pool_tasks import priority, wait_on_fifo
+from tests.fakes.pool_tasks import append_line, die, priority, wait_on_fifo
 
 SILENCE = audio.ULAW_SILENCE * 4800
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,12 +145,12 @@ def test_a_streamed_utterance_is_decoded_in_order_by_the_decoder_it_holds():
         pool.shutdown()
 
 
-def test_a_dead_pool_process_costs_one_utterance_not_the_transcriber(tmp_path):
+def test_a_dead_pool_process_costs_only_the_task_it_was_running(tmp_path):
     pool = CpuPool(workers=1, max_pending=2)
     fifo = str(tmp_path / "hold")
     os.mkfifo(fifo)
     try:
-        pool.submit("hold", wait_on_fifo, fifo)
+        held = pool.submit("hold", wait_on_fifo, fifo)
         stt = PooledSphinxSTT("", pool, kind="fork_stt")
         out: list = []
         waiter = threading.Thread(target=lambda: out.append(list(stt.transcribe(b"\0" * 320))))
@@ -159,8 +160,20 @@ def test_a_dead_pool_process_costs_one_utterance_not_the_transcriber(tmp_path):
         (pid,) = pool.pids()
         os.kill(pid, signal.SIGKILL)
         waiter.join(30)
-        assert out == [[]] and pool.skipped["fork_stt_crashed"] == 1
-        assert pool.run("stats", decoder_stats)["pid"] != pid  # a fresh process serves the lane
+        with pytest.raises(BrokenExecutor):
+            held.result(30)
+        assert out == [[("", True)]]  # the queued utterance was decoded by a fresh process
+        assert pool.run("stats", decoder_stats)["pid"] != pid
+    finally:
+        pool.shutdown()
+
+
+def test_a_decode_whose_process_dies_is_skipped_and_counted():
+    pool = CpuPool(workers=1, max_pending=2)
+    try:
+        stt = PooledSphinxSTT("", pool, kind="fork_stt")
+        assert stt._run(die) is None and pool.skipped["fork_stt_crashed"] == 1
+        assert list(stt.transcribe(b"\0" * 320)) == [("", True)]  # the lane starts afresh
     finally:
         pool.shutdown()
 
@@ -193,3 +206,23 @@ def running(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_an_agents_turn_overtakes_queued_fork_transcripts(tmp_path):
+    pool = CpuPool(workers=1, max_pending=4)
+    fifo, log = str(tmp_path / "hold"), str(tmp_path / "order")
+    os.mkfifo(fifo)
+    try:
+        hold = pool.submit("fork_stt", wait_on_fifo, fifo)
+        forks = [pool.submit("fork_stt", append_line, log, f"fork{i}") for i in range(3)]
+        agent = pool.submit("agent_stt", append_line, log, "agent", block=True)
+        with pytest.raises(PoolFull):  # the background slots are all taken ...
+            pool.submit("fork_stt", append_line, log, "skipped")
+        with open(fifo, "w") as writer:  # ... while the agent's turn had a slot of its own
+            writer.write("go")
+        for future in [hold, agent, *forks]:
+            future.result(30)
+        assert Path(log).read_text().split() == ["agent", "fork0", "fork1", "fork2"]
+        assert pool.overtook == 1 and pool.skipped["fork_stt"] == 1 and pool.pending == 0
+    finally:
+        pool.shutdown()

@@ -39,6 +39,19 @@ def test_skipped_work_is_exported_per_kind(monkeypatch):
         pool.shutdown()
 
 
+def test_urgent_work_run_ahead_of_transcripts_is_counted(monkeypatch):
+    pool = cpupool.CpuPool(workers=1, max_pending=2)
+    monkeypatch.setattr(cpupool, "_shared", pool)
+    before = metrics.value("forkline_cpu_pool_overtook_total")
+    try:
+        pool._lanes[0].overtook += 2  # what two agent turns ahead of queued transcripts leave
+        cpustats.publish()
+        cpustats.publish()
+        assert metrics.value("forkline_cpu_pool_overtook_total") == before + 2
+    finally:
+        pool.shutdown()
+
+
 WORKER = r"""
 import os, sys
 from agents import cpupool
