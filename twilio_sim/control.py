@@ -77,6 +77,8 @@ def list_phones():
 def phone_say(number):
     """Speak a line of text (espeak-ng, offline)."""
     text = field(body(), "text", str, required=True)
+    if not text.strip():
+        raise ControlError(400, "text is empty: nothing to say")
     from .phone import speech_or_tone
 
     seconds = sim().phone(number).play_ulaw(speech_or_tone(text[:2000]))

@@ -25,6 +25,8 @@ class SpeechUnavailable(RuntimeError):
 @lru_cache(maxsize=256)
 def synthesize(text: str, voice: str = "en-us", wpm: int = 165) -> bytes:
     """Speak `text` offline with espeak-ng; returns 8 kHz μ-law (cached by arguments)."""
+    if not text.strip():  # espeak-ng writes no WAV at all for it: nothing to say
+        return b""
     exe = shutil.which("espeak-ng")
     if exe is None:
         raise SpeechUnavailable("espeak-ng is not installed")

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twilio.base.exceptions import TwilioRestException
 
+from twilio_sim.phone import synthesize
 from twilio_sim.testing import sdk_client, wait_for
 
 pytestmark = pytest.mark.slow
@@ -166,6 +167,17 @@ def test_fuzz_control_api_never_crashes(sim_server, method, path, number, payloa
     resp = requests.request(method, url, data=data, timeout=30,
                             headers={"Content-Type": "application/json"})
     assert resp.status_code < 500, (method, url, data, resp.text)
+
+
+@pytest.mark.parametrize("text", ["", "   "])
+def test_saying_nothing_is_400_with_the_reason(sim_server, text):
+    resp = requests.post(sim_server.base_url + "/sim/phones/+15550001111/say", timeout=10,
+                         json={"text": text})  # found by the fuzz test above: it was a 500
+    assert resp.status_code == 400 and "empty" in resp.text
+
+
+def test_blank_speech_synthesizes_to_silence_not_an_error():
+    assert synthesize("") == b"" and synthesize(" \n\t") == b""  # an empty <Say></Say>
 
 
 def test_still_alive_after_fuzz(sim_server):
