@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections import deque
 from collections.abc import Callable
 
 from flask import has_request_context, request
@@ -57,7 +56,9 @@ class FastSocket:
         offers = ws.environ.get("HTTP_SEC_WEBSOCKET_EXTENSIONS", "")
         self.parser = FrameParser(max_message, deflate="permessage-deflate" in offers)
         _release_handshake_state(ws)
-        self.pending: deque[bytes] = deque()
+        # Messages of the last read, newest first: receive() pops the end, and reads again only
+        # once it is empty (a list: an empty deque costs a 64-slot block per socket).
+        self.pending: list[bytes] = []
         self.connected = True
         self.close_code: int | None = None
         self.peer_closed = False
@@ -113,7 +114,7 @@ class FastSocket:
                 self._on_idle()  # may raise ConnectionClosed: the socket is gone
                 continue
             self._read_some()
-        return pending.popleft()
+        return pending.pop()
 
     def _read_some(self) -> None:
         # A call of its own, so the read and its frames die on return instead of staying
@@ -134,16 +135,20 @@ class FastSocket:
         except ProtocolError as exc:
             self.close(exc.code, exc.reason)
             return
-        for opcode, payload in frames:
-            if opcode in (OP_TEXT, OP_BINARY):
-                self.pending.append(payload)
-            elif opcode == OP_PING:
-                self._write(frame(OP_PONG, payload))
-            elif opcode == OP_CLOSE:
-                self.peer_closed = True
-                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1000
-                self.close(1000 if code in (1005, 1006) else code)
-                return
+        pending = self.pending  # empty: receive() reads only then
+        try:
+            for opcode, payload in frames:
+                if opcode in (OP_TEXT, OP_BINARY):
+                    pending.append(payload)
+                elif opcode == OP_PING:
+                    self._write(frame(OP_PONG, payload))
+                elif opcode == OP_CLOSE:
+                    self.peer_closed = True
+                    code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1000
+                    self.close(1000 if code in (1005, 1006) else code)
+                    return
+        finally:
+            pending.reverse()  # oldest last: pop() takes it first
 
     def send(self, text: str | bytes) -> None:
         """Send one message: str as a text frame, bytes as binary."""
