@@ -27,6 +27,10 @@ from conference.media.wsframe import (
 )
 
 MEDIA_BLUEPRINT = "media_sockets"
+# One receive buffer for every socket of the worker: under gevent a read and the parsing of what
+# it got never yield, and FrameParser keeps no reference to it. A fresh 64 KB bytes per read
+# (shrunk to the ~400 bytes received) made glibc carve and split 64 KB holes all over its heap.
+_READ_BUF = memoryview(bytearray(65536))
 
 
 class HandOffThread(threading.Thread):
@@ -69,7 +73,9 @@ class FastSocket:
         raw, self._read_event = getattr(self.sock, "_sock", None), None
         if raw is not None and hasattr(self.sock, "_read_event") and hasattr(self.sock, "hub"):
             self._read_event, self._hub = self.sock._read_event, self.sock.hub
-        self._raw_recv = raw.recv if self._read_event is not None else self.sock.recv
+        # Under gevent into the shared buffer; with real threads (tests) a fresh bytes per read.
+        self._raw_recv_into = raw.recv_into if self._read_event is not None else None
+        self._raw_recv = self.sock.recv
         self._raw_send = raw.send if self._read_event is not None else self.sock.send
         # The owner's flush: run by this reader before it sleeps.
         self._on_idle: Callable[[], None] | None = None
@@ -119,10 +125,14 @@ class FastSocket:
     def _read_some(self) -> None:
         # A call of its own, so the read and its frames die on return instead of staying
         # alive (KBs per socket) in receive()'s frame while the greenlet waits for the next.
+        data: bytes | memoryview
         try:
             if self._read_event is not None and not self._park():
                 return  # poked: flush, then wait again
-            data = self._raw_recv(65536)
+            if self._raw_recv_into is not None:
+                data = _READ_BUF[:self._raw_recv_into(_READ_BUF)]
+            else:
+                data = self._raw_recv(65536)
         except BlockingIOError:
             return  # a spurious wake-up: wait again
         except OSError:
