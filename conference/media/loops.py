@@ -11,6 +11,7 @@ greenlet, whose stack is freed when it ends (bench/README.md, memory per stream)
 """
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable
 from typing import TypeVar
@@ -35,12 +36,15 @@ def start_loop(target: Callable[[], object], name: str) -> None:
 
 
 def run_apart(fn: Callable[[], T]) -> T:
-    """`fn()` in a greenlet (or thread) of its own; waits for it, returns or raises its result."""
+    """`fn()` in a greenlet (or thread) of its own; waits for it, returns or raises its result.
+
+    It runs in a copy of the caller's context (Flask's app and request stay current)."""
     result: list = []
+    context = contextvars.copy_context()
 
     def call() -> None:
         try:
-            result.append((True, fn()))
+            result.append((True, context.run(fn)))
         except BaseException as exc:  # the caller's to handle (the hub would print it)
             result.append((False, exc))
 

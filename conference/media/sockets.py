@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from functools import partial
 
 from flask import Blueprint, Flask, current_app
 from flask_sock import Sock
@@ -16,6 +17,7 @@ from conference.media.ai_leg import AiLeg
 from conference.media.codec import Dtmf, Malformed, Mark, Media, Start, Stop, parse
 from conference.media.fastws import FastSocket, HandOffThread
 from conference.media.forkleg import ForkLeg
+from conference.media.loops import run_apart
 from conference.media.loopstall import start_if_gevent
 from conference.media.registry import MediaPlane, get_plane
 from conference.media.start_guard import StartDeadline
@@ -82,7 +84,9 @@ def serve(ws, kind: str) -> None:
             elif cls is Mark:
                 leg.on_mark(msg.name, monotonic_ms())
             elif cls is Start:
-                leg = _open_leg(ws, plane, msg, kind)
+                # Apart: checking the token and opening the leg run deep, and this greenlet
+                # lives as long as the socket (conference/media/loops.py).
+                leg = run_apart(partial(_open_leg, ws, plane, msg, kind))
                 waiting.done()
                 if leg is None:
                     return
