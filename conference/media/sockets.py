@@ -69,7 +69,9 @@ def serve(ws, kind: str) -> None:
     if ws.thread is not None and not ws.thread.is_alive() and hasattr(ws, "sock"):
         ws = FastSocket(ws)  # the upgrade is done; the fast transport reads from here on
     state, leg, stopped = StreamState(), None, False
-    tcp = _dup(ws)
+    # FastSocket never closes its socket, so it can end the TCP connection itself; others need a
+    # descriptor of their own for that (a dup costs a socket object and two watchers per call).
+    tcp = None if isinstance(ws, FastSocket) else _dup(ws)
     waiting = StartDeadline(plane.config["START_TIMEOUT_S"])
     try:
         while True:
@@ -107,11 +109,16 @@ def serve(ws, kind: str) -> None:
             metrics.GAPS.inc(state.gaps)
             leg.close(stopped, monotonic_ms())
         hang_up(ws)
+        _end_tcp(ws.sock if isinstance(ws, FastSocket) else tcp)
         if tcp is not None:
-            # gevent's WSGI server keeps its own descriptor open: end the TCP connection.
-            with contextlib.suppress(OSError):
-                tcp.shutdown(socket.SHUT_RDWR)
             tcp.close()
+
+
+def _end_tcp(sock) -> None:
+    """End the TCP connection: gevent's WSGI server keeps its own descriptor open."""
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _dup(ws):
