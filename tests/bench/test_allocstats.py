@@ -1,6 +1,7 @@
 """The stream-memory bench's allocator breakdown reads real numbers from this very process."""
 from __future__ import annotations
 
+import gc
 import os
 
 from bench._allocstats import glibc, pymalloc, rss_by_mapping
@@ -15,12 +16,13 @@ def test_resident_memory_by_mapping_adds_up_to_the_process_rss():
 
 
 def test_pymalloc_counts_small_objects_in_use():
+    gc.collect()  # no collection of older garbage in between to offset the growth
     before = pymalloc()
-    kept = [object() for _ in range(50_000)]  # 16 B each, all from pymalloc's pools
+    kept = [object() for _ in range(200_000)]  # 16 B each, all from pymalloc's pools
     after = pymalloc()
     assert set(after) == {"pymalloc_arenas", "pymalloc_in_use", "pymalloc_free_blocks",
                           "pymalloc_unused_pools"}
-    assert after["pymalloc_in_use"] - before["pymalloc_in_use"] >= 16 * len(kept)
+    assert after["pymalloc_in_use"] - before["pymalloc_in_use"] >= 0.8 * 16 * len(kept)
 
 
 def test_glibc_counts_a_large_block_in_use():
