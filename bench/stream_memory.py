@@ -7,8 +7,8 @@ gunicorn worker (bench/_confserver.py, pinned to core 0, generators on core 1) i
 one conference, snapshotted, then holds N streams for --seconds and is snapshotted again
 (bench/_memsnap.py via bench/_hook_conf.py). Two servers per kind: one for RSS (no tracing),
 one under tracemalloc for the Python heap's top allocations. Prints per stream: RSS, the traced
-heap, greenlets and the C stack they keep on the heap (greenlet's `_stack_saved`, which
-tracemalloc cannot see), resident memory by allocator (bench/_allocstats.py: the brk heap vs
+heap, greenlets and the C stack they keep on the heap (greenlet's `_stack_saved`, inside the
+traced heap), resident memory by allocator (bench/_allocstats.py: the brk heap vs
 anonymous mappings, glibc's and pymalloc's bytes in use and free), live objects by type and the
 top allocation sites; --keep DIR keeps the snapshots for a closer look. Not a test.
 """
