@@ -7,8 +7,10 @@ gunicorn worker (bench/_confserver.py, pinned to core 0, generators on core 1) i
 one conference, snapshotted, then holds N streams for --seconds and is snapshotted again
 (bench/_memsnap.py via bench/_hook_conf.py). Two servers per kind: one for RSS (no tracing),
 one under tracemalloc for the Python heap's top allocations. Prints per stream: RSS, the traced
-heap, greenlets and the C stack they keep on the heap (greenlet's `_stack_saved`, which
-tracemalloc cannot see), live objects by type and the top allocation sites. Not a test.
+heap, greenlets and the C stack they keep on the heap (greenlet's `_stack_saved`, inside the
+traced heap), resident memory by allocator (bench/_allocstats.py: the brk heap vs
+anonymous mappings, glibc's and pymalloc's bytes in use and free), live objects by type and the
+top allocation sites; --keep DIR keeps the snapshots for a closer look. Not a test.
 """
 from __future__ import annotations
 
@@ -89,7 +91,9 @@ def run_kind(base: Path, kind: str, hook: str, args) -> dict:
            "oldest_mark_ms": full["oldest_mark_ms"],
            "transcript_queue_frames": (full["transcript_queue_frames"]
                                        - zero["transcript_queue_frames"]) / streams,
-           "types": per_stream_types(zero["types"], full["types"], streams)}
+           "types": per_stream_types(zero["types"], full["types"], streams),
+           "alloc_kb": {k: (v - zero.get("alloc", {}).get(k, 0)) / 1024 / streams
+                        for k, v in full.get("alloc", {}).items()}}
     if hook == "tracemalloc":
         out["traced_kb"] = (full["traced"] - zero["traced"]) / 1024 / streams
         out["traced_peak_kb"] = (full["traced_peak"] - zero["traced"]) / 1024 / streams
@@ -152,6 +156,8 @@ def report(r: dict) -> None:
     print("  greenlets by run:", r["greenlets_by_run"])
     print("  saved C stack by run (bytes, all streams):", r["stack_by_run"])
     print("  objects per stream:", dict(list(r["types"].items())[:14]))
+    print("  KB per stream by allocator (RSS by mapping; glibc and pymalloc in use / free):",
+          {k: round(v, 1) for k, v in r["alloc_kb"].items()})
     if "top" in r:
         print("  traced heap gained per stream, by the project line that allocated it:")
         for line in r["top"]["lines"]:
@@ -173,14 +179,16 @@ def main() -> None:
     p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                    help="extra server environment, e.g. an allocator setting to try")
     p.add_argument("--json")
+    p.add_argument("--keep", metavar="DIR", help="keep the snapshots (.json, .tracemalloc) here")
     args = p.parse_args()
     print(f"stream memory {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}, "
           f"load average {os.getloadavg()[0]:.2f}", flush=True)
     results = []
     with tempfile.TemporaryDirectory(prefix="stream-mem-") as tmp:
+        base = Path(args.keep or tmp)
         for kind in args.kinds.split(","):
             for hook in args.hooks.split(","):
-                results.append(run_kind(Path(tmp), kind, hook, args))
+                results.append(run_kind(base, kind, hook, args))
                 report(results[-1])
     print(f"\nload average at end {os.getloadavg()[0]:.2f}")
     if args.json:

@@ -35,7 +35,6 @@ class AiLeg:
                          track="inbound_track", label=info.get("label") or "ai")
         self.key = (start.call_sid, "ai")
         self.enc = Encoder(start.stream_sid)
-        self.wake = threading.Event()
         self.open = True
         self.fenced = False
         self.clear_signal: float | None = None
@@ -50,11 +49,13 @@ class AiLeg:
         self._sender = None
         own = getattr(ws, "own_writes", None)
         poke = own(self._flush_safely) if own is not None else None
+        self.wake: threading.Event | _Poke
         if poke is not None:
             self.wake = _Poke(poke)  # no sender greenlet: one hop less per frame
         else:
-            self._sender = threading.Thread(target=self._send_loop, name="ai-sender",
-                                            daemon=True)
+            self.wake = wake = threading.Event()
+            self._sender = threading.Thread(target=self._send_loop, args=(wake,),
+                                            name="ai-sender", daemon=True)
 
     def attach(self, now_ms: float) -> None:
         """Claim the call, resume or create its LiveCall, start the sender."""
@@ -149,8 +150,7 @@ class AiLeg:
         self.clear_signal = signal_ms
         self.wake.set()
 
-    def _send_loop(self) -> None:
-        wake = self.wake
+    def _send_loop(self, wake: threading.Event) -> None:
         while self.open:
             wake.wait()
             wake.clear()

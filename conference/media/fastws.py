@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections import deque
 from collections.abc import Callable
 
 from flask import has_request_context, request
@@ -28,6 +27,10 @@ from conference.media.wsframe import (
 )
 
 MEDIA_BLUEPRINT = "media_sockets"
+# One receive buffer for every socket of the worker: under gevent a read and the parsing of what
+# it got never yield, and FrameParser keeps no reference to it. A fresh 64 KB bytes per read
+# (shrunk to the ~400 bytes received) made glibc carve and split 64 KB holes all over its heap.
+_READ_BUF = memoryview(bytearray(65536))
 
 
 class HandOffThread(threading.Thread):
@@ -57,7 +60,9 @@ class FastSocket:
         offers = ws.environ.get("HTTP_SEC_WEBSOCKET_EXTENSIONS", "")
         self.parser = FrameParser(max_message, deflate="permessage-deflate" in offers)
         _release_handshake_state(ws)
-        self.pending: deque[bytes] = deque()
+        # Messages of the last read, newest first: receive() pops the end, and reads again only
+        # once it is empty (a list: an empty deque costs a 64-slot block per socket).
+        self.pending: list[bytes] = []
         self.connected = True
         self.close_code: int | None = None
         self.peer_closed = False
@@ -68,7 +73,9 @@ class FastSocket:
         raw, self._read_event = getattr(self.sock, "_sock", None), None
         if raw is not None and hasattr(self.sock, "_read_event") and hasattr(self.sock, "hub"):
             self._read_event, self._hub = self.sock._read_event, self.sock.hub
-        self._raw_recv = raw.recv if self._read_event is not None else self.sock.recv
+        # Under gevent into the shared buffer; with real threads (tests) a fresh bytes per read.
+        self._raw_recv_into = raw.recv_into if self._read_event is not None else None
+        self._raw_recv = self.sock.recv
         self._raw_send = raw.send if self._read_event is not None else self.sock.send
         # The owner's flush: run by this reader before it sleeps.
         self._on_idle: Callable[[], None] | None = None
@@ -113,15 +120,19 @@ class FastSocket:
                 self._on_idle()  # may raise ConnectionClosed: the socket is gone
                 continue
             self._read_some()
-        return pending.popleft()
+        return pending.pop()
 
     def _read_some(self) -> None:
         # A call of its own, so the read and its frames die on return instead of staying
         # alive (KBs per socket) in receive()'s frame while the greenlet waits for the next.
+        data: bytes | memoryview
         try:
             if self._read_event is not None and not self._park():
                 return  # poked: flush, then wait again
-            data = self._raw_recv(65536)
+            if self._raw_recv_into is not None:
+                data = _READ_BUF[:self._raw_recv_into(_READ_BUF)]
+            else:
+                data = self._raw_recv(65536)
         except BlockingIOError:
             return  # a spurious wake-up: wait again
         except OSError:
@@ -134,16 +145,20 @@ class FastSocket:
         except ProtocolError as exc:
             self.close(exc.code, exc.reason)
             return
-        for opcode, payload in frames:
-            if opcode in (OP_TEXT, OP_BINARY):
-                self.pending.append(payload)
-            elif opcode == OP_PING:
-                self._write(frame(OP_PONG, payload))
-            elif opcode == OP_CLOSE:
-                self.peer_closed = True
-                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1000
-                self.close(1000 if code in (1005, 1006) else code)
-                return
+        pending = self.pending  # empty: receive() reads only then
+        try:
+            for opcode, payload in frames:
+                if opcode in (OP_TEXT, OP_BINARY):
+                    pending.append(payload)
+                elif opcode == OP_PING:
+                    self._write(frame(OP_PONG, payload))
+                elif opcode == OP_CLOSE:
+                    self.peer_closed = True
+                    code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1000
+                    self.close(1000 if code in (1005, 1006) else code)
+                    return
+        finally:
+            pending.reverse()  # oldest last: pop() takes it first
 
     def send(self, text: str | bytes) -> None:
         """Send one message: str as a text frame, bytes as binary."""

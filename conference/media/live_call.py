@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections import deque
 from typing import TYPE_CHECKING
 
 from agents.base import (
@@ -25,7 +24,7 @@ from agents.realtime.prewarm import POOL
 from agents.registry import backend_settings, create_session
 from agents.tools import error_output
 from conference.logs import get_logger, monotonic_ms
-from conference.media import metrics, ports, statesink
+from conference.media import loops, metrics, ports, statesink
 from conference.media.barge import BargeIn
 from conference.media.clearwatch import ClearWatch
 from conference.media.playout import PlayoutTracker, Truncation
@@ -50,7 +49,9 @@ class LiveCall(BargeIn):
         self.tracker = PlayoutTracker(int(cfg["PLAYOUT_LEAD_MS"]), int(cfg["MARK_INTERVAL_MS"]),
                                       int(cfg.get("MEDIA_CHUNK_MS", 100)))
         self.replay = plane.replay.get(call_sid)
-        self.out_index: deque[tuple[int, int]] = deque()  # (outbound ring index, end position)
+        # (outbound ring index, end position) of chunks sent and not yet acknowledged: a list,
+        # short like the tracker's (an empty deque costs a 64-slot block per call).
+        self.out_index: list[tuple[int, int]] = []
         self.session: AgentSession | None = None
         self.ready = False
         self.inline = False
@@ -66,8 +67,6 @@ class LiveCall(BargeIn):
                                              dict(info, call_sid=call_sid))
         self._observed_item: str | None = None
         self.clear_watch: tuple[ClearWatch, str, str | None] | None = None  # (watch, source, who)
-        self._reader = threading.Thread(target=self._read_events, name=f"agent-{call_sid}",
-                                        daemon=True)
 
     def start(self) -> None:
         """Resume from shared replay rings if another worker had this call, then start reading."""
@@ -77,7 +76,7 @@ class LiveCall(BargeIn):
             replay.fed = replay.inbound.frames[0][0]
         for chunk in replay.unacked_outbound():
             self.tracker.push("resume", chunk)
-        self._reader.start()
+        loops.start_loop(self._read_events, f"agent-{self.call_sid}")
 
     def wake(self) -> None:
         """Let the current socket's sender look for work."""
@@ -91,7 +90,9 @@ class LiveCall(BargeIn):
         backoff = 0.25
         while not self.closed:
             if not self.ready:
-                if not self._connect():
+                # Apart: the profile query and the backend's set-up run deep, and this loop's
+                # greenlet lives as long as the call (conference/media/loops.py).
+                if not loops.run_apart(self._connect):
                     time.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
                 continue
@@ -264,9 +265,12 @@ class LiveCall(BargeIn):
 
     def on_acked(self) -> None:
         """Advance the shared outbound cursor to the tracker's acknowledged position."""
-        acked, index = self.tracker.acked, self.out_index
-        while index and index[0][1] <= acked:
-            self.replay.out_acked = index.popleft()[0] + 1
+        acked, index, done = self.tracker.acked, self.out_index, 0
+        while done < len(index) and index[done][1] <= acked:
+            done += 1
+        if done:
+            self.replay.out_acked = index[done - 1][0] + 1
+            del index[:done]
 
     def record(self, event: str, payload: dict) -> None:
         """Queue a ConferenceEvent(source="media") write."""

@@ -7,7 +7,6 @@ the audio before it played; `clear` bumps the generation so late marks and audio
 """
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 
 FRAME = 160  # bytes in a 20 ms frame
@@ -78,9 +77,11 @@ class PlayoutTracker:
         self.items: dict[str, Item] = {}
         # Queued, unsent audio: one growing bytearray per run of an item's deltas, so seconds of
         # backlog cost their bytes, not a bytes object and a tuple per 20 ms delta.
-        self.pending: deque[tuple[Item, bytearray]] = deque()
-        self.segments: deque[tuple[int, bytes, float, Item]] = deque()  # sent, not yet acked
-        self.marks: deque[tuple[int, int, float]] = deque()  # (seq, position, sent at)
+        # Lists, not deques: they stay short (the leads bound what is sent and marked; pending
+        # has one entry per run of an item), and an empty deque costs a 64-slot block (~650 B).
+        self.pending: list[tuple[Item, bytearray]] = []
+        self.segments: list[tuple[int, bytes, float, Item]] = []  # sent, not yet acked
+        self.marks: list[tuple[int, int, float]] = []  # (seq, position, sent at)
         self.anchor = (0, float("-inf"))  # (position, time) known to be playing
         self.stale_marks = 0
         self.dropped_bytes = 0
@@ -121,7 +122,7 @@ class PlayoutTracker:
             if take < len(queued):
                 del queued[:take]
             else:
-                pending.popleft()
+                del pending[0]
             if item.start < 0:
                 item.start = self.sent
             self.segments.append((self.sent, data, now_ms, item))
@@ -162,9 +163,11 @@ class PlayoutTracker:
         if not self.marks or not self.marks[0][0] <= seq_n <= self.marks[-1][0]:
             self.stale_marks += 1
             return False
-        pos = self.acked
-        while self.marks and self.marks[0][0] <= seq_n:
-            pos = self.marks.popleft()[1]
+        marks, done = self.marks, 1
+        while done < len(marks) and marks[done][0] <= seq_n:
+            done += 1
+        pos = marks[done - 1][1]
+        del marks[:done]
         self._ack(pos, now_ms)
         return True
 
@@ -174,11 +177,14 @@ class PlayoutTracker:
         estimate = self.position(now_ms)
         self.acked = max(self.acked, pos)
         self.anchor = (min(max(self.acked, estimate), self.acked + ECHO_SLACK), now_ms)
-        segments = self.segments
-        while segments and segments[0][0] + len(segments[0][1]) <= self.acked:
-            start, data, _, item = segments.popleft()
+        segments, done = self.segments, 0
+        for start, data, _, item in segments:
+            if start + len(data) > self.acked:
+                break
+            done += 1
             if not item.dead:
                 item.acked = min(item.sent, item.generated, start + len(data) - item.start)
+        del segments[:done]
 
     def position(self, now_ms: float) -> int:
         """Estimated playout position: the last anchor, advanced in real time through sent audio."""
@@ -231,8 +237,8 @@ class PlayoutTracker:
             item.sent -= len(data)
         pending = self.pending
         if replay and pending and pending[0][0] is replay[-1][0]:
-            replay[-1][1].extend(pending.popleft()[1])  # one buffer per run of an item
-        pending.extendleft(reversed(replay))
+            replay[-1][1].extend(pending.pop(0)[1])  # one buffer per run of an item
+        pending[:0] = replay
         self.segments.clear()
         self.marks.clear()
         self.gen += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from functools import partial
 
 from flask import Blueprint, Flask, current_app
 from flask_sock import Sock
@@ -16,6 +17,7 @@ from conference.media.ai_leg import AiLeg
 from conference.media.codec import Dtmf, Malformed, Mark, Media, Start, Stop, parse
 from conference.media.fastws import FastSocket, HandOffThread
 from conference.media.forkleg import ForkLeg
+from conference.media.loops import run_apart
 from conference.media.loopstall import start_if_gevent
 from conference.media.registry import MediaPlane, get_plane
 from conference.media.start_guard import StartDeadline
@@ -67,7 +69,9 @@ def serve(ws, kind: str) -> None:
     if ws.thread is not None and not ws.thread.is_alive() and hasattr(ws, "sock"):
         ws = FastSocket(ws)  # the upgrade is done; the fast transport reads from here on
     state, leg, stopped = StreamState(), None, False
-    tcp = _dup(ws)
+    # FastSocket never closes its socket, so it can end the TCP connection itself; others need a
+    # descriptor of their own for that (a dup costs a socket object and two watchers per call).
+    tcp = None if isinstance(ws, FastSocket) else _dup(ws)
     waiting = StartDeadline(plane.config["START_TIMEOUT_S"])
     try:
         while True:
@@ -82,7 +86,9 @@ def serve(ws, kind: str) -> None:
             elif cls is Mark:
                 leg.on_mark(msg.name, monotonic_ms())
             elif cls is Start:
-                leg = _open_leg(ws, plane, msg, kind)
+                # Apart: checking the token and opening the leg run deep, and this greenlet
+                # lives as long as the socket (conference/media/loops.py).
+                leg = run_apart(partial(_open_leg, ws, plane, msg, kind))
                 waiting.done()
                 if leg is None:
                     return
@@ -103,11 +109,16 @@ def serve(ws, kind: str) -> None:
             metrics.GAPS.inc(state.gaps)
             leg.close(stopped, monotonic_ms())
         hang_up(ws)
+        _end_tcp(ws.sock if isinstance(ws, FastSocket) else tcp)
         if tcp is not None:
-            # gevent's WSGI server keeps its own descriptor open: end the TCP connection.
-            with contextlib.suppress(OSError):
-                tcp.shutdown(socket.SHUT_RDWR)
             tcp.close()
+
+
+def _end_tcp(sock) -> None:
+    """End the TCP connection: gevent's WSGI server keeps its own descriptor open."""
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _dup(ws):

@@ -63,24 +63,34 @@ class FrameParser:
         self._compressed = False
         self._inflater = zlib.decompressobj(-zlib.MAX_WBITS) if deflate else None
 
-    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
-        """Add received bytes; return every message/control frame now complete."""
+    def feed(self, data: bytes | bytearray | memoryview) -> list[tuple[int, bytes]]:
+        """Add received bytes; return every message/control frame now complete.
+
+        `data` is not kept (only a partial frame's bytes are copied), so the caller may reuse
+        its buffer: with no partial frame pending, the frames are parsed where they lie.
+        """
         buf = self.buf
-        buf += data
+        src: bytes | bytearray | memoryview = data
+        if buf:
+            buf += data
+            src = buf
         out: list = []
         pos = 0
         try:
             while True:
-                got = self._next(buf, pos)
+                got = self._next(src, pos)
                 if got is None:
                     return out
                 pos, message = got
                 if message is not None:
                     out.append(message)
         finally:
-            del buf[:pos]
+            if src is buf:
+                del buf[:pos]
+            elif pos < len(src):
+                buf += src[pos:]  # the start of a frame still on its way
 
-    def _next(self, buf: bytearray, pos: int):
+    def _next(self, buf: bytes | bytearray | memoryview, pos: int):
         have = len(buf) - pos
         if have < 2:
             return None

@@ -33,6 +33,24 @@ def client_frame(opcode: int, payload: bytes, fin: bool = True, rsv1: bool = Fal
     return head + mask + unmask(payload, mask)
 
 
+def test_a_reused_receive_buffer_is_never_kept():
+    # FastSocket reads every socket into one shared buffer: whatever a feed leaves pending
+    # (the start of a frame) must be a copy, and the messages must own their bytes.
+    first, second = b'{"event":"media","n":1}', b'{"event":"media","n":2}'
+    wire = client_frame(OP_TEXT, first) + client_frame(OP_TEXT, second)
+    shared = bytearray(64)
+    view = memoryview(shared)
+    cut = len(wire) - 5  # the second frame's last 5 bytes come with the next read
+    shared[:cut] = wire[:cut]
+    parser = FrameParser()
+    got = parser.feed(view[:cut])
+    shared[:] = b"\xee" * len(shared)  # the next read overwrites the buffer
+    shared[:5] = wire[cut:]
+    got += parser.feed(view[:5])
+    assert got == [(OP_TEXT, first), (OP_TEXT, second)]
+    assert all(type(payload) is bytes for _, payload in got) and parser.buf == bytearray()
+
+
 @pytest.mark.parametrize("size", [0, 1, 125, 126, 300, 65535, 65536, 70000])
 def test_lengths_round_trip_byte_by_byte_and_whole(size):
     payload = os.urandom(size)
