@@ -50,8 +50,8 @@ def _backlog() -> dict:
             unplayed += sum(len(d) for _, d in o.pending)
             unacked += o.sent - o.acked
             oldest = max(oldest, o.oldest_mark_age(now))
-        elif name == "ForkTranscriber":
-            queued += o.queue.qsize()
+        elif name == "SharedTranscriber":  # the worker's one transcript queue
+            queued += o.frames.qsize()
     return {"unplayed_bytes": unplayed, "transcript_queue_frames": queued,
             "unacked_bytes": unacked, "trackers": trackers, "oldest_mark_ms": oldest}
 

@@ -32,6 +32,11 @@ class SpeechEnded:
 class Endpointer:
     """Feeds 8 kHz mu-law in any sizes and reports utterance boundaries, by audio time only."""
 
+    # Every transcribed fork holds one: slots, and the pre-roll kept as mu-law (half of PCM16).
+    __slots__ = ("_vad", "_start_frames", "_end_frames", "_max_frames", "_recent", "_buffer",
+                 "_frames", "_taken", "_silent", "_start_ms", "position_ms", "in_speech",
+                 "last_voiced_ms")
+
     def __init__(
         self,
         aggressiveness: int = 2,
@@ -60,23 +65,23 @@ class Endpointer:
         events: list[SpeechBegan | SpeechEnded] = []
         while len(self._buffer) >= FRAME_BYTES:
             frame, self._buffer = self._buffer[:FRAME_BYTES], self._buffer[FRAME_BYTES:]
-            event = self._frame(ulaw_to_pcm16(frame))
+            event = self._frame(frame, ulaw_to_pcm16(frame))
             if event is not None:
                 events.append(event)
         return events
 
-    def _frame(self, pcm: bytes) -> SpeechBegan | SpeechEnded | None:
+    def _frame(self, ulaw: bytes, pcm: bytes) -> SpeechBegan | SpeechEnded | None:
         voiced = self._vad.is_speech(pcm, ULAW_RATE)
         self.position_ms += FRAME_MS
         if voiced:
             self.last_voiced_ms = self.position_ms
         if not self.in_speech:
-            self._recent.append((pcm, voiced))
+            self._recent.append((ulaw, voiced))
             recent_voiced = sum(v for _, v in list(self._recent)[-self._start_frames :])
             if recent_voiced < self._start_frames:
                 return None
             self.in_speech, self._silent = True, 0
-            self._frames = [p for p, _ in self._recent]
+            self._frames = [ulaw_to_pcm16(u) for u, _ in self._recent]
             self._start_ms = self.position_ms - FRAME_MS * len(self._frames)
             self._recent.clear()
             return SpeechBegan(self._start_ms)
