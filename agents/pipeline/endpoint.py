@@ -32,9 +32,10 @@ class SpeechEnded:
 class Endpointer:
     """Feeds 8 kHz mu-law in any sizes and reports utterance boundaries, by audio time only."""
 
-    # Every transcribed fork holds one: slots, and the pre-roll kept as mu-law (half of PCM16).
+    # Every transcribed fork holds one: slots, and its audio (pre-roll and the utterance so
+    # far) kept as mu-law, half of PCM16, decoded only when it is handed out.
     __slots__ = ("_vad", "_start_frames", "_end_frames", "_max_frames", "_recent", "_buffer",
-                 "_frames", "_taken", "_silent", "_start_ms", "position_ms", "in_speech",
+                 "_speech", "_taken", "_silent", "_start_ms", "position_ms", "in_speech",
                  "last_voiced_ms")
 
     def __init__(
@@ -51,8 +52,8 @@ class Endpointer:
         self._max_frames = max_ms // FRAME_MS
         self._recent: deque[tuple[bytes, bool]] = deque(maxlen=max(preroll_ms // FRAME_MS, 5))
         self._buffer = b""
-        self._frames: list[bytes] = []
-        self._taken = 0
+        self._speech = bytearray()  # mu-law of the current utterance, pre-roll included
+        self._taken = 0  # its frames handed out by take_speech()
         self._silent = 0
         self._start_ms = 0
         self.position_ms = 0
@@ -65,13 +66,13 @@ class Endpointer:
         events: list[SpeechBegan | SpeechEnded] = []
         while len(self._buffer) >= FRAME_BYTES:
             frame, self._buffer = self._buffer[:FRAME_BYTES], self._buffer[FRAME_BYTES:]
-            event = self._frame(frame, ulaw_to_pcm16(frame))
+            event = self._frame(frame)
             if event is not None:
                 events.append(event)
         return events
 
-    def _frame(self, ulaw: bytes, pcm: bytes) -> SpeechBegan | SpeechEnded | None:
-        voiced = self._vad.is_speech(pcm, ULAW_RATE)
+    def _frame(self, ulaw: bytes) -> SpeechBegan | SpeechEnded | None:
+        voiced = self._vad.is_speech(ulaw_to_pcm16(ulaw), ULAW_RATE)
         self.position_ms += FRAME_MS
         if voiced:
             self.last_voiced_ms = self.position_ms
@@ -81,23 +82,30 @@ class Endpointer:
             if recent_voiced < self._start_frames:
                 return None
             self.in_speech, self._silent = True, 0
-            self._frames = [ulaw_to_pcm16(u) for u, _ in self._recent]
-            self._start_ms = self.position_ms - FRAME_MS * len(self._frames)
+            self._speech = bytearray(b"".join(u for u, _ in self._recent))
+            self._start_ms = self.position_ms - FRAME_MS * len(self._recent)
             self._recent.clear()
             return SpeechBegan(self._start_ms)
-        self._frames.append(pcm)
+        self._speech += ulaw
         self._silent = 0 if voiced else self._silent + 1
-        if self._silent >= self._end_frames or len(self._frames) >= self._max_frames:
+        if self._silent >= self._end_frames or self._frames() >= self._max_frames:
             return self._finish()
         return None
+
+    def _frames(self) -> int:
+        return len(self._speech) // FRAME_BYTES
+
+    def _pcm(self, first: int, end: int) -> bytes:
+        """PCM16 of the utterance's frames [first, end) (mu-law decodes sample by sample)."""
+        return ulaw_to_pcm16(bytes(self._speech[first * FRAME_BYTES : end * FRAME_BYTES]))
 
     def take_speech(self) -> bytes:
         """PCM16 of the current utterance not handed out yet (pre-roll included), for STT
         that decodes while the caller is still talking; b"" outside speech."""
         if not self.in_speech:
             return b""
-        out = b"".join(self._frames[self._taken :])
-        self._taken = len(self._frames)
+        out = self._pcm(self._taken, self._frames())
+        self._taken = self._frames()
         return out
 
     def flush(self) -> SpeechEnded | None:
@@ -106,8 +114,7 @@ class Endpointer:
 
     def _finish(self) -> SpeechEnded:
         # Drop most of the trailing silence; keep 100 ms so the recognizer sees the word end.
-        keep = len(self._frames) - max(self._silent - 5, 0)
-        pcm = b"".join(self._frames[:keep])
-        rest = b"".join(self._frames[self._taken : keep])
-        self.in_speech, self._frames, self._silent, self._taken = False, [], 0, 0
+        keep = self._frames() - max(self._silent - 5, 0)
+        pcm, rest = self._pcm(0, keep), self._pcm(self._taken, keep)
+        self.in_speech, self._speech, self._silent, self._taken = False, bytearray(), 0, 0
         return SpeechEnded(pcm, self._start_ms, self.last_voiced_ms, rest)

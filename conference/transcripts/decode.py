@@ -87,7 +87,7 @@ class Decoders:
     def keep(self, tenants: Iterable[str]) -> None:
         """Forget the recognizers of tenants with no fork left (a new one reloads the profile)."""
         wanted = set(tenants)
-        for tenant in [t for t in self.stts if t not in wanted]:
+        for tenant in [t for t in list(self.stts) if t not in wanted]:  # decoders add to it
             self.stts.pop(tenant, None)
 
     def wait_idle(self, timeout: float) -> bool:
