@@ -27,7 +27,7 @@ SUMMARY_WAIT_S = 120.0  # for this worker's lines to land (the writer retries th
 
 
 class TranscriptService:
-    """Keeps a transcriber on every fork of this worker's media plane; summarises at the end."""
+    """All of this worker's forks on its one transcriber; summarises each conference at the end."""
 
     def __init__(self, app: Flask, make_stt: Callable[[dict], object] | None = None,
                  clock: Callable[[], float] = time.time,
