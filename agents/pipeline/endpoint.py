@@ -1,7 +1,6 @@
 """Sans-I/O endpointing: webrtcvad decides where caller utterances start and end."""
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 
 import webrtcvad
@@ -34,9 +33,9 @@ class Endpointer:
 
     # Every transcribed fork holds one: slots, and its audio (pre-roll and the utterance so
     # far) kept as mu-law, half of PCM16, decoded only when it is handed out.
-    __slots__ = ("_vad", "_start_frames", "_end_frames", "_max_frames", "_recent", "_buffer",
-                 "_speech", "_taken", "_silent", "_start_ms", "position_ms", "in_speech",
-                 "last_voiced_ms")
+    __slots__ = ("_vad", "_start_frames", "_end_frames", "_max_frames", "_preroll", "_recent",
+                 "_voiced", "_buffer", "_speech", "_taken", "_silent", "_start_ms",
+                 "position_ms", "in_speech", "last_voiced_ms")
 
     def __init__(
         self,
@@ -50,7 +49,9 @@ class Endpointer:
         self._start_frames = start_frames
         self._end_frames = silence_ms // FRAME_MS
         self._max_frames = max_ms // FRAME_MS
-        self._recent: deque[tuple[bytes, bool]] = deque(maxlen=max(preroll_ms // FRAME_MS, 5))
+        self._preroll = max(preroll_ms // FRAME_MS, 5) * FRAME_BYTES
+        self._recent = bytearray()  # mu-law of the last frames outside speech (the pre-roll)
+        self._voiced = 0  # their last `start_frames` VAD decisions, one bit each
         self._buffer = b""
         self._speech = bytearray()  # mu-law of the current utterance, pre-roll included
         self._taken = 0  # its frames handed out by take_speech()
@@ -77,14 +78,15 @@ class Endpointer:
         if voiced:
             self.last_voiced_ms = self.position_ms
         if not self.in_speech:
-            self._recent.append((ulaw, voiced))
-            recent_voiced = sum(v for _, v in list(self._recent)[-self._start_frames :])
-            if recent_voiced < self._start_frames:
+            self._recent += ulaw
+            if len(self._recent) > self._preroll:
+                del self._recent[:FRAME_BYTES]
+            self._voiced = (self._voiced << 1 | voiced) & ((1 << self._start_frames) - 1)
+            if self._voiced.bit_count() < self._start_frames:
                 return None
-            self.in_speech, self._silent = True, 0
-            self._speech = bytearray(b"".join(u for u, _ in self._recent))
-            self._start_ms = self.position_ms - FRAME_MS * len(self._recent)
-            self._recent.clear()
+            self.in_speech, self._silent, self._voiced = True, 0, 0
+            self._speech, self._recent = self._recent, bytearray()
+            self._start_ms = self.position_ms - FRAME_MS * self._frames()
             return SpeechBegan(self._start_ms)
         self._speech += ulaw
         self._silent = 0 if voiced else self._silent + 1
