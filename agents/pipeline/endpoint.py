@@ -99,7 +99,8 @@ class Endpointer:
 
     def _pcm(self, first: int, end: int) -> bytes:
         """PCM16 of the utterance's frames [first, end) (mu-law decodes sample by sample)."""
-        return ulaw_to_pcm16(bytes(self._speech[first * FRAME_BYTES : end * FRAME_BYTES]))
+        # A view, not a copy (it is gone before the buffer grows again).
+        return ulaw_to_pcm16(memoryview(self._speech)[first * FRAME_BYTES : end * FRAME_BYTES])
 
     def take_speech(self) -> bytes:
         """PCM16 of the current utterance not handed out yet (pre-roll included), for STT
@@ -117,6 +118,7 @@ class Endpointer:
     def _finish(self) -> SpeechEnded:
         # Drop most of the trailing silence; keep 100 ms so the recognizer sees the word end.
         keep = self._frames() - max(self._silent - 5, 0)
-        pcm, rest = self._pcm(0, keep), self._pcm(self._taken, keep)
+        pcm = self._pcm(0, keep)
+        rest = pcm if self._taken == 0 else self._pcm(self._taken, keep)  # no second copy
         self.in_speech, self._speech, self._silent, self._taken = False, bytearray(), 0, 0
         return SpeechEnded(pcm, self._start_ms, self.last_voiced_ms, rest)

@@ -13,12 +13,16 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from agents.audio import pcm16_to_ulaw, ulaw_to_pcm16
 from conference.logs import get_logger
 from conference.transcripts.store import store_line
 
 log = get_logger("transcripts")
-DECODE_THREADS = 4  # concurrent decodes (an OpenAI request, a wait on the CPU pool)
-DECODE_PENDING = 16  # utterances waiting for a thread
+# Each utterance in flight holds its PCM16 (~16 KB a second) and, offline, a pickled copy in
+# the CPU pool's queue, whose one process decodes one at a time anyway: few threads, a short
+# queue (bench/stream_memory.py: 4 threads and 16 waiting cost ~15 KB per fork of RSS).
+DECODE_THREADS = 2  # concurrent decodes (an OpenAI request, a wait on the CPU pool)
+DECODE_PENDING = 6  # utterances waiting for a thread
 _STOP = object()
 
 
@@ -46,7 +50,8 @@ class Decoders:
             # Another thread only when every one is busy (the consumer alone submits).
             more = self.busy > len(self.threads) and len(self.threads) < self.max_threads
         try:
-            self.jobs.put_nowait((fork, pcm, started, ended))
+            # Waiting as mu-law, half of PCM16 (PCM16 from mu-law encodes back exactly).
+            self.jobs.put_nowait((fork, pcm16_to_ulaw(pcm), started, ended))
         except queue.Full:
             self.skipped += 1
             self._finished(fork)
@@ -59,9 +64,9 @@ class Decoders:
 
     def _work(self) -> None:
         while (job := self.jobs.get()) is not _STOP:
-            fork, pcm, started, ended = job
+            fork, ulaw, started, ended = job
             try:
-                text = self._text(fork.info, pcm)
+                text = self._text(fork.info, ulaw_to_pcm16(ulaw))
                 if text.strip():
                     fork.lines += 1
                     self.write(store_line, fork.info, text, started, ended, "fork")

@@ -60,3 +60,22 @@ def test_a_recognizer_is_made_per_tenant_and_forgotten_when_its_forks_are_gone()
     utterance("1")
     assert made == ["1", "2", "1"]
     decoders.stop()
+
+
+def test_an_utterance_waiting_as_mu_law_is_decoded_from_exactly_its_pcm():
+    from agents import audio
+
+    every_code = audio.ulaw_to_pcm16(bytes(range(256)))  # what the endpointer hands out
+    heard = []
+
+    class Recorder:
+        def transcribe(self, pcm):
+            heard.append(pcm)
+            return [("words", True)]
+
+    decoders = Decoders(lambda info: Recorder(), lambda *job: None)
+    shared = SharedTranscriber(lambda info: None, lambda *job: None, decoders=decoders)
+    decoders.submit(shared.fork({}), every_code, 0.0, 0.0)
+    assert decoders.wait_idle(30)
+    decoders.stop()
+    assert heard == [every_code]  # mu-law to PCM16 and back is exact, for every code
