@@ -20,7 +20,8 @@ from conference.transcripts.store import store_line
 log = get_logger("transcripts")
 # Each utterance in flight holds its PCM16 (~16 KB a second) and, offline, a pickled copy in
 # the CPU pool's queue, whose one process decodes one at a time anyway: few threads, a short
-# queue (bench/stream_memory.py: 4 threads and 16 waiting cost ~15 KB per fork of RSS).
+# queue (bench/stream_memory.py, 60 forks: 46-47 KB RSS per fork with these, 54-60 KB with 4
+# threads and 16 waiting).
 DECODE_THREADS = 2  # concurrent decodes (an OpenAI request, a wait on the CPU pool)
 DECODE_PENDING = 6  # utterances waiting for a thread
 _STOP = object()
