@@ -26,7 +26,7 @@ ULAW_FRAME_BYTES = ULAW_RATE * FRAME_MS // 1000  # 160 bytes = 20 ms of mu-law
 ULAW_SILENCE = b"\xff"
 
 
-def ulaw_to_pcm16(ulaw: bytes) -> bytes:
+def ulaw_to_pcm16(ulaw: bytes | bytearray | memoryview) -> bytes:
     """Decode mu-law bytes to PCM16 at the same rate."""
     return audioop.ulaw2lin(ulaw, SAMPLE_WIDTH)
 

@@ -42,7 +42,7 @@ def _backlog() -> dict:
     (a loaded box), so the unacknowledged audio and the oldest unechoed mark say why."""
     from conference.logs import monotonic_ms
 
-    unplayed = queued = unacked = trackers = 0
+    unplayed = queued = unacked = trackers = decoding = skipped = 0
     oldest = 0.0
     now = monotonic_ms()
     for o in gc.get_objects():
@@ -52,9 +52,14 @@ def _backlog() -> dict:
             unplayed += sum(len(d) for _, d in o.pending)
             unacked += o.sent - o.acked
             oldest = max(oldest, o.oldest_mark_age(now))
-        elif name == "ForkTranscriber":
-            queued += o.queue.qsize()
+        elif name == "SharedTranscriber":  # the worker's one transcript queue
+            queued += o.frames.qsize()
+            # Utterances waiting for a decoder thread: bounded per worker, not per fork.
+            decoding += sum(len(job[1]) for job in list(o.decoders.jobs.queue)
+                            if isinstance(job, tuple))
+            skipped += o.decoders.skipped
     return {"unplayed_bytes": unplayed, "transcript_queue_frames": queued,
+            "transcript_decode_bytes": decoding, "transcript_skipped": skipped,
             "unacked_bytes": unacked, "trackers": trackers, "oldest_mark_ms": oldest}
 
 

@@ -91,9 +91,10 @@ def run_kind(base: Path, kind: str, hook: str, args) -> dict:
            "oldest_mark_ms": full["oldest_mark_ms"],
            "transcript_queue_frames": (full["transcript_queue_frames"]
                                        - zero["transcript_queue_frames"]) / streams,
-           "types": per_stream_types(zero["types"], full["types"], streams),
-           "alloc_kb": {k: (v - zero.get("alloc", {}).get(k, 0)) / 1024 / streams
-                        for k, v in full.get("alloc", {}).items()}}
+            "transcript_decode_kb": full.get("transcript_decode_bytes", 0) / 1024 / streams,
+            "types": per_stream_types(zero["types"], full["types"], streams),
+            "alloc_kb": {k: (v - zero.get("alloc", {}).get(k, 0)) / 1024 / streams
+                         for k, v in full.get("alloc", {}).items()}}
     if hook == "tracemalloc":
         out["traced_kb"] = (full["traced"] - zero["traced"]) / 1024 / streams
         out["traced_peak_kb"] = (full["traced_peak"] - zero["traced"]) / 1024 / streams
@@ -152,7 +153,8 @@ def report(r: dict) -> None:
     print(f"  backlog per stream: AI output unplayed {r['unplayed_kb']:.1f} KB (unacknowledged "
           f"{r['unacked_ms']:.0f} ms, oldest unechoed mark {r['oldest_mark_ms']:.0f} ms: a queue "
           f"builds while the mark round trip exceeds the lead), transcript queue "
-          f"{r['transcript_queue_frames']:.1f} frames")
+          f"{r['transcript_queue_frames']:.1f} frames, utterances waiting for a decoder "
+          f"{r['transcript_decode_kb']:.1f} KB")
     print("  greenlets by run:", r["greenlets_by_run"])
     print("  saved C stack by run (bytes, all streams):", r["stack_by_run"])
     print("  objects per stream:", dict(list(r["types"].items())[:14]))

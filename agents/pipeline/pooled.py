@@ -105,10 +105,9 @@ class PooledSphinxSTT:
         self.key = f"{os.getpid()}-{next(_keys)}"
         self._first = False
 
-    def _run(self, fn, *args) -> str | None:
+    def _run(self, fn, *args, key: str | None) -> str | None:
         try:
-            return (self.pool or shared()).run(self.kind, fn, *args, block=self.block,
-                                               key=self.key)
+            return (self.pool or shared()).run(self.kind, fn, *args, block=self.block, key=key)
         except PoolFull:
             return None
         except TimeoutError:  # the slot stays taken until the decode really ends
@@ -120,7 +119,9 @@ class PooledSphinxSTT:
 
     def transcribe(self, pcm: bytes) -> Iterator[tuple[str, bool]]:
         """Decode one whole utterance in the pool; yields nothing when it was skipped."""
-        text = self._run(decode, self.corpus, pcm)
+        # A whole utterance needs no decoder state: any lane (one recognizer may serve many
+        # forks at once, e.g. every fork of a tenant).
+        text = self._run(decode, self.corpus, pcm, key=None)
         return iter(()) if text is None else iter(((text, True),))
 
     def start(self) -> None:
@@ -135,5 +136,5 @@ class PooledSphinxSTT:
 
     def finish(self) -> Iterator[tuple[str, bool]]:
         """End the streamed utterance; yields its text once the pool has decoded it."""
-        text = self._run(stream_finish, self.key)
+        text = self._run(stream_finish, self.key, key=self.key)
         return iter(()) if text is None else iter(((text, True),))

@@ -14,12 +14,13 @@ from agents.local import DEFAULT_FAQ
 from agents.pipeline.offline import SphinxSTT, profile_corpus
 from conference.media.registry import conf_key, get_plane
 from conference.transcripts import summary
-from conference.transcripts.live import ForkTranscriber, TranscriptService
+from conference.transcripts.consumer import SharedTranscriber
+from conference.transcripts.live import TranscriptService
 from models import Conference, ConferenceSummary, Tenant, TranscriptEntry, transaction
 from tests.fakes.openai_http import FakeOpenAI
+from tests.support.transcripts import SILENCE, finish, said, tap
 
 pytestmark = pytest.mark.skipif(not speech.available(), reason="espeak-ng not installed")
-SILENCE = audio.ULAW_SILENCE * 4800  # 600 ms closes an utterance
 
 
 @pytest.fixture
@@ -59,26 +60,28 @@ def publish(plane, clock: FrameClock, call_sid: str, ulaw: bytes) -> None:
         plane.taps.publish(call_sid, frame)
 
 
-def test_fork_transcriber_queues_on_the_tap_and_transcribes_in_its_worker():
+def test_the_tap_only_queues_and_the_shared_consumer_transcribes():
     jobs = []
     corpus = profile_corpus(AgentProfile(faq=DEFAULT_FAQ))
-    transcriber = ForkTranscriber({"label": "alice"}, lambda: SphinxSTT(corpus),
-                                  lambda *job: jobs.append(job))
-    for frame in audio.split_frames(speech.synthesize_ulaw("Where are you located?") + SILENCE):
-        transcriber(frame)  # the tap callback only enqueues
-    assert jobs == [] and transcriber.queue.qsize() > 50
-    transcriber.stop()
-    transcriber.run()
+    shared = SharedTranscriber(lambda info: SphinxSTT(corpus), lambda *job: jobs.append(job))
+    alice = shared.fork({"label": "alice"})
+    tap(alice, said("Where are you located?"))  # the tap callback only enqueues
+    assert jobs == [] and shared.queued > 50
+    finish(shared, alice)
+    shared.stop()
     (_, info, text, started, ended, source), = jobs
     assert info["label"] == "alice" and info["role"] == "customer" and source == "fork"
     assert "located" in text and started < ended
+    assert alice.done and alice.lines == 1
 
 
 def test_a_full_queue_drops_audio_instead_of_blocking():
-    transcriber = ForkTranscriber({}, lambda: None, lambda *job: None)
-    for _ in range(3100):
-        transcriber(b"\xff" * 160)
-    assert transcriber.dropped == 100
+    shared = SharedTranscriber(lambda info: None, lambda *job: None, max_frames=3000)
+    alice, bob = shared.fork({"label": "alice"}), shared.fork({"label": "bob"})
+    for _ in range(1550):
+        alice(b"\xff" * 160)
+        bob(b"\xff" * 160)  # one queue for every fork: its bound is the worker's
+    assert shared.dropped == 100 and shared.queued == 3000
 
 
 def test_forks_are_transcribed_ordered_and_summarised(app, conference):
@@ -98,12 +101,14 @@ def test_forks_are_transcribed_ordered_and_summarised(app, conference):
                      + SILENCE)
     plane.remove_fork(key, "alice", alice)
     plane.remove_fork(key, "bob", bob)
-    service.sync()  # detaches: both transcribers drain and stop
+    service.sync()  # detaches: both forks' last utterances are flushed
     assert not plane.taps.has_subscribers("CA1")
-    for transcriber in service.pending[key]:
-        assert transcriber.done.wait(30)
+    shared = service.transcriber
+    assert shared.drain(30) and shared.decoders.wait_idle(30)
+    assert all(state.done for state in service.pending[key])
     service.sync()  # the conference has no forks left: summarise
     service.summary.join(30)
+    service.stop()
     plane.sink.join()
 
     client = app.test_client()
@@ -176,11 +181,11 @@ def test_with_an_openai_key_forks_use_openai_transcription(app, conference):
         app.config.update(OPENAI_API_KEY="sk-fake", OPENAI_BASE_URL=fake.url)
         stt = DefaultSTT(app)({"tenant": str(conference.tenant_id)})
         jobs = []
-        transcriber = ForkTranscriber({"label": "alice"}, lambda: stt, lambda *j: jobs.append(j))
-        for frame in audio.split_frames(speech.synthesize_ulaw("Where are you?") + SILENCE):
-            transcriber(frame)
-        transcriber.stop()
-        transcriber.run()
+        shared = SharedTranscriber(lambda info: stt, lambda *j: jobs.append(j))
+        alice = shared.fork({"label": "alice"})
+        tap(alice, speech.synthesize_ulaw("Where are you?") + SILENCE)
+        finish(shared, alice)
+        shared.stop()
     finally:
         fake.stop()
     assert [job[2] for job in jobs] == ["Where are you located?"]
@@ -192,19 +197,19 @@ def test_transcript_backlog_and_drops_are_on_metrics(app):
     from conference.media import metrics
     from conference.transcripts import live
 
-    service = TranscriptService(app)
+    shared = SharedTranscriber(lambda info: None, lambda *job: None, max_frames=3)
+    service = TranscriptService(app, transcriber=shared)
     live._services.add(service)  # what init_app does for the app's own service
-    transcriber = ForkTranscriber({}, lambda: None, lambda *job: None)
-    transcriber.queue.maxsize = 3
+    alice = shared.fork({})
     for _ in range(5):
-        transcriber(b"\xff" * 160)  # nobody drains it: 3 queued, 2 dropped
-    service.active[("t:c", "alice")] = ("MZ1", transcriber, lambda: None)
+        alice(b"\xff" * 160)  # nobody drains it: 3 queued, 2 dropped
+    service.active[("t:c", "alice")] = ("MZ1", alice, lambda: None)
     dropped = metrics.value("forkline_transcript_dropped_frames_total")
     live.refresh_metrics()  # what the service loop does after each sync
     live.refresh_metrics()  # drops are counted once, however often it refreshes
     assert metrics.value("forkline_transcript_backlog_frames") >= 3
     assert metrics.value("forkline_transcript_dropped_frames_total") == dropped + 2
     assert metrics.value("forkline_transcript_forks") >= 1
-    transcriber(b"\xff" * 160)  # one more drop: only it is added
+    alice(b"\xff" * 160)  # one more drop: only it is added
     live.refresh_metrics()
     assert metrics.value("forkline_transcript_dropped_frames_total") == dropped + 3

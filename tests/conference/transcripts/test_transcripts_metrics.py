@@ -16,14 +16,14 @@ ROOT = Path(__file__).resolve().parents[3]
 WORKER = r"""
 import os, sys
 from conference.transcripts import backlog
-from conference.transcripts.live import ForkTranscriber
+from conference.transcripts.consumer import SharedTranscriber
 
 queued, dropped = int(sys.argv[1]), int(sys.argv[2])
-fork = ForkTranscriber({}, lambda: None, lambda *job: None)
-fork.queue.maxsize = queued
+shared = SharedTranscriber(lambda info: None, lambda *job: None, max_frames=queued)
+fork = shared.fork({})
 for _ in range(queued + dropped):
     fork(b"\xff" * 160)
-backlog.refresh([fork])
+backlog.refresh([(shared, 1)])
 print(os.getpid())
 """
 
@@ -53,7 +53,8 @@ def test_backlog_forks_and_drops_are_summed_over_live_workers(tmp_path):
     worker(tmp_path, queued=5, dropped=1)
     assert scraped(tmp_path) == {"forkline_transcript_backlog_frames": 8.0,
                                  "forkline_transcript_forks": 2.0,
-                                 "forkline_transcript_dropped_frames_total": 3.0}
+                                 "forkline_transcript_dropped_frames_total": 3.0,
+                                 "forkline_transcript_skipped_utterances_total": 0.0}
     # gunicorn.conf.py's child_exit marks a dead worker: its gauges leave the sum, not its drops.
     multiprocess.mark_process_dead(first, path=str(tmp_path))
     after = scraped(tmp_path)
