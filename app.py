@@ -59,6 +59,8 @@ DEFAULTS: dict = {
     "CPU_POOL_MAX_PENDING": 8,  # decode tasks queued or running; beyond, transcripts skip
     "CPU_POOL_NICE": 10,  # pool processes run this much nicer than the worker (0: same)
     "CPU_POOL_POLICY": "batch",  # their scheduling policy: other, batch or idle
+    "TRANSCRIBE_CONCURRENCY": None,  # fork utterances decoded at once per worker; None -> 2
+    # offline (the pool decodes one at a time), 8 with OpenAI transcription (network-bound)
     "LOG_LEVEL": "INFO",
     "CONSOLE_SECRET_KEY": None,  # signs console sessions + CSRF; None -> derived from SECRET_KEY
 }
@@ -116,6 +118,7 @@ ENV_VARS: dict = {
     "CPU_POOL_MAX_PENDING": int,
     "CPU_POOL_NICE": int,
     "CPU_POOL_POLICY": str,
+    "TRANSCRIBE_CONCURRENCY": int,
     "LOG_LEVEL": str,
     "CONSOLE_SECRET_KEY": str,
 }

@@ -23,8 +23,16 @@ log = get_logger("transcripts")
 # queue (bench/stream_memory.py, 60 forks: 46-47 KB RSS per fork with these, 54-60 KB with 4
 # threads and 16 waiting).
 DECODE_THREADS = 2  # concurrent decodes (an OpenAI request, a wait on the CPU pool)
-DECODE_PENDING = 6  # utterances waiting for a thread
+NETWORK_DECODE_THREADS = 8  # OpenAI transcription: each decode mostly waits on the network
+DECODE_PENDING = 6  # utterances waiting for a thread (at least as many as there are threads)
 _STOP = object()
+
+
+def decode_threads(config: dict) -> int:
+    """Concurrent fork decodes for this app: TRANSCRIBE_CONCURRENCY, else by recognizer kind."""
+    if configured := config.get("TRANSCRIBE_CONCURRENCY"):
+        return max(1, int(configured))
+    return NETWORK_DECODE_THREADS if config.get("OPENAI_API_KEY") else DECODE_THREADS
 
 
 class Decoders:
@@ -35,7 +43,7 @@ class Decoders:
         self.make_stt = make_stt
         self.write = write  # write(store_line, info, text, started, ended, "fork")
         self.max_threads = max(1, threads)
-        self.jobs: queue.Queue = queue.Queue(pending)
+        self.jobs: queue.Queue = queue.Queue(max(pending, self.max_threads))
         self.threads: list[threading.Thread] = []
         self.stts: dict[str, Any] = {}  # tenant -> its recognizer
         self.skipped = 0  # utterances refused because `pending` were already waiting

@@ -20,6 +20,7 @@ from conference.logs import get_logger
 from conference.media import facade, ports
 from conference.transcripts import backlog
 from conference.transcripts.consumer import ForkState, SharedTranscriber
+from conference.transcripts.decode import Decoders, decode_threads
 
 log = get_logger("transcripts")
 SYNC_INTERVAL_S = 0.25
@@ -33,8 +34,10 @@ class TranscriptService:
                  clock: Callable[[], float] = time.time,
                  transcriber: SharedTranscriber | None = None) -> None:
         self.app = app
+        stt = make_stt or DefaultSTT(app)
         self.transcriber = transcriber or SharedTranscriber(
-            make_stt or DefaultSTT(app), lambda *job: facade.submit(app, *job), clock)
+            stt, self._write, clock,
+            decoders=Decoders(stt, self._write, decode_threads(app.config)))
         self.active: dict[tuple[str, str], tuple[str, ForkState, Callable]] = {}
         self.pending: dict[str, list[ForkState]] = {}  # conf key -> its forks' states
         self.infos: dict[str, dict] = {}
@@ -61,6 +64,9 @@ class TranscriptService:
                 self.summary = threading.Thread(target=summarize, name="summary", daemon=True,
                                                 args=(self.app, self.infos.pop(ck), streams))
                 self.summary.start()
+
+    def _write(self, *job) -> None:
+        facade.submit(self.app, *job)  # the state writer's queue: rows never block the consumer
 
     def _attach(self, key: tuple[str, str], fork: facade.ForkView) -> None:
         self.transcriber.start()

@@ -172,7 +172,7 @@ def test_a_decode_whose_process_dies_is_skipped_and_counted():
     pool = CpuPool(workers=1, max_pending=2)
     try:
         stt = PooledSphinxSTT("", pool, kind="fork_stt")
-        assert stt._run(die) is None and pool.skipped["fork_stt_crashed"] == 1
+        assert stt._run(die, key=None) is None and pool.skipped["fork_stt_crashed"] == 1
         assert list(stt.transcribe(b"\0" * 320)) == [("", True)]  # the lane starts afresh
     finally:
         pool.shutdown()

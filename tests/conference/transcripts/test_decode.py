@@ -7,7 +7,7 @@ from agents import speech
 from conference.media import metrics
 from conference.transcripts import backlog
 from conference.transcripts.consumer import SharedTranscriber
-from conference.transcripts.decode import Decoders
+from conference.transcripts.decode import Decoders, decode_threads
 from tests.support.transcripts import HeldSTT, said, tap
 
 pytestmark = pytest.mark.skipif(not speech.available(), reason="espeak-ng not installed")
@@ -79,3 +79,15 @@ def test_an_utterance_waiting_as_mu_law_is_decoded_from_exactly_its_pcm():
     assert decoders.wait_idle(30)
     decoders.stop()
     assert heard == [every_code]  # mu-law to PCM16 and back is exact, for every code
+
+
+@pytest.mark.parametrize(("config", "threads"), [
+    ({}, 2),  # offline: the one pool process decodes one utterance at a time anyway
+    ({"OPENAI_API_KEY": "sk-test"}, 8),  # each decode mostly waits on the network
+    ({"OPENAI_API_KEY": "sk-test", "TRANSCRIBE_CONCURRENCY": 3}, 3),
+    ({"TRANSCRIBE_CONCURRENCY": 0}, 2),  # unset-like: the default
+])
+def test_decode_concurrency_follows_the_recognizer_and_the_setting(config, threads):
+    assert decode_threads(config) == threads
+    decoders = Decoders(lambda info: None, lambda *job: None, decode_threads(config))
+    assert decoders.max_threads == threads and decoders.jobs.maxsize >= threads
