@@ -142,26 +142,19 @@ def _conference(live, name: str) -> None:
 
 def run(live, tmp: Path, args) -> dict:
     """Conference; CPU with no page; one page's latency; CPU with --pages pages whispering."""
-    from playwright.sync_api import sync_playwright
-    from support.browser import CHROMIUM, CHROMIUM_ARGS
+    from support.browser import chromium, fake_microphone
 
     wav = bursts_wav(tmp / "bursts.wav", 10.0)
     name = "bench-mic"
     _conference(live, name)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            *CHROMIUM_ARGS, "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={wav}"])
-        try:
-            idle = cpu_window(live, args.cpu_seconds)  # the conference, no browser leg yet
-            pages = [_page(browser, live.servers["forkline"], name)]
-            timing = latency(live, pages[0], args.seconds)  # one page: its bursts only
-            pages += [_page(browser, live.servers["forkline"], name, email)
-                      for email in _more_users(live, args.pages - 1)]
-            time.sleep(1.0)
-            busy = cpu_window(live, args.cpu_seconds)
-        finally:
-            browser.close()
+    with chromium(*fake_microphone(wav)) as browser:
+        idle = cpu_window(live, args.cpu_seconds)  # the conference, no browser leg yet
+        pages = [_page(browser, live.servers["forkline"], name)]
+        timing = latency(live, pages[0], args.seconds)  # one page: its bursts only
+        pages += [_page(browser, live.servers["forkline"], name, email)
+                  for email in _more_users(live, args.pages - 1)]
+        time.sleep(1.0)
+        busy = cpu_window(live, args.cpu_seconds)
     return {"latency": timing, "cpu": {
         "pages": args.pages, "idle_pct": round(idle, 2), "whispering_pct": round(busy, 2),
         "pct_per_page": round((busy - idle) / args.pages, 3)}}

@@ -9,8 +9,9 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
+from support.browser import chromium, fake_microphone
 from support.tones import tone_levels, write_tone_wav
 from twilio_sim.testing import wait_for
 
@@ -18,22 +19,14 @@ FREQ = 1400.0  # 28 periods per 20 ms frame; far from the beeps (440/880 Hz) and
 HEARD = -30.0  # dBFS at FREQ: the tone (-6 dBFS at the microphone) is there
 ABSENT = -50.0  # dBFS at FREQ: nothing of it
 TIMEOUT = 20.0
-CHROMIUM = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run",
-            "--autoplay-policy=no-user-gesture-required", "--use-fake-device-for-media-stream"]
 
 
 @contextlib.contextmanager
-def tone_chromium(folder: Path) -> Iterator:
+def tone_chromium(folder: Path) -> Iterator[Browser]:
     """Debian's chromium whose fake microphone plays a steady FREQ tone."""
     wav = write_tone_wav(folder / "tone.wav", FREQ, 10.0)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=[
-            *CHROMIUM, f"--use-file-for-fake-audio-capture={wav}"])
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium(*fake_microphone(wav)) as browser:
+        yield browser
 
 
 class Room:
