@@ -32,22 +32,11 @@ ON = -30.0  # dBFS at FREQ: a burst is sounding in this frame
 BURST_S, PERIOD_S = 0.2, 1.0
 
 
-def bursts_wav(path: Path, seconds: float, rate: int = 48000) -> Path:
+def bursts_wav(path: Path, seconds: float) -> Path:
     """A WAV of FREQ bursts at -6 dBFS (BURST_S on, every PERIOD_S), silence between."""
-    import math
-    import wave
-    from array import array
+    from support.tones import write_tone_wav
 
-    amplitude = 32767 * 10 ** (-6 / 20)
-    on, period = int(BURST_S * rate), int(PERIOD_S * rate)
-    samples = array("h", (int(amplitude * math.sin(2 * math.pi * FREQ * n / rate))
-                          if n % period < on else 0 for n in range(int(seconds * rate))))
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes(samples.tobytes())
-    return path
+    return write_tone_wav(path, FREQ, seconds, bursts=(BURST_S, PERIOD_S))
 
 
 def onsets(levels: list[float]) -> list[int]:
