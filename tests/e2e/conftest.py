@@ -115,3 +115,12 @@ def relay_stack(tmp_path_factory, postgres_url):
             yield start_console(stack, ("forkline", "forkline-b"), PASSWORD)
         finally:
             _stop(stack)
+
+
+@pytest.fixture(scope="module")
+def mic_chromium(tmp_path_factory):
+    """Debian's chromium whose fake microphone plays a steady tone (support.mic.FREQ)."""
+    from support.mic import tone_chromium
+
+    with tone_chromium(tmp_path_factory.mktemp("mic")) as browser:
+        yield browser

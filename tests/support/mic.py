@@ -11,9 +11,10 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, expect
 
-from support.browser import chromium, fake_microphone
+from support.browser import chromium, fake_microphone, sign_in
 from support.e2e_call import Call, part
 from support.tones import write_tone_wav
+from twilio_sim.testing import wait_for
 
 FREQ = 1400.0  # 28 periods per 20 ms frame; far from the beeps (440/880 Hz) and hold music
 HEARD = -30.0  # dBFS at FREQ: the tone (-6 dBFS at the microphone) is there
@@ -50,19 +51,44 @@ class Room(Call):
         d = self.detail()
         return self.e2e.client.conferences(d["twilio_sid"]).participants(call_sid).fetch()
 
+    def wait_tone(self, label: str, since: int, frames: int, what: str) -> None:
+        """Until the phone has heard the tone in `frames` frames from frame `since` on."""
+        wait_for(lambda: len(heard(self.levels(label), since)) >= frames, TIMEOUT, 0.1,
+                 message=what)
+
+
+def listen_muted(page, room: Room) -> dict:
+    """Join the room from its open console page, listening with the microphone muted; the
+    browser leg, once it joined."""
+    page.get_by_role("button", name="Listen, microphone muted (M)").click()
+    expect(page.locator("#mic-indicator")).to_have_text("nothing (muted, listening)",
+                                                        timeout=TIMEOUT * 1000)
+    return room.browser_leg(room.until(lambda d: room.browser_leg(d).get("status") == "joined",
+                                       "the browser leg to join"))
+
 
 def signed_in_page(base: str, browser, email: str, password: str, microphone: bool,
                    tenant: str = "e2e"):
     """(context, page) of `email` signed in to the console at `base`."""
     context = browser.new_context(permissions=["microphone"] if microphone else [])
     page = context.new_page()
-    page.goto(base + "/console/signin")
-    page.get_by_label("Tenant").fill(tenant)
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, base, tenant, email, password=password)
     expect(page.get_by_role("heading", name="Live conferences")).to_be_visible()
     return context, page
+
+
+@contextlib.contextmanager
+def room_page(browser, base: str, room: Room, email: str, password: str,
+              microphone: bool) -> Iterator:
+    """`email`'s console page of `room` on the server at `base`; afterwards its browser context
+    is closed and the room ended."""
+    context, page = signed_in_page(base, browser, email, password, microphone)
+    try:
+        page.goto(f"{base}/console/conferences/{room.name}")
+        yield page
+    finally:
+        context.close()
+        room.end()
 
 
 def heard(levels: list[float], start: int) -> list[int]:
