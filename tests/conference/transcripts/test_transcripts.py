@@ -15,8 +15,9 @@ from agents.pipeline.offline import SphinxSTT, profile_corpus
 from conference.media.registry import conf_key, get_plane
 from conference.transcripts import summary
 from conference.transcripts.live import ForkTranscriber, TranscriptService
-from models import Conference, ConferenceSummary, Tenant, TranscriptEntry, transaction
+from models import ConferenceSummary, TranscriptEntry, transaction
 from tests.fakes.openai_http import FakeOpenAI
+from tests.support.seed import add_conference
 
 pytestmark = pytest.mark.skipif(not speech.available(), reason="espeak-ng not installed")
 SILENCE = audio.ULAW_SILENCE * 4800  # 600 ms closes an utterance
@@ -25,12 +26,7 @@ SILENCE = audio.ULAW_SILENCE * 4800  # 600 ms closes an utterance
 @pytest.fixture
 def conference(app):
     with app.app_context(), transaction() as session:
-        tenant = Tenant(name="acme")
-        session.add(tenant)
-        session.flush()
-        conf = Conference(tenant_id=tenant.id, name="standup", status="in-progress")
-        session.add(conf)
-        session.flush()
+        tenant, conf = add_conference(session, "standup", status="in-progress")
         _, key = tenant.issue_api_key()
     return SimpleNamespace(tenant_id=tenant.id, id=conf.id, name="standup", key=key)
 
