@@ -17,10 +17,10 @@ from conference.transcripts import summary
 from conference.transcripts.live import ForkTranscriber, TranscriptService
 from models import ConferenceSummary, TranscriptEntry, transaction
 from tests.fakes.openai_http import FakeOpenAI
+from tests.support.fork_speech import SILENCE, alice_fork, say, transcribe
 from tests.support.seed import add_conference
 
 pytestmark = pytest.mark.skipif(not speech.available(), reason="espeak-ng not installed")
-SILENCE = audio.ULAW_SILENCE * 4800  # 600 ms closes an utterance
 
 
 @pytest.fixture
@@ -56,12 +56,9 @@ def publish(plane, clock: FrameClock, call_sid: str, ulaw: bytes) -> None:
 
 
 def test_fork_transcriber_queues_on_the_tap_and_transcribes_in_its_worker():
-    jobs = []
     corpus = profile_corpus(AgentProfile(faq=DEFAULT_FAQ))
-    transcriber = ForkTranscriber({"label": "alice"}, lambda: SphinxSTT(corpus),
-                                  lambda *job: jobs.append(job))
-    for frame in audio.split_frames(speech.synthesize_ulaw("Where are you located?") + SILENCE):
-        transcriber(frame)  # the tap callback only enqueues
+    transcriber, jobs = alice_fork(lambda: SphinxSTT(corpus))
+    say(transcriber, "Where are you located?")  # the tap callback only enqueues
     assert jobs == [] and transcriber.queue.qsize() > 50
     transcriber.stop()
     transcriber.run()
@@ -171,12 +168,7 @@ def test_with_an_openai_key_forks_use_openai_transcription(app, conference):
         fake.transcripts = ["Where are you located?"]
         app.config.update(OPENAI_API_KEY="sk-fake", OPENAI_BASE_URL=fake.url)
         stt = DefaultSTT(app)({"tenant": str(conference.tenant_id)})
-        jobs = []
-        transcriber = ForkTranscriber({"label": "alice"}, lambda: stt, lambda *j: jobs.append(j))
-        for frame in audio.split_frames(speech.synthesize_ulaw("Where are you?") + SILENCE):
-            transcriber(frame)
-        transcriber.stop()
-        transcriber.run()
+        _, jobs = transcribe(lambda: stt, "Where are you?")
     finally:
         fake.stop()
     assert [job[2] for job in jobs] == ["Where are you located?"]

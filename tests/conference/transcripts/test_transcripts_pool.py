@@ -5,13 +5,13 @@ import os
 
 import pytest
 
-from agents import audio, cpupool, speech
+from agents import cpupool, speech
 from agents.pipeline.pooled import PooledSphinxSTT
-from conference.transcripts.live import DefaultSTT, ForkTranscriber
+from conference.transcripts.live import DefaultSTT
 from tests.fakes.pool_tasks import wait_on_fifo
+from tests.support.fork_speech import transcribe
 
 pytestmark = pytest.mark.skipif(not speech.available(), reason="espeak-ng not installed")
-SILENCE = audio.ULAW_SILENCE * 4800
 
 
 @pytest.fixture
@@ -25,12 +25,7 @@ def small_pool(monkeypatch):
 def test_offline_forks_decode_in_the_shared_pool(app, small_pool):
     stt = DefaultSTT(app)({"tenant": "0"})
     assert isinstance(stt, PooledSphinxSTT) and stt.pool is None  # uses cpupool.shared()
-    jobs = []
-    transcriber = ForkTranscriber({"label": "alice"}, lambda: stt, lambda *job: jobs.append(job))
-    for frame in audio.split_frames(speech.synthesize_ulaw("Where are you located?") + SILENCE):
-        transcriber(frame)
-    transcriber.stop()
-    transcriber.run()
+    _, jobs = transcribe(lambda: stt, "Where are you located?")
     assert small_pool.done["fork_stt"] == 1 and small_pool.pids()  # decoded in a pool process
     assert len(jobs) == 1 and "located" in jobs[0][2]
 
@@ -40,13 +35,9 @@ def test_a_full_pool_skips_the_utterance_and_audio_keeps_flowing(app, small_pool
     os.mkfifo(fifo)
     held = small_pool.submit("hold", wait_on_fifo, fifo)  # every slot busy
     try:
-        jobs = []
-        transcriber = ForkTranscriber({"label": "alice"}, lambda: DefaultSTT(app)({}),
-                                      lambda *job: jobs.append(job))
-        for frame in audio.split_frames(speech.synthesize_ulaw("Where are you?") + SILENCE):
-            transcriber(frame)  # the tap callback (audio path) only enqueues
-        transcriber.stop()
-        transcriber.run()  # returns: the utterance was skipped, not waited for
+        # The tap callback (audio path) only enqueues; run() returns: the utterance was
+        # skipped, not waited for.
+        transcriber, jobs = transcribe(lambda: DefaultSTT(app)({}), "Where are you?")
         assert jobs == [] and transcriber.dropped == 0
         assert small_pool.skipped["fork_stt"] == 1
     finally:
