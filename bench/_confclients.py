@@ -21,6 +21,7 @@ import orjson
 from websockets.asyncio.client import connect
 
 from bench._loadgen import _MEDIA, FRAME_BYTES, MAGIC, FrameScanner
+from bench._playout import PlayoutMarks
 
 FRAME_S = 0.020
 SILENCE = b"\xff" * FRAME_BYTES
@@ -129,8 +130,7 @@ class AiLegClient(Leg):
         self.sent_at = [0.0] * n_frames
         self.back_at = [0.0] * n_frames
         self.scanner = FrameScanner()
-        self.playout_end = 0.0
-        self.pending_marks: list[tuple[asyncio.TimerHandle, str]] = []
+        self.playout = PlayoutMarks(self._echo_mark)
         self.clears: list[float] = []  # arrival times
         self.audible_at: list[float] = []  # arrival times of audible media messages
         self.old_after_clear: list[tuple[float, int]] = []  # (arrival, frame id) after a clear
@@ -148,7 +148,7 @@ class AiLegClient(Leg):
         event = msg.get("event")
         if event == "media":
             audio = base64.b64decode(msg["media"]["payload"])
-            self.playout_end = max(self.playout_end, now) + len(audio) / 8000
+            self.playout.media(len(audio), now)
             if audible(audio[12:] if self.tagged else audio):
                 self.audible_at.append(now)
             if self.tagged:
@@ -158,24 +158,10 @@ class AiLegClient(Leg):
                         if self.clears:
                             self.old_after_clear.append((now, fid))
         elif event == "mark":
-            name = msg.get("mark", {}).get("name", "")
-            if self.playout_end <= now:
-                self._echo_mark(name)
-            else:
-                handle = asyncio.get_running_loop().call_at(self.playout_end, self._mark_due)
-                self.pending_marks.append((handle, name))
+            self.playout.mark(msg.get("mark", {}).get("name", ""), now)
         elif event == "clear":
             self.clears.append(now)
-            self.playout_end = now
-            for handle, name in self.pending_marks:  # Twilio returns every pending mark
-                handle.cancel()
-                self._echo_mark(name)
-            self.pending_marks.clear()
-
-    def _mark_due(self) -> None:
-        if self.pending_marks:
-            _, name = self.pending_marks.pop(0)
-            self._echo_mark(name)
+            self.playout.clear(now)
 
     def _echo_mark(self, name: str) -> None:
         async def send() -> None:
@@ -189,7 +175,5 @@ class AiLegClient(Leg):
         task.add_done_callback(self.tasks.discard)
 
     async def hang_up(self) -> None:
-        for handle, _ in self.pending_marks:
-            handle.cancel()
-        self.pending_marks.clear()
+        self.playout.cancel()
         await super().hang_up()

@@ -18,7 +18,6 @@ import base64
 import contextlib
 import sys
 import time
-from collections import deque
 
 import orjson
 from websockets.asyncio.client import connect
@@ -32,6 +31,7 @@ from bench._frames import (
     encode_frame,
     frame_schedule,
 )
+from bench._playout import PlayoutMarks
 
 __all__ = ["FRAME_BYTES", "FRAME_S", "MAGIC", "FrameScanner", "call_sid", "encode_frame",
            "frame_schedule", "run_load"]
@@ -63,8 +63,7 @@ class StreamClient:
         self.received = self.late = self.seq = 0
         self.media_msgs = self.media_bytes = self.marks = self.clears = self.foreign_sid = 0
         self.scanner = FrameScanner()
-        self.playout_end = 0.0
-        self.pending_marks: deque = deque()  # (timer handle, name), in playout order
+        self.playout = PlayoutMarks(self._echo_mark)
         self.all_back = asyncio.Event()
         self.error: str | None = None
         self.ws = None
@@ -128,9 +127,7 @@ class StreamClient:
         except Exception as exc:  # noqa: BLE001
             self.error = self.error or f"stop: {type(exc).__name__}: {exc}"[:300]
         finally:
-            for handle, _ in self.pending_marks:
-                handle.cancel()
-            self.pending_marks.clear()
+            self.playout.cancel()
             await self.ws.close()
             if self.reader is not None:
                 await asyncio.gather(self.reader, return_exceptions=True)
@@ -160,7 +157,7 @@ class StreamClient:
             audio = base64.b64decode(msg["media"]["payload"])
             self.media_msgs += 1
             self.media_bytes += len(audio)
-            self.playout_end = max(self.playout_end, now) + len(audio) / 8000
+            self.playout.media(len(audio), now)
             for frame_id in self.scanner.feed(audio):
                 if 0 <= frame_id < self.n_frames and not self.received_at[frame_id]:
                     self.received_at[frame_id] = now
@@ -168,23 +165,10 @@ class StreamClient:
             if self.received == self.n_frames:
                 self.all_back.set()
         elif event == "mark":
-            name = msg.get("mark", {}).get("name", "")
-            if self.playout_end <= now:
-                self._echo_mark(name)
-            else:
-                handle = asyncio.get_running_loop().call_at(self.playout_end, self._mark_due)
-                self.pending_marks.append((handle, name))
+            self.playout.mark(msg.get("mark", {}).get("name", ""), now)
         elif event == "clear":
             self.clears += 1
-            self.playout_end = now
-            while self.pending_marks:  # Twilio returns every pending mark on a clear
-                handle, name = self.pending_marks.popleft()
-                handle.cancel()
-                self._echo_mark(name)
-
-    def _mark_due(self) -> None:
-        _, name = self.pending_marks.popleft()
-        self._echo_mark(name)
+            self.playout.clear(now)
 
     def _echo_mark(self, name: str) -> None:
         self.marks += 1

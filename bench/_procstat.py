@@ -56,6 +56,28 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def gunicorn_workers(pid: int) -> list[int]:
+    """The gunicorn workers of the server started as `pid` (sh -c, or the master itself)."""
+    # sh -c "gunicorn ..." -> master -> workers: the gunicorn processes with no gunicorn child
+    # (not the workers' CPU pools).
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        below = [c for c in children(p) if b"gunicorn" in _cmdline(c)]
+        todo += below
+        if not below and p != pid:
+            found.append(p)
+    return found
+
+
 def family(pid: int) -> list[int]:
     """`pid` and its direct children."""
     return [pid, *children(pid)]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+import statistics
 from collections import Counter
 
 
@@ -13,6 +14,14 @@ def percentile(values: list[float], q: float) -> float | None:
     ordered = sorted(values)
     rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
     return ordered[rank - 1]
+
+
+def latency_summary(values: list[float]) -> dict:
+    """n, median, p95, min and max (rounded to 0.1) of latencies in ms."""
+    values = sorted(values)
+    return {"n": len(values), "p50_ms": round(statistics.median(values), 1),
+            "p95_ms": round(values[int(0.95 * (len(values) - 1))], 1),
+            "min_ms": round(values[0], 1), "max_ms": round(values[-1], 1)}
 
 
 def step_summary(name: str, n: int, connected: int, streams: list[dict], *, server_cpu: float,

@@ -15,80 +15,21 @@ measures cost, not capacity; the machine is shared, so compare the ratios of one
 """
 from __future__ import annotations
 
-import argparse
-import contextlib
 import json
 import multiprocessing
-import os
-import random
-import statistics
 import sys
-import tempfile
 import time
-import uuid
-from pathlib import Path
 
 import requests
-import sqlalchemy as sa
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests")]  # the demo's stack, page helpers
+from bench._console_bench import EMAIL, PASSWORD, TENANT, arguments, console_stack, start_console
+from bench._procstat import cpu_seconds, gunicorn_workers
+from bench._report import latency_summary
+from twilio_sim.testing import wait_for
 
-from demo_console import EMAIL, TENANT, start_console  # noqa: E402
-from demo_stack import Stack  # noqa: E402
-
-from bench._procstat import cpu_seconds  # noqa: E402
-from twilio_sim.testing import wait_for  # noqa: E402
-
-PASSWORD = "bench password 0123456"
 PHONES = {"customer": "+15550401001", "agent": "+15550401002"}
 TONE_HZ = 1000.0
 SEARCH_BLOCKS = 190  # 3 s of 128-sample worklet blocks after the mark: the tone is in there
-
-
-def _database(admin_url: str):
-    name = f"forkline_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    return admin, name, admin_url.rpartition("/")[0] + "/" + name
-
-
-def _parents() -> dict[int, int]:
-    out = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                raw = (entry / "stat").read_text()
-                out[int(entry.name)] = int(raw[raw.rindex(")") + 2:].split()[1])
-    return out
-
-
-def _workers(pid: int) -> list[int]:
-    """The gunicorn workers of the server started as `pid` (sh -c, or the master itself)."""
-    parents = _parents()
-
-    def children(of: int) -> list[int]:
-        return [c for c, p in parents.items() if p == of]
-
-    def cmdline(p: int) -> bytes:
-        with contextlib.suppress(OSError):
-            return Path(f"/proc/{p}/cmdline").read_bytes()
-        return b""
-
-    def gunicorns(of: int) -> list[int]:
-        return [c for c in children(of) if b"gunicorn" in cmdline(c)]
-
-    # sh -c "gunicorn ..." -> master -> workers: the gunicorn processes with no gunicorn child
-    # (not the workers' CPU pools: listening never uses them).
-    found, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        below = gunicorns(p)
-        todo += below
-        if not below and p != pid:
-            found.append(p)
-    return found
 
 
 def _page(browser, base: str, name: str):
@@ -150,7 +91,7 @@ def latency(live, name: str, tones: int) -> dict:
             wait_for(lambda: not _phone(live)["speaking"], 10, 0.02)
             time.sleep(0.4)  # the tone's tail leaves both jitter buffers before the next one
         buffers = {kind: _buffer(page) for kind, page in pages.items()}
-    return {**{kind: _summary(values) for kind, values in out.items() if values},
+    return {**{kind: latency_summary(values) for kind, values in out.items() if values},
             "missed": missed, "jitter_buffer": buffers}
 
 
@@ -176,13 +117,6 @@ def _play(live) -> float:
 
 def _phone(live) -> dict:
     return next(p for p in live.sim.phones() if p["number"] == PHONES["customer"])
-
-
-def _summary(values: list[float]) -> dict:
-    values = sorted(values)
-    return {"n": len(values), "p50_ms": round(statistics.median(values), 1),
-            "p95_ms": round(values[int(0.95 * (len(values) - 1))], 1),
-            "min_ms": round(values[0], 1), "max_ms": round(values[-1], 1)}
 
 
 def _listen(url: str, cookie: str, count: int, seconds: float, out) -> None:
@@ -214,7 +148,7 @@ def _cookie(base: str) -> str:
 
 def cpu(live, name: str, count: int, seconds: float) -> dict:
     """Worker CPU (% of a core) idle, with `count` local and with `count` relayed listeners."""
-    workers = {server: _workers(live.stack.procs[server].pid)
+    workers = {server: gunicorn_workers(live.stack.procs[server].pid)
                for server in ("forkline", "forkline-b")}
 
     def window(server: str | None) -> dict:
@@ -248,36 +182,26 @@ def cpu(live, name: str, count: int, seconds: float) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     """Run both measurements and print one JSON report."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__)
     parser.add_argument("--tones", type=int, default=10)
     parser.add_argument("--listeners", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--database-url", default="postgresql+psycopg://postgres@127.0.0.1/test")
     args = parser.parse_args(argv)
-    admin, db_name, db_url = _database(args.database_url)
-    with tempfile.TemporaryDirectory() as tmp:
-        stack = Stack(Path(tmp), server="procfile", database_url=db_url)
-        stack.env.update(AI_BACKEND="echo", LOG_LEVEL="WARNING",
-                         REDIS_URL=f"redis://127.0.0.1:6379/{random.randint(1, 15)}")
-        try:
-            live = start_console(stack, ("forkline", "forkline-b"), PASSWORD)
-            name = "bench-listen"
-            live.api.call("POST", "/api/conferences", {"name": name, "participants": [
-                {"to": PHONES[label], "role": label, "label": label} for label in PHONES]})
-            wait_for(lambda: any(s["kind"] == "fork" and s["status"] == "started"
-                                 for s in live.api.get(f"/api/conferences/{name}")["streams"]),
-                     60, 0.1)
-            report = {"bench": "console_browser_listen", "machine": "shared 2-core box",
-                      "latency": latency(live, name, args.tones),
-                      "cpu": cpu(live, name, args.listeners, args.seconds)}
-            lat = report["latency"]
-            report["redis_over_local_p50"] = {stage: round(
-                lat[f"redis_{stage}"]["p50_ms"] / lat[f"local_{stage}"]["p50_ms"], 2)
-                for stage in ("socket", "output")}
-        finally:
-            stack.stop()
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
+    with console_stack(args.database_url) as stack:
+        live = start_console(stack, ("forkline", "forkline-b"), PASSWORD)
+        name = "bench-listen"
+        live.api.call("POST", "/api/conferences", {"name": name, "participants": [
+            {"to": PHONES[label], "role": label, "label": label} for label in PHONES]})
+        wait_for(lambda: any(s["kind"] == "fork" and s["status"] == "started"
+                             for s in live.api.get(f"/api/conferences/{name}")["streams"]),
+                 60, 0.1)
+        report = {"bench": "console_browser_listen", "machine": "shared 2-core box",
+                  "latency": latency(live, name, args.tones),
+                  "cpu": cpu(live, name, args.listeners, args.seconds)}
+        lat = report["latency"]
+        report["redis_over_local_p50"] = {stage: round(
+            lat[f"redis_{stage}"]["p50_ms"] / lat[f"local_{stage}"]["p50_ms"], 2)
+            for stage in ("socket", "output")}
     json.dump(report, sys.stdout, indent=2)
     print()
 

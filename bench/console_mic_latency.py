@@ -14,49 +14,29 @@ same window before any page joined, per page, in % of one core. Not pinned; the 
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import random
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests")]  # the demo's stack, page helpers
+from bench._console_bench import EMAIL, PASSWORD, TENANT, arguments, console_stack, start_console
+from bench._procstat import cpu_seconds, gunicorn_workers
+from bench._report import latency_summary
+from twilio_sim.audio import wav_from_ulaw
+from twilio_sim.testing import wait_for
 
-from demo_console import EMAIL, TENANT, start_console  # noqa: E402
-from demo_stack import Stack  # noqa: E402
-
-from bench._procstat import cpu_seconds  # noqa: E402
-from bench.console_browser_listen import _database, _summary, _workers  # noqa: E402
-from twilio_sim.audio import wav_from_ulaw  # noqa: E402
-from twilio_sim.testing import wait_for  # noqa: E402
-
-PASSWORD = "bench password 0123456"
 PHONES = {"customer": "+15550501001", "agent": "+15550501002"}
 FREQ = 1400.0
 ON = -30.0  # dBFS at FREQ: a burst is sounding in this frame
 BURST_S, PERIOD_S = 0.2, 1.0
 
 
-def bursts_wav(path: Path, seconds: float, rate: int = 48000) -> Path:
+def bursts_wav(path: Path, seconds: float) -> Path:
     """A WAV of FREQ bursts at -6 dBFS (BURST_S on, every PERIOD_S), silence between."""
-    import math
-    import wave
-    from array import array
+    from support.tones import write_tone_wav
 
-    amplitude = 32767 * 10 ** (-6 / 20)
-    on, period = int(BURST_S * rate), int(PERIOD_S * rate)
-    samples = array("h", (int(amplitude * math.sin(2 * math.pi * FREQ * n / rate))
-                          if n % period < on else 0 for n in range(int(seconds * rate))))
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes(samples.tobytes())
-    return path
+    return write_tone_wav(path, FREQ, seconds, bursts=(BURST_S, PERIOD_S))
 
 
 def onsets(levels: list[float]) -> list[int]:
@@ -112,13 +92,13 @@ def latency(live, page, seconds: float) -> dict:
             values.append(after[0] - start)
         else:
             missed += 1
-    return {"page_to_phone": _summary(values) if values else None, "missed": missed,
+    return {"page_to_phone": latency_summary(values) if values else None, "missed": missed,
             "frames_sent": len(sent)}
 
 
 def cpu_window(live, seconds: float) -> float:
     """The Forkline worker's CPU over `seconds`, in % of one core."""
-    workers = _workers(live.stack.procs["forkline"].pid)
+    workers = gunicorn_workers(live.stack.procs["forkline"].pid)
     before = sum(cpu_seconds(p) for p in workers)
     time.sleep(seconds)
     return 100 * (sum(cpu_seconds(p) for p in workers) - before) / seconds
@@ -142,26 +122,19 @@ def _conference(live, name: str) -> None:
 
 def run(live, tmp: Path, args) -> dict:
     """Conference; CPU with no page; one page's latency; CPU with --pages pages whispering."""
-    from playwright.sync_api import sync_playwright
-    from support.browser import CHROMIUM, CHROMIUM_ARGS
+    from support.browser import chromium, fake_microphone
 
     wav = bursts_wav(tmp / "bursts.wav", 10.0)
     name = "bench-mic"
     _conference(live, name)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            *CHROMIUM_ARGS, "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={wav}"])
-        try:
-            idle = cpu_window(live, args.cpu_seconds)  # the conference, no browser leg yet
-            pages = [_page(browser, live.servers["forkline"], name)]
-            timing = latency(live, pages[0], args.seconds)  # one page: its bursts only
-            pages += [_page(browser, live.servers["forkline"], name, email)
-                      for email in _more_users(live, args.pages - 1)]
-            time.sleep(1.0)
-            busy = cpu_window(live, args.cpu_seconds)
-        finally:
-            browser.close()
+    with chromium(*fake_microphone(wav)) as browser:
+        idle = cpu_window(live, args.cpu_seconds)  # the conference, no browser leg yet
+        pages = [_page(browser, live.servers["forkline"], name)]
+        timing = latency(live, pages[0], args.seconds)  # one page: its bursts only
+        pages += [_page(browser, live.servers["forkline"], name, email)
+                  for email in _more_users(live, args.pages - 1)]
+        time.sleep(1.0)
+        busy = cpu_window(live, args.cpu_seconds)
     return {"latency": timing, "cpu": {
         "pages": args.pages, "idle_pct": round(idle, 2), "whispering_pct": round(busy, 2),
         "pct_per_page": round((busy - idle) / args.pages, 3)}}
@@ -169,32 +142,21 @@ def run(live, tmp: Path, args) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     """Run both measurements and print one JSON report."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--pages", type=int, default=2)
     parser.add_argument("--cpu-seconds", type=float, default=8.0)
-    parser.add_argument("--database-url", default="postgresql+psycopg://postgres@127.0.0.1/test")
     args = parser.parse_args(argv)
-    import sqlalchemy as sa
-
-    admin, db_name, db_url = _database(args.database_url)
-    load = [round(x, 2) for x in os.getloadavg()]
-    with tempfile.TemporaryDirectory() as tmp:
-        stack = Stack(Path(tmp), server="procfile", database_url=db_url)
-        stack.env.update(AI_BACKEND="echo", LOG_LEVEL="WARNING",
-                         REDIS_URL=f"redis://127.0.0.1:6379/{random.randint(1, 15)}")
+    with console_stack(args.database_url) as stack:
+        load = [round(x, 2) for x in os.getloadavg()]
         try:
             live = start_console(stack, ("forkline",), PASSWORD)
             report = {"bench": "console_mic_latency", "machine": "shared 2-core box",
-                      "load_before": load, **run(live, Path(tmp), args),
+                      "load_before": load, **run(live, stack.workdir, args),
                       "load_after": [round(x, 2) for x in os.getloadavg()]}
         except Exception:
             print(stack.log_tail("forkline", 40), stack.log_tail("twilio_sim", 20), file=sys.stderr)
             raise
-        finally:
-            stack.stop()
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
     json.dump(report, sys.stdout, indent=2)
     print()
 

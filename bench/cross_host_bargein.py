@@ -21,8 +21,14 @@ import uuid
 from pathlib import Path
 
 from agents.audio import voiced_frame
-from tests.support.hosts import Cluster, Host, ai_stream, fork_stream, seed_conference
-from tests.support.pg import fresh_database
+from tests.support.hosts import (
+    Cluster,
+    Host,
+    ai_stream,
+    fork_stream,
+    released_cluster,
+    seed_conference,
+)
 
 SILENCE = b"\xff" * 160
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -88,23 +94,19 @@ def main() -> None:
     args = parser.parse_args()
     results: dict[str, list[float]] = {"same-host": [], "cross-host": []}
     missed = {"same-host": 0, "cross-host": 0}
-    with tempfile.TemporaryDirectory() as tmp, fresh_database("forkline_xbench") as url:
-        cluster = Cluster(Path(tmp), url, REDIS_URL, TRANSCRIPTS_ENABLED="0")
-        try:
-            cluster.release()
-            host_a, host_b = cluster.start("host-a"), cluster.start("host-b")
-            tenant, _ = cluster.tenant("xbench-" + uuid.uuid4().hex[:6])
-            trial(cluster, tenant, host_a, host_a)  # warm-up: imports, pools, first sessions
-            trial(cluster, tenant, host_b, host_a)
-            for _ in range(args.trials):
-                for name, ai_host in (("same-host", host_a), ("cross-host", host_b)):
-                    ms = trial(cluster, tenant, ai_host, host_a)
-                    if ms is None:
-                        missed[name] += 1
-                    else:
-                        results[name].append(ms)
-        finally:
-            cluster.stop()
+    with tempfile.TemporaryDirectory() as tmp, released_cluster(
+            Path(tmp), "forkline_xbench", REDIS_URL, TRANSCRIPTS_ENABLED="0") as cluster:
+        host_a, host_b = cluster.start("host-a"), cluster.start("host-b")
+        tenant, _ = cluster.tenant("xbench-" + uuid.uuid4().hex[:6])
+        trial(cluster, tenant, host_a, host_a)  # warm-up: imports, pools, first sessions
+        trial(cluster, tenant, host_b, host_a)
+        for _ in range(args.trials):
+            for name, ai_host in (("same-host", host_a), ("cross-host", host_b)):
+                ms = trial(cluster, tenant, ai_host, host_a)
+                if ms is None:
+                    missed[name] += 1
+                else:
+                    results[name].append(ms)
     print("barge-in: fork's first voiced frame sent -> `clear` received on the AI leg"
           " (includes the VAD's 3-frame decision); fork always on host A, Procfile gunicorn,"
           " 1 worker per host, echo agent, shared PostgreSQL + Redis; machine shared")

@@ -1,18 +1,13 @@
 """Helper programs start without forking the worker, are read cooperatively and always reaped."""
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from agents import speech
 from agents.spawn import SpawnedReader
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.processes import last_json_line, run_python
 
 DRIVER = r"""
 from gevent import monkey; monkey.patch_all()
@@ -62,10 +57,7 @@ def test_a_missing_program_raises_and_leaks_no_descriptor():
 
 @pytest.mark.skipif(not speech.available(), reason="espeak-ng not installed")
 def test_synthesis_under_gevent_never_forks_the_worker():
-    result = subprocess.run([sys.executable, "-c", DRIVER], cwd=ROOT, capture_output=True,
-                            text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = last_json_line(run_python("-c", DRIVER, timeout=60))
     assert report["forks"] == 0
     assert report["chunks"] > 1 and report["bytes"] > 8000  # over a second of speech
     assert report["ticks"] > 1  # the hub ran other greenlets while espeak-ng spoke

@@ -3,19 +3,14 @@ of each (one conference, a few seconds) against the Procfile's gunicorn."""
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from bench._confclients import B_GAP_FRAMES, SILENCE, Script, audible
 from bench._confstep import hist_quantile, pct
 from bench.conference_bench import judge
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.processes import run_bench
 
 
 def test_script_alternates_customer_question_and_agent_talking_over_the_answer():
@@ -66,14 +61,10 @@ def test_capacity_criteria():
 
 @pytest.mark.slow
 def test_one_conference_runs_through_the_procfile_server(tmp_path):
-    out = tmp_path / "conf.json"
     args = ["--modes", "pinned", "--agents", "echo", "--steps", "1", "--warmup", "0.5",
-            "--idle-duration", "4", "--drain", "1", "--database-url", "sqlite",
-            "--json", str(out)]
-    run = subprocess.run([sys.executable, "-m", "bench.conference_bench", *args], cwd=ROOT,
-                         capture_output=True, text=True, timeout=240)
-    assert run.returncode == 0, run.stderr
-    report = json.loads(out.read_text())
+            "--idle-duration", "4", "--drain", "1", "--database-url", "sqlite"]
+    _, report = run_bench("conference_bench", *args, report=tmp_path / "conf.json",
+                          timeout=240)
     (row,) = report["rows"]
     assert row["n"] == 1 and row["connected"] == 3 and row["errors"] == []
     assert sum(row["spread"]) == 3  # the worker held the conference's three sockets
@@ -86,13 +77,10 @@ def test_one_conference_runs_through_the_procfile_server(tmp_path):
 
 @pytest.mark.slow
 def test_soak_samples_and_plots(tmp_path):
-    png, out = tmp_path / "soak.png", tmp_path / "soak.json"
+    png = tmp_path / "soak.png"
     args = ["--conferences", "1", "--minutes", "0.1", "--interval", "3", "--mode", "pinned",
-            "--png", str(png), "--json", str(out)]
-    run = subprocess.run([sys.executable, "-m", "bench.soak", *args], cwd=ROOT,
-                         capture_output=True, text=True, timeout=240)
-    assert run.returncode == 0, run.stderr
-    report = json.loads(out.read_text())
+            "--png", str(png)]
+    _, report = run_bench("soak", *args, report=tmp_path / "soak.json", timeout=240)
     assert report["connected"] == report["legs"] == 3
     assert len(report["rows"]) == 2
     first = report["rows"][0]

@@ -1,26 +1,19 @@
 """Keeps bench/flood_stall.py running: a tiny flood of each kind against this tree's server."""
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.processes import run_bench
+
 pytestmark = pytest.mark.slow
 
 
 def test_tiny_floods_against_the_current_code_produce_a_row_each(tmp_path):
-    out = tmp_path / "flood.json"
-    run = subprocess.run(
-        [sys.executable, "-m", "bench.flood_stall", "--versions", "after", "--sizes", "0.1",
-         "--fragments", "200", "--sockets", "5", "--hold", "0.5", "--baseline", "0.2",
-         "--window", "10", "--json", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-3000:]
-    rows = {row["flood"]: row for row in json.loads(out.read_text())["rows"]}
+    run, report = run_bench(
+        "flood_stall", "--versions", "after", "--sizes", "0.1", "--fragments", "200",
+        "--sockets", "5", "--hold", "0.5", "--baseline", "0.2", "--window", "10",
+        report=tmp_path / "flood.json", timeout=300)
+    rows = {row["flood"]: row for row in report["rows"]}
     assert rows["body 0.1 MB, no signature"]["answer"].startswith("403")
     assert rows["body 0.1 MB, bogus signature"]["answer"].startswith("413")
     assert rows["200 empty fragments"]["answer"] == "close 1009"

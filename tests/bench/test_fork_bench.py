@@ -2,17 +2,11 @@
 target (a few forks, a few seconds) through the Procfile's gunicorn and the bare sink."""
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from bench._forkstep import judge
 from bench.fork_bench import ratios
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.processes import run_bench
 
 
 def _row(**kw):
@@ -43,13 +37,9 @@ def test_ratios_are_against_the_bare_sink_of_the_same_run():
 
 @pytest.mark.slow
 def test_a_few_pinned_forks_per_target_produce_a_report(tmp_path):
-    out = tmp_path / "forks.json"
     args = ["--steps", "4", "--warmup", "0.5", "--duration", "2", "--drain", "1",
-            "--attempts", "1", "--database-url", "sqlite", "--json", str(out)]
-    run = subprocess.run([sys.executable, "-m", "bench.fork_bench", *args], cwd=ROOT,
-                         capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr
-    report = json.loads(out.read_text())
+            "--attempts", "1", "--database-url", "sqlite"]
+    run, report = run_bench("fork_bench", *args, report=tmp_path / "forks.json", timeout=300)
     assert "0:1" in run.stdout and "forks per core" in run.stdout
     rows = {r["target"]: r for r in report["rows"]}
     assert set(rows) == {"bare", "forkline", "forkline-notx"}

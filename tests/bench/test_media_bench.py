@@ -1,19 +1,14 @@
 """Keeps bench/media_bench.py from rotting: frame matching, and a 2-stream run on the bare relay."""
 from __future__ import annotations
 
-import json
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from bench import _loopstall
 from bench._loadgen import FRAME_BYTES, MAGIC, FrameScanner, encode_frame
 from bench._report import capacities, percentile
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.processes import run_bench
 
 
 def test_frame_ids_survive_rechunking_and_foreign_audio():
@@ -58,14 +53,10 @@ def test_loop_stall_step_is_the_bucket_delta_between_two_scrapes():
 
 @pytest.mark.slow
 def test_two_streams_against_the_bare_relay_produce_a_report(tmp_path):
-    out = tmp_path / "bench.json"
     args = ["--targets", "bare", "--steps", "2", "--warmup", "0.5", "--duration", "1.5",
-            "--drain", "2", "--attempts", "1", "--json", str(out)]
-    run = subprocess.run([sys.executable, "-m", "bench.media_bench", *args], cwd=ROOT,
-                         capture_output=True, text=True, timeout=90)
-    assert run.returncode == 0, run.stderr
+            "--drain", "2", "--attempts", "1"]
+    run, report = run_bench("media_bench", *args, report=tmp_path / "bench.json", timeout=90)
     assert "capacity bare" in run.stdout
-    report = json.loads(out.read_text())
     (step,) = report["steps"]
     assert step["target"] == "bare" and step["streams"] == 2 and step["connected"] == 2
     assert step["sent"] == 2 * 100  # (0.5 + 1.5) s at 50 frames/s, per stream
@@ -81,13 +72,9 @@ def test_two_streams_against_the_bare_relay_produce_a_report(tmp_path):
 def test_forkline_target_streams_through_the_procfile_server(tmp_path):
     # The product path: Procfile command line, release migration, seeded conference, signed
     # upgrade and stream token; one stream must come back frame for frame with marks.
-    out = tmp_path / "bench.json"
     args = ["--targets", "forkline", "--steps", "2", "--warmup", "0.5", "--duration", "1.5",
-            "--drain", "2", "--attempts", "1", "--json", str(out)]
-    run = subprocess.run([sys.executable, "-m", "bench.media_bench", *args], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr
-    report = json.loads(out.read_text())
+            "--drain", "2", "--attempts", "1"]
+    _, report = run_bench("media_bench", *args, report=tmp_path / "bench.json", timeout=120)
     assert report["errors"] == {}, report["errors"]
     (step,) = report["steps"]
     assert step["connected"] == 2 and step["errors"] == []

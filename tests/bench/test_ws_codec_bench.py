@@ -1,17 +1,12 @@
 """Keeps bench/ws_codec_bench.py running: both codecs frame the same streams, end to end too."""
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from bench._ws_protocol import ProtocolCodec
 from bench.ws_codec_bench import inbound, outbound, random_cuts
 from conference.media.wsframe import FrameParser, ProtocolError, frame
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.processes import run_python
 
 
 def test_the_adapter_yields_what_the_hand_written_parser_yields_on_the_bench_streams():
@@ -31,10 +26,8 @@ def test_the_adapter_closes_a_fragment_flood_with_1009():
 
 
 def test_micro_run_prints_every_case_with_a_ratio():
-    run = subprocess.run([sys.executable, "-m", "bench.ws_codec_bench", "--frames", "50",
-                          "--repeat", "2"], cwd=ROOT, capture_output=True, text=True,
-                         timeout=120)
-    assert run.returncode == 0, run.stderr
+    run = run_python("-m", "bench.ws_codec_bench", "--frames", "50", "--repeat", "2",
+                     timeout=120)
     rows = [line for line in run.stdout.splitlines() if line.startswith("| in:")
             or line.startswith("| out:") or line.startswith("| echo:")]
     assert len(rows) == 5
@@ -47,10 +40,8 @@ def test_micro_run_prints_every_case_with_a_ratio():
 @pytest.mark.slow
 def test_end_to_end_runs_both_socket_shells_in_the_procfile_server():
     # The run itself checks the worker log: ProtocolSocket was installed only in 'wsproto'.
-    run = subprocess.run([sys.executable, "-m", "bench.ws_codec_bench", "--frames", "20",
-                          "--repeat", "1", "--e2e-streams", "1", "--e2e-rounds", "1",
-                          "--e2e-warmup", "0.2", "--e2e-duration", "0.5"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-3000:]
+    run = run_python("-m", "bench.ws_codec_bench", "--frames", "20", "--repeat", "1",
+                     "--e2e-streams", "1", "--e2e-rounds", "1", "--e2e-warmup", "0.2",
+                     "--e2e-duration", "0.5", timeout=300)
     assert "| FastSocket (hand-written) |" in run.stdout
     assert "| ProtocolSocket (ServerProtocol) |" in run.stdout

@@ -2,6 +2,7 @@
 
 `e2e`: the AI backend is `echo`: it speaks back what it hears, so a tone a phone plays comes
 back as the AI's voice, and where that tone is (or is not) heard says who hears the AI.
+`strict`: the same, but the simulator refuses ws:// stream URLs (as Twilio does).
 `console_stack`: the Procfile's web line with the local agent, and a console supervisor.
 `relay_stack`: two such servers sharing PostgreSQL and Redis (only A is Twilio's).
 """
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import random
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,21 +39,21 @@ class E2E:
     client: object  # twilio.rest.Client on the simulator
 
 
-@pytest.fixture(scope="module")
-def e2e(tmp_path_factory):
-    """The simulator (--allow-ws), a TwiML App made with the SDK, a tenant from the CLI, and
-    Forkline under gunicorn with the echo AI backend."""
-    stack = Stack(tmp_path_factory.mktemp("e2e"))
+@contextmanager
+def _echo_stack(folder: Path, tenant: str, allow_ws: bool) -> Iterator[E2E]:
+    """The simulator, a TwiML App made with the SDK, `tenant` from the CLI, and Forkline under
+    gunicorn with the echo AI backend; stopped afterwards, with the tails of both logs."""
+    stack = Stack(folder)
     stack.env["AI_BACKEND"] = "echo"
     try:
-        sim_url = stack.start_sim()
+        sim_url = stack.start_sim(allow_ws=allow_ws)
         port = free_port()
         client = sdk_client(sim_url, stack.account_sid, stack.auth_token)
-        app = client.applications.create(friendly_name="Forkline e2e AI",
+        app = client.applications.create(friendly_name=f"Forkline {tenant} AI",
                                          voice_url=f"http://127.0.0.1:{port}/twilio/ai/voice",
                                          voice_method="POST")
         stack.flask("db", "upgrade")
-        key = stack.flask("tenants", "create", "e2e").strip().splitlines()[-1]
+        key = stack.flask("tenants", "create", tenant).strip().splitlines()[-1]
         stack.start_forkline(app.sid, port)
         yield E2E(stack, AdminApi(stack.forkline_url, key), SimControl(sim_url), client)
     finally:
@@ -59,6 +62,21 @@ def e2e(tmp_path_factory):
             tail = stack.log_tail(name, 40)
             if tail:
                 print(f"--- {name}.log ---\n{tail}")
+
+
+@pytest.fixture(scope="module")
+def e2e(tmp_path_factory):
+    """The simulator (--allow-ws), a TwiML App made with the SDK, a tenant from the CLI, and
+    Forkline under gunicorn with the echo AI backend."""
+    with _echo_stack(tmp_path_factory.mktemp("e2e"), "e2e", allow_ws=True) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def strict(tmp_path_factory):
+    """A simulator without --allow-ws, and Forkline (gunicorn, echo AI) on an http PUBLIC_URL."""
+    with _echo_stack(tmp_path_factory.mktemp("strict-ws"), "strict", allow_ws=False) as stack:
+        yield stack
 
 
 def _stop(stack: Stack) -> None:
@@ -97,3 +115,12 @@ def relay_stack(tmp_path_factory, postgres_url):
             yield start_console(stack, ("forkline", "forkline-b"), PASSWORD)
         finally:
             _stop(stack)
+
+
+@pytest.fixture(scope="module")
+def mic_chromium(tmp_path_factory):
+    """Debian's chromium whose fake microphone plays a steady tone (support.mic.FREQ)."""
+    from support.mic import tone_chromium
+
+    with tone_chromium(tmp_path_factory.mktemp("mic")) as browser:
+        yield browser

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
-from support.mic import ABSENT, TIMEOUT, Room, heard, signed_in_page, tone_chromium
+from support.mic import ABSENT, TIMEOUT, Room, listen_muted, room_page
 
 from twilio_sim.testing import wait_for
 
@@ -42,28 +42,15 @@ def users(e2e):
     return e2e
 
 
-@pytest.fixture(scope="module")
-def chromium(tmp_path_factory):
-    """Debian's chromium whose fake microphone plays a steady FREQ tone."""
-    with tone_chromium(tmp_path_factory.mktemp("mic")) as browser:
-        yield browser
-
-
-def test_whisper_then_barge_from_the_browser_microphone(users, chromium):
+def test_whisper_then_barge_from_the_browser_microphone(users, mic_chromium):
     e2e = users
     room = Room(e2e, "e2e-mic", "+15550301001", "+15550301002")
-    context, page = signed_in_page(e2e.stack.forkline_url, chromium, "mic@e2e.test", PASSWORD,
-                                   microphone=True)
-    indicator = page.locator("#mic-indicator")
-    try:
-        page.goto(f"{e2e.stack.forkline_url}/console/conferences/{room.name}")
+    with room_page(mic_chromium, e2e.stack.forkline_url, room, "mic@e2e.test", PASSWORD,
+                   microphone=True) as page:
+        indicator = page.locator("#mic-indicator")
         expect(indicator).to_have_text("nothing (not in the call)")
 
-        page.get_by_role("button", name="Listen, microphone muted (M)").click()
-        expect(indicator).to_have_text("nothing (muted, listening)", timeout=TIMEOUT * 1000)
-        d = room.until(lambda d: room.browser_leg(d).get("status") == "joined",
-                       "the browser leg to join")
-        leg = room.browser_leg(d)
+        leg = listen_muted(page, room)
         member = room.sim_member(leg["call_sid"])
         assert (member.muted, member.coaching) == (True, False)
         assert leg["role"] == "supervisor" and leg["mode"] == "listen"
@@ -79,8 +66,7 @@ def test_whisper_then_barge_from_the_browser_microphone(users, chromium):
         assert (member.muted, member.coaching, member.call_sid_to_coach) == \
             (False, True, agent_sid)
         at = {label: room.frames(label) for label in room.phones}
-        wait_for(lambda: len(heard(room.levels("agent"), at["agent"])) >= 50, TIMEOUT, 0.1,
-                 message="the agent to hear the whisper")
+        room.wait_tone("agent", at["agent"], 50, "the agent to hear the whisper")
         room.wait_heard("customer", at["customer"] + 100)
         customer = room.levels("customer")
         assert max(customer[at["customer"]:]) < ABSENT, "the whisper leaked to the customer"
@@ -98,8 +84,7 @@ def test_whisper_then_barge_from_the_browser_microphone(users, chromium):
         assert (member.muted, member.coaching) == (False, False)
         at = {label: room.frames(label) for label in room.phones}
         for label in room.phones:
-            wait_for(lambda label=label: len(heard(room.levels(label), at[label])) >= 50,
-                     TIMEOUT, 0.1, message=f"the {label} to hear the barge")
+            room.wait_tone(label, at[label], 50, f"the {label} to hear the barge")
 
         # Listen mutes it again.
         page.keyboard.press("m")
@@ -119,23 +104,15 @@ def test_whisper_then_barge_from_the_browser_microphone(users, chromium):
         d = room.until(lambda d: room.browser_leg(d).get("status") == "left",
                        "Forkline to mark the browser leg left")
         assert {room.part(d, x).get("status") for x in room.phones} == {"joined"}
-    finally:
-        context.close()
-        room.end()
 
 
-def test_denied_microphone_leaves_the_conference_as_it_was(users, chromium):
+def test_denied_microphone_leaves_the_conference_as_it_was(users, mic_chromium):
     e2e = users
     room = Room(e2e, "e2e-nomic", "+15550302001", "+15550302002")
-    context, page = signed_in_page(e2e.stack.forkline_url, chromium, "nomic@e2e.test", PASSWORD,
-                                   microphone=False)
-    indicator = page.locator("#mic-indicator")
-    try:
-        page.goto(f"{e2e.stack.forkline_url}/console/conferences/{room.name}")
-        page.get_by_role("button", name="Listen, microphone muted (M)").click()
-        expect(indicator).to_have_text("nothing (muted, listening)", timeout=TIMEOUT * 1000)
-        leg = room.browser_leg(room.until(
-            lambda d: room.browser_leg(d).get("status") == "joined", "the browser leg"))
+    with room_page(mic_chromium, e2e.stack.forkline_url, room, "nomic@e2e.test", PASSWORD,
+                   microphone=False) as page:
+        indicator = page.locator("#mic-indicator")
+        leg = listen_muted(page, room)
 
         page.get_by_role("button", name="Whisper to agent (W)").click()
         expect(page.locator("#mic-message")).to_contain_text("Microphone unavailable")
@@ -145,22 +122,17 @@ def test_denied_microphone_leaves_the_conference_as_it_was(users, chromium):
         assert (leg["mode"], leg["muted"], leg["coaching"]) == ("listen", True, False)
         member = room.sim_member(leg["call_sid"])
         assert (member.muted, member.coaching) == (True, False)
-    finally:
-        context.close()
-        room.end()
 
 
-def test_a_whisper_to_a_ringing_agent_waits_then_goes_to_the_agent(users, chromium):
+def test_a_whisper_to_a_ringing_agent_waits_then_goes_to_the_agent(users, mic_chromium):
     e2e = users
     agent = "+15550303002"
     # Rings long enough for sign-in, page and the browser's join on a busy machine.
     e2e.sim.answer_mode(agent, "answer", ring_seconds=RING_S)
     room = Room(e2e, "e2e-mic-pending", "+15550303001", agent, joined=("customer",))
-    context, page = signed_in_page(e2e.stack.forkline_url, chromium, "mic@e2e.test", PASSWORD,
-                                   microphone=True)
-    indicator = page.locator("#mic-indicator")
-    try:
-        page.goto(f"{e2e.stack.forkline_url}/console/conferences/{room.name}")
+    with room_page(mic_chromium, e2e.stack.forkline_url, room, "mic@e2e.test", PASSWORD,
+                   microphone=True) as page:
+        indicator = page.locator("#mic-indicator")
         page.keyboard.press("m")
         expect(indicator).to_have_text("nothing (muted, listening)", timeout=TIMEOUT * 1000)
         page.keyboard.press("w")
@@ -177,8 +149,7 @@ def test_a_whisper_to_a_ringing_agent_waits_then_goes_to_the_agent(users, chromi
         member = room.sim_member(leg["call_sid"])
         assert (member.muted, member.coaching) == (False, True)
         agent_at = room.frames("agent")
-        wait_for(lambda: len(heard(room.levels("agent"), agent_at)) >= 50, TIMEOUT, 0.1,
-                 message="the agent to hear the whisper")
+        room.wait_tone("agent", agent_at, 50, "the agent to hear the whisper")
         assert max(room.levels("customer")[at:]) < ABSENT, "the whisper leaked to the customer"
 
         # The microphone goes away (unplugged): a message, nothing sent, the call unchanged.
@@ -193,6 +164,3 @@ def test_a_whisper_to_a_ringing_agent_waits_then_goes_to_the_agent(users, chromi
         assert (member.muted, member.coaching) == (False, True)
         room.wait_heard("agent", room.frames("agent") + 10)
         assert page.evaluate("window.forklineSupervisor.sent") == sent
-    finally:
-        context.close()
-        room.end()

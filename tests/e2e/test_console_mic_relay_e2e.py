@@ -12,20 +12,13 @@ import requests
 from playwright.sync_api import expect
 from prometheus_client.parser import text_string_to_metric_families
 from support.console import PASSWORD
-from support.mic import ABSENT, TIMEOUT, Room, heard, signed_in_page, tone_chromium
+from support.mic import ABSENT, TIMEOUT, Room, listen_muted, room_page
 
 from conference.media.relay import WANT
 from twilio_sim.testing import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 EMAIL = "sup@e2e.test"  # the relay stack's supervisor
-
-
-@pytest.fixture(scope="module")
-def chromium(tmp_path_factory):
-    """Debian's chromium whose fake microphone plays a steady FREQ tone."""
-    with tone_chromium(tmp_path_factory.mktemp("mic")) as browser:
-        yield browser
 
 
 def wants(store, room: Room, label: str) -> dict[str, int]:
@@ -41,20 +34,15 @@ def supervisor_streams(base: str) -> float:
                if s.name == "forkline_media_streams_open" and s.labels.get("kind") == "supervisor")
 
 
-def test_whisper_and_barge_from_a_page_on_the_other_host(relay_stack, chromium):
+def test_whisper_and_barge_from_a_page_on_the_other_host(relay_stack, mic_chromium):
     live = relay_stack
     a, b = live.servers["forkline"], live.servers["forkline-b"]
     store = redis.Redis.from_url(live.stack.env["REDIS_URL"])
     room = Room(live, "e2e-mic-relay", "+15550304001", "+15550304002")
-    context, page = signed_in_page(b, chromium, EMAIL, PASSWORD, microphone=True)
-    indicator = page.locator("#mic-indicator")
-    try:
-        page.goto(f"{b}/console/conferences/{room.name}")
-        page.get_by_role("button", name="Listen, microphone muted (M)").click()
-        # `connected` comes from A's stream, over the signal bus.
-        expect(indicator).to_have_text("nothing (muted, listening)", timeout=TIMEOUT * 1000)
-        leg = room.browser_leg(room.until(
-            lambda d: room.browser_leg(d).get("status") == "joined", "the browser leg to join"))
+    with room_page(mic_chromium, b, room, EMAIL, PASSWORD, microphone=True) as page:
+        indicator = page.locator("#mic-indicator")
+        # `connected` (the indicator's "listening") comes from A's stream, over the signal bus.
+        leg = listen_muted(page, room)
         # The App's Voice URL is A's, so the leg's TwiML and stream are too.
         assert (supervisor_streams(a), supervisor_streams(b)) == (1.0, 0.0)
         # B wants the leg's audio, A wants the microphone: the ends are apart.
@@ -68,8 +56,8 @@ def test_whisper_and_barge_from_a_page_on_the_other_host(relay_stack, chromium):
         member = room.sim_member(leg["call_sid"])
         assert (member.muted, member.coaching) == (False, True)
         at = {label: room.frames(label) for label in room.phones}
-        wait_for(lambda: len(heard(room.levels("agent"), at["agent"])) >= 50, TIMEOUT, 0.1,
-                 message="the agent to hear the whisper (from B's page through A's stream)")
+        room.wait_tone("agent", at["agent"], 50,
+                       "the agent to hear the whisper (from B's page through A's stream)")
         room.wait_heard("customer", at["customer"] + 100)
         assert max(room.levels("customer")[at["customer"]:]) < ABSENT, \
             "the whisper leaked to the customer"
@@ -83,8 +71,7 @@ def test_whisper_and_barge_from_a_page_on_the_other_host(relay_stack, chromium):
                                        timeout=TIMEOUT * 1000)
         at = {label: room.frames(label) for label in room.phones}
         for label in room.phones:
-            wait_for(lambda label=label: len(heard(room.levels(label), at[label])) >= 50,
-                     TIMEOUT, 0.1, message=f"the {label} to hear the barge")
+            room.wait_tone(label, at[label], 50, f"the {label} to hear the barge")
 
         # Closing the page takes the leg out, and both relayed taps stop being carried.
         page.close()
@@ -92,6 +79,3 @@ def test_whisper_and_barge_from_a_page_on_the_other_host(relay_stack, chromium):
                    "Forkline to mark the browser leg left")
         wait_for(lambda: set(wants(store, room, leg["label"]).values()) <= {0}, TIMEOUT, 0.05,
                  "both ends to withdraw from the relay")
-    finally:
-        context.close()
-        room.end()

@@ -9,42 +9,13 @@ tests/conference/webhooks/test_webhooks.py (a TLS server is not practical here).
 """
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
-from demo_api import AdminApi
-from demo_stack import Stack, free_port
 from support.e2e_call import Call, events, joined, part
 
-from twilio_sim.testing import SimControl, sdk_client, wait_for
+from twilio_sim.testing import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 TIMEOUT = 20.0
-
-
-@pytest.fixture(scope="module")
-def strict(tmp_path_factory):
-    """A simulator without --allow-ws, and Forkline (gunicorn, echo AI) on an http PUBLIC_URL."""
-    stack = Stack(tmp_path_factory.mktemp("strict-ws"))
-    stack.env["AI_BACKEND"] = "echo"
-    try:
-        sim_url = stack.start_sim(allow_ws=False)
-        port = free_port()
-        client = sdk_client(sim_url, stack.account_sid, stack.auth_token)
-        app = client.applications.create(friendly_name="Forkline strict AI",
-                                         voice_url=f"http://127.0.0.1:{port}/twilio/ai/voice",
-                                         voice_method="POST")
-        stack.flask("db", "upgrade")
-        key = stack.flask("tenants", "create", "strict").strip().splitlines()[-1]
-        stack.start_forkline(app.sid, port)
-        yield SimpleNamespace(stack=stack, api=AdminApi(stack.forkline_url, key),
-                              sim=SimControl(sim_url), client=client)
-    finally:
-        stack.stop()
-        for name in ("forkline", "twilio_sim"):
-            tail = stack.log_tail(name, 40)
-            if tail:
-                print(f"--- {name}.log ---\n{tail}")
 
 
 def test_ws_stream_urls_are_refused_and_the_humans_stay(strict):

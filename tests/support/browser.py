@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from playwright.sync_api import Browser, Page, sync_playwright
 
@@ -17,14 +18,19 @@ RATE = 8000
 
 
 @contextmanager
-def chromium() -> Iterator[Browser]:
-    """A headless Chromium, closed afterwards."""
+def chromium(*extra_args: str) -> Iterator[Browser]:
+    """A headless Chromium (with `extra_args` on its command line), closed afterwards."""
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args])
         try:
             yield browser
         finally:
             browser.close()
+
+
+def fake_microphone(wav: Path | str) -> list[str]:
+    """Chromium flags for a fake microphone that plays the WAV file `wav` (looped)."""
+    return ["--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={wav}"]
 
 
 def sign_in(page: Page, base: str, tenant: str, email: str, next_path: str = "/console/",

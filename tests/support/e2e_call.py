@@ -9,36 +9,15 @@ that band.
 from __future__ import annotations
 
 import contextlib
-import io
-import math
-import wave
-from array import array
 from urllib.parse import parse_qsl
 
+from support.tones import tone_levels
 from twilio_sim.testing import wait_for
 
 FREQ = 2000.0  # a whole number of periods per 20 ms frame: echoes add in phase
-FRAME = 160  # samples per 20 ms frame at 8 kHz
 HEARD = -30.0  # dBFS at FREQ: the tone (played at -12 dBFS) is there
 ABSENT = -50.0  # dBFS at FREQ: nothing of it
 TIMEOUT = 20.0
-_HANN = [0.5 - 0.5 * math.cos(2 * math.pi * i / (FRAME - 1)) for i in range(FRAME)]
-_COEFF = 2 * math.cos(2 * math.pi * FREQ / 8000)
-
-
-def tone_levels(wav_bytes: bytes) -> list[float]:
-    """Level (dBFS of a sine's peak) at FREQ in each 20 ms frame (Hann-windowed Goertzel)."""
-    with wave.open(io.BytesIO(wav_bytes)) as wav:
-        samples = array("h", wav.readframes(wav.getnframes()))
-    levels = []
-    for start in range(0, len(samples) - FRAME + 1, FRAME):
-        s1 = s2 = 0.0
-        for x, w in zip(samples[start:start + FRAME], _HANN, strict=True):
-            s1, s2 = x * w + _COEFF * s1 - s2, s1
-        power = max(s1 * s1 + s2 * s2 - _COEFF * s1 * s2, 0.0)
-        peak = 4 * math.sqrt(power) / FRAME  # 2|X|/N, over the Hann window's gain of 1/2
-        levels.append(20 * math.log10(peak / 32768) if peak > 0 else -120.0)
-    return levels
 
 
 def heard_frames(levels: list[float], start: int = 0, end: int | None = None) -> list[int]:
@@ -48,6 +27,8 @@ def heard_frames(levels: list[float], start: int = 0, end: int | None = None) ->
 
 class Call:
     """One conference of the test: its phones, Forkline's view of it and the simulator's."""
+
+    freq = FREQ  # the tone `levels` measures
 
     def __init__(self, e2e, name: str, customer: str, agent: str, api=None):
         self.e2e, self.name = e2e, name
@@ -79,8 +60,8 @@ class Call:
         return next(p["frames_heard"] for p in self.e2e.sim.phones() if p["number"] == number)
 
     def levels(self, label: str) -> list[float]:
-        """Tone levels of what the phone heard so far."""
-        return tone_levels(self.e2e.sim.recording_wav(self.phones[label]))
+        """Tone levels (at `freq`, per 20 ms frame) of what the phone heard so far."""
+        return tone_levels(self.e2e.sim.recording_wav(self.phones[label]), self.freq)
 
     def wait_heard(self, label: str, frames: int) -> None:
         """Until the phone has heard `frames` frames in all."""

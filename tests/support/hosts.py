@@ -14,12 +14,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
 from conference.twilio.security import make_stream_token
+from tests.support.pg import fresh_database
 from tests.support.processes import free_port, procfile
 from twilio_sim.media_client import MediaStreamClient
 
@@ -177,6 +179,29 @@ class Cluster:
         for host in self.hosts:
             host.stop()
         self.engine.dispose()
+
+    def print_logs(self, lines: int = 30) -> None:
+        """The last `lines` of each host's log, access lines left out (for a failed run)."""
+        for host in self.hosts:
+            kept = [x for x in host.log.read_text(errors="replace").splitlines()
+                    if "gunicorn.access" not in x]
+            print(f"--- {host.name} ---\n" + "\n".join(kept[-lines:]))
+
+
+@contextlib.contextmanager
+def released_cluster(workdir: Path, db_prefix: str, redis_url: str, print_logs: bool = False,
+                     **env: str) -> Iterator[Cluster]:
+    """A Cluster on a fresh PostgreSQL database, migrated by the release line; its hosts are
+    stopped afterwards (and their logs printed, with `print_logs`)."""
+    with fresh_database(db_prefix) as url:
+        cluster = Cluster(workdir, url, redis_url, **env)
+        try:
+            cluster.release()
+            yield cluster
+        finally:
+            cluster.stop()
+            if print_logs:
+                cluster.print_logs()
 
 
 def stream_params(tenant: int, conference: str, kind: str, label: str, call_sid: str,

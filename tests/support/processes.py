@@ -1,7 +1,11 @@
-"""Running the Procfile's lines for real: its commands, and free local ports to bind them to."""
+"""Running the Procfile's lines for real: its commands, and free local ports to bind them to;
+Python children of a test (bench runs, drivers) and what they print."""
 from __future__ import annotations
 
+import json
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -11,6 +15,27 @@ def procfile() -> dict[str, str]:
     """The Procfile's process types and their command lines."""
     lines = (ROOT / "Procfile").read_text().splitlines()
     return {k: v.strip() for k, v in (line.split(":", 1) for line in lines if line.strip())}
+
+
+def run_python(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """`python *args` in the repository root, its output captured; the test fails unless it
+    exits 0 (with the tail of its stderr)."""
+    run = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
+                         timeout=timeout)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run
+
+
+def run_bench(module: str, *args: str, report: Path,
+              timeout: float) -> tuple[subprocess.CompletedProcess[str], dict]:
+    """`python -m bench.<module> *args --json report`: what it printed, and the report."""
+    run = run_python("-m", f"bench.{module}", *args, "--json", str(report), timeout=timeout)
+    return run, json.loads(report.read_text())
+
+
+def last_json_line(run: subprocess.CompletedProcess[str]):
+    """The JSON document on the last line a child printed (a driver's report)."""
+    return json.loads(run.stdout.strip().splitlines()[-1])
 
 
 def free_port() -> int:

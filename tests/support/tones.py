@@ -31,11 +31,13 @@ def tone_levels(wav_bytes: bytes, freq: float) -> list[float]:
 
 
 def write_tone_wav(path: Path, freq: float, seconds: float, dbfs: float = -6.0,
-                   rate: int = 48000) -> Path:
-    """A mono 16-bit WAV of a steady tone."""
+                   rate: int = 48000, bursts: tuple[float, float] | None = None) -> Path:
+    """A mono 16-bit WAV of a steady tone, or of `bursts` (seconds on, every seconds) of it
+    with silence between."""
     amplitude = 32767 * 10 ** (dbfs / 20)
+    on, period = (int(bursts[0] * rate), int(bursts[1] * rate)) if bursts else (1, 1)
     samples = array("h", (int(amplitude * math.sin(2 * math.pi * freq * n / rate))
-                          for n in range(int(seconds * rate))))
+                          if n % period < on else 0 for n in range(int(seconds * rate))))
     with wave.open(str(path), "wb") as wav:
         wav.setnchannels(1)
         wav.setsampwidth(2)

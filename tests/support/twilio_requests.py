@@ -37,11 +37,12 @@ def stream_event(twilio, call_sid, stream_sid, event, **extra):
         "Timestamp": "2026-11-25T12:00:00Z", **extra})
 
 
-def ai_to(api, fake_twilio):
-    """Add the AI; returns (its CallSid, the custom params of its To=app:… address)."""
+def ai_to(api, fake_twilio, mode: str = "listen"):
+    """Add the AI (in `mode`) to conference `room` of an agent; returns (its CallSid, the custom
+    params of its To=app:… address)."""
     api.post("/conferences", {"name": "room", "participants": [
         {"to": "+15551110002", "role": "agent", "label": "agent"}]})
-    r = api.put("/conferences/room/ai", {"agent": "default", "mode": "listen"})
+    r = api.put("/conferences/room/ai", {"agent": "default", "mode": mode})
     assert r.status_code == 201, r.json
     to = [q for q in fake_twilio.take() if q.form.get("Label") == "ai"][0].form["To"]
     return r.json["call_sid"], {k: v[0] for k, v in parse_qs(urlsplit(to).query).items()}

@@ -1,16 +1,11 @@
 """PipelineSession under gevent monkey patching (SDK over patched sockets), against the fake."""
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from agents import speech
+from tests.support.processes import last_json_line, run_python
 
-ROOT = Path(__file__).resolve().parents[3]
 DRIVER = r"""
 from gevent import monkey; monkey.patch_all()
 import json
@@ -34,10 +29,7 @@ print(json.dumps(report))
 @pytest.mark.slow
 @pytest.mark.skipif(not speech.available(), reason="espeak-ng not installed")
 def test_pipeline_turn_under_gevent():
-    result = subprocess.run([sys.executable, "-c", DRIVER], cwd=ROOT, capture_output=True,
-                            text=True, timeout=90)
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = last_json_line(run_python("-c", DRIVER, timeout=90))
     assert report["status"] == "completed"
     assert report["texts"][-2:] == ["What are your opening hours?", "Nine to five."]
     assert report["audio_ms"] == 500  # the fake's 24 kHz speech, resampled to 8 kHz

@@ -5,12 +5,13 @@ share a hub with the code under test).
 """
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.processes import last_json_line, run_python
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -49,10 +50,7 @@ def test_session_works_under_gevent_monkey_patching():
     with subprocess.Popen([sys.executable, "-m", "tests.fakes.realtime_server"], cwd=ROOT,
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as fake:
         base_url = fake.stdout.readline().strip()
-        result = subprocess.run([sys.executable, "-c", DRIVER, base_url], cwd=ROOT,
-                                capture_output=True, text=True, timeout=60)
-        assert result.returncode == 0, result.stderr
-        report = json.loads(result.stdout.strip().splitlines()[-1])
+        report = last_json_line(run_python("-c", DRIVER, base_url, timeout=60))
         assert report["status"] == "completed"
         assert report["audio"] == 8000  # the fake's 1 s reply, byte for byte
         assert report["max_gap"] < 0.5  # no greenlet starved the hub for long

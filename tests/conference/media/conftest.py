@@ -6,8 +6,10 @@ import os
 import subprocess
 import sys
 import urllib.request
+import uuid
 
 import pytest
+import redis
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -15,6 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SECRET = "test-secret"
 TEST_ACCOUNT_SID = "AC" + "0" * 31 + "1"
 TEST_AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def media_test_config(db_url: str, **overrides) -> dict:
@@ -119,3 +122,16 @@ def media_server(tmp_path):
         server.engine.dispose()
 
 
+@pytest.fixture
+def redis_client():
+    """A client of the real Redis; CI has one: an unreachable server fails the test, never skips."""
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
+    client.ping()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def tap_key():
+    """A leg's tap key nobody else uses: the Redis is shared."""
+    return "CA" + uuid.uuid4().hex

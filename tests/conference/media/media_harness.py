@@ -28,6 +28,16 @@ def ai_client(server, call_sid: str, conference: str = "room") -> MediaStreamCli
                              custom_parameters=params, bidirectional=True)
 
 
+def ai_leg_in_room(server, call_sid: str, frames: int) -> MediaStreamClient:
+    """The AI leg of conference `room` (seeded), connected, after `frames` frames of silence."""
+    server.seed_room()
+    client = ai_client(server, call_sid)
+    client.connect()
+    for _ in range(frames):
+        client.send_tick(SILENCE)
+    return client
+
+
 def fork_client(server, call_sid: str, label: str,
                 conference: str = "room") -> MediaStreamClient:
     """The simulated Twilio side of a human leg's <Start><Stream> fork."""

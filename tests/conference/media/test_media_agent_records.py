@@ -1,7 +1,7 @@
 """The live bridge stores what the AI said (transcript lines) and its turn metrics."""
 from __future__ import annotations
 
-from media_harness import ai_client
+from media_harness import ai_leg_in_room
 
 from twilio_sim.testing import wait_for
 
@@ -10,11 +10,7 @@ CALL = "CA" + "5" * 32
 
 def test_ai_transcript_lines_and_turn_metrics_are_stored(media_server):
     server = media_server(AI_BACKEND="narrator")
-    server.seed_room()
-    client = ai_client(server, CALL)
-    client.connect()
-    for _ in range(25):
-        client.send_tick(b"\xff" * 160)
+    client = ai_leg_in_room(server, CALL, 25)
     lines = wait_for(lambda: server.rows(
         "SELECT speaker, role, source, text, conference_id FROM transcript_entry"))
     # Only the AI's final line: the caller's line and the partial are not the AI's record.

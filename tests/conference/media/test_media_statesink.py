@@ -5,25 +5,13 @@ import sqlalchemy as sa
 
 from conference.media import statesink
 from conference.media.statesink import StateSink
-from models import (
-    Conference,
-    ConferenceEvent,
-    Participant,
-    Stream,
-    Tenant,
-    get_session,
-    transaction,
-)
+from models import ConferenceEvent, Participant, Stream, get_session, transaction
+from tests.support.seed import add_conference
 
 
 def _seed(app, recording: bool) -> dict:
     with app.app_context(), transaction() as session:
-        tenant = Tenant(name="acme", recording_enabled=recording)
-        session.add(tenant)
-        session.flush()
-        conf = Conference(tenant_id=tenant.id, name="room")
-        session.add(conf)
-        session.flush()
+        tenant, conf = add_conference(session, "room", recording=recording)
         session.add(Participant(conference_id=conf.id, label="alice", role="customer",
                                 call_sid="CA" + "1" * 32))
         return {"tenant": str(tenant.id), "conference": "room", "label": "alice",

@@ -14,8 +14,9 @@ from conference.media import metrics, statesink
 from conference.media.statesink import StateSink
 from conference.transcripts.agent_records import store_turn_metric
 from conference.transcripts.store import store_line
-from models import Conference, Participant, Tenant, transaction
+from models import Participant, transaction
 from tests.support.pg import fresh_database
+from tests.support.seed import add_conference
 from tests.support.tcpproxy import TcpProxy
 from twilio_sim.testing import wait_for
 
@@ -50,12 +51,7 @@ def direct(direct_url):
 
 def _seed(app) -> dict:
     with app.app_context(), transaction() as session:
-        tenant = Tenant(name="acme")
-        session.add(tenant)
-        session.flush()
-        conf = Conference(tenant_id=tenant.id, name="room")
-        session.add(conf)
-        session.flush()
+        tenant, conf = add_conference(session, "room")
         session.add(Participant(conference_id=conf.id, label="alice", role="customer",
                                 call_sid=CALL))
         return {"tenant": str(tenant.id), "conference": "room", "label": "alice",

@@ -60,13 +60,6 @@ class Worker:
 
 
 @pytest.fixture
-def client():
-    client = redis.Redis.from_url("redis://127.0.0.1:6379/0", socket_timeout=5)
-    yield client
-    client.close()
-
-
-@pytest.fixture
 def key():
     return sup_key(7, "room-" + uuid.uuid4().hex, "console-3")
 
@@ -88,11 +81,11 @@ def test_keys_are_per_tenant_conference_and_label():
     assert sup_key(8, "room", "console-3") != sup_key(7, "room", "console-3")
 
 
-def test_audio_crosses_both_ways_while_the_ends_are_apart(client, key):
-    page, stream = Worker(client), Worker(client)
+def test_audio_crosses_both_ways_while_the_ends_are_apart(redis_client, key):
+    page, stream = Worker(redis_client), Worker(redis_client)
     browser = MicRelay()
     end = BrowserEnd(page, browser, key).start()
-    assert page.maintained == 1 and client.zcard(WANT + key) == 1  # wanted before dialing
+    assert page.maintained == 1 and redis_client.zcard(WANT + key) == 1  # wanted before dialing
     twilio = remote_end(stream, key, "CA" + "1" * 32)
     assert twilio is not None
     twilio.start()
@@ -117,37 +110,37 @@ def test_audio_crosses_both_ways_while_the_ends_are_apart(client, key):
     stream.deliver(page)
     assert browser.ended and browser.notices[-1] == {"type": "ended"}
     end.stop()
-    assert client.zcard(WANT + key) == 0 and key not in page.browser_ends
+    assert redis_client.zcard(WANT + key) == 0 and key not in page.browser_ends
     assert mic_key(key) not in page.local_taps()
     stream.relay.sync()
     page.relay.sync()
     assert stream.relay.feeds == {} and page.relay.feeds == {}  # nothing carried any more
 
 
-def test_the_microphone_has_the_local_bound_on_the_stream_worker(client, key):
-    stream = Worker(client)
-    client.zadd(WANT + key, {"page": 2e9})  # a page elsewhere wants the leg
-    client.expire(WANT + key, 30)
+def test_the_microphone_has_the_local_bound_on_the_stream_worker(redis_client, key):
+    stream = Worker(redis_client)
+    redis_client.zadd(WANT + key, {"page": 2e9})  # a page elsewhere wants the leg
+    redis_client.expire(WANT + key, 30)
     twilio = remote_end(stream, key, "CA" + "2" * 32)
     assert twilio is not None
     for i in range(30):
         twilio.relay.from_browser(bytes([i]) * 160)
     assert len(twilio.relay.to_twilio) == 10 and twilio.relay.dropped_to_twilio == 20
     assert twilio.relay.to_twilio[0] == bytes([20]) * 160  # the oldest went first
-    client.delete(WANT + key)
+    redis_client.delete(WANT + key)
 
 
-def test_no_page_anywhere_means_no_remote_leg(client, key):
-    assert remote_end(Worker(client), key, "CA" + "3" * 32) is None
+def test_no_page_anywhere_means_no_remote_leg(redis_client, key):
+    assert remote_end(Worker(redis_client), key, "CA" + "3" * 32) is None
 
 
-def test_a_leg_on_the_pages_own_worker_uses_no_redis(client, key):
-    page = Worker(client)
+def test_a_leg_on_the_pages_own_worker_uses_no_redis(redis_client, key):
+    page = Worker(redis_client)
     browser = MicRelay()
     end = BrowserEnd(page, browser, key).start()
     browser.twilio_started("CA" + "4" * 32)  # the local SupervisorLeg found the relay
     end.settle()
-    assert client.zcard(WANT + key) == 0 and page.listeners.listeners(key) == 0
+    assert redis_client.zcard(WANT + key) == 0 and page.listeners.listeners(key) == 0
     assert browser.from_browser(FRAME) and list(browser.to_twilio) == [FRAME]  # stays local
     assert mic_key(key) not in page.local_taps()
     on_signal(page, {"key": key, "event": "connected", "call_sid": "CA" + "5" * 32})
@@ -155,8 +148,8 @@ def test_a_leg_on_the_pages_own_worker_uses_no_redis(client, key):
     end.stop()
 
 
-def test_an_ended_signal_of_another_leg_is_ignored(client, key):
-    page = Worker(client)
+def test_an_ended_signal_of_another_leg_is_ignored(redis_client, key):
+    page = Worker(redis_client)
     browser = MicRelay()
     end = BrowserEnd(page, browser, key).start()
     try:
@@ -167,12 +160,12 @@ def test_an_ended_signal_of_another_leg_is_ignored(client, key):
         end.stop()
 
 
-def test_the_signal_bus_hands_supervisor_signals_to_the_page(client, key):
-    page = Worker(client)
+def test_the_signal_bus_hands_supervisor_signals_to_the_page(redis_client, key):
+    page = Worker(redis_client)
     browser = MicRelay()
     end = BrowserEnd(page, browser, key).start()
     try:
-        bus = SignalBus(page, client)
+        bus = SignalBus(page, redis_client)
         bus.apply(orjson.dumps({"kind": "supervisor", "key": key, "event": "connected",
                                 "call_sid": "CA" + "8" * 32, "worker": "another"}))
         assert browser.twilio_attached and browser.mic_sink is not None
@@ -207,12 +200,12 @@ def counted(twilio) -> list[int]:
     return calls
 
 
-def test_a_renewed_page_keeps_the_leg_and_a_dead_one_ends_it_once(client, key, monkeypatch):
+def test_a_renewed_page_keeps_the_leg_and_a_dead_one_ends_it_once(redis_client, key, monkeypatch):
     monkeypatch.setattr(listen_relay, "ENTRY_TTL_S", 0.4)  # the page renews every 0.1 s
     monkeypatch.setattr(listen_relay, "REFRESH_S", 0.1)
-    page, stream = Worker(client), Worker(client)
+    page, stream = Worker(redis_client), Worker(redis_client)
     end = BrowserEnd(page, MicRelay(), key).start()
-    first = client.zrange(WANT + key, 0, -1, withscores=True)[0][1]
+    first = redis_client.zrange(WANT + key, 0, -1, withscores=True)[0][1]
     twilio = remote_end(stream, key, "CA" + "a" * 32)
     assert twilio is not None
     twilio.timing, calls = QUICK, counted(twilio)
@@ -222,25 +215,25 @@ def test_a_renewed_page_keeps_the_leg_and_a_dead_one_ends_it_once(client, key, m
         wait_for(lambda: time.time() > first + 3 * QUICK.grace_s and twilio.watch.checks > 20,
                  10, message="checks past the first entry's expiry")
         assert not twilio.relay.ended and calls == []
-        assert client.zrange(WANT + key, 0, -1, withscores=True)[0][1] > first
+        assert redis_client.zrange(WANT + key, 0, -1, withscores=True)[0][1] > first
         # kill -9 of the page's worker: its renewals stop, nothing withdraws the entry.
         page.listeners.shared[key][0].stopped.set()
         wait_for(lambda: twilio.relay.ended, 10, message="the dead page's leg to end")
         assert calls == [1] and twilio.watch.gone and twilio.watch.stopped.is_set()
-        assert client.zcount(WANT + key, time.time(), "+inf") == 0  # it expired, unwithdrawn
+        assert redis_client.zcount(WANT + key, time.time(), "+inf") == 0  # it expired, unwithdrawn
     finally:
         twilio.stop()
         end.stop()
     assert stream.bus.sent[-1]["event"] == "ended"  # the page (were it alive) hears it too
 
 
-def test_a_redis_outage_never_ends_a_healthy_leg(client, key):
+def test_a_redis_outage_never_ends_a_healthy_leg(redis_client, key):
     proxy = TcpProxy("127.0.0.1", 6379)
     cut_off = redis.Redis(host="127.0.0.1", port=proxy.port, socket_connect_timeout=0.5,
                           socket_timeout=0.5, retry=Retry(NoBackoff(), 0))
     expires = time.time() + 1.0
-    client.zadd(WANT + key, {"page": expires})  # a page elsewhere, renewing until the outage
-    client.expire(WANT + key, 30)
+    redis_client.zadd(WANT + key, {"page": expires})  # a page elsewhere, renewing until the outage
+    redis_client.expire(WANT + key, 30)
     stream = Worker(cut_off)
     twilio = remote_end(stream, key, "CA" + "b" * 32)
     assert twilio is not None
@@ -259,4 +252,4 @@ def test_a_redis_outage_never_ends_a_healthy_leg(client, key):
         twilio.stop()
         cut_off.close()
         proxy.close()
-        client.delete(WANT + key)
+        redis_client.delete(WANT + key)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 
-from media_harness import ai_client
+from media_harness import ai_leg_in_room
 
 from agents.base import AgentProfile, ToolCall
 from agents.echo import EchoSession
@@ -17,11 +17,7 @@ CALL = "CA" + "6" * 32
 
 def test_a_tool_call_is_recorded_answered_and_spoken(media_server):
     server = media_server(AI_BACKEND="toolcaller")
-    server.seed_room()
-    client = ai_client(server, CALL)
-    client.connect()
-    for _ in range(10):
-        client.send_tick(b"\xff" * 160)
+    client = ai_leg_in_room(server, CALL, 10)
     # No such tool: the handler records the rejection, and the model hears why.
     records = wait_for(lambda: server.rows(
         "SELECT call_id, name, status, call_sid, conference_id FROM tool_call"

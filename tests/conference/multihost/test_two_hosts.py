@@ -15,8 +15,14 @@ import uuid
 import pytest
 
 from agents import audio, speech
-from tests.support.hosts import Cluster, Ticker, ai_stream, fork_stream, seed_conference
-from tests.support.pg import fresh_database
+from tests.support.hosts import (
+    Cluster,
+    Ticker,
+    ai_stream,
+    fork_stream,
+    released_cluster,
+    seed_conference,
+)
 from twilio_sim.testing import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300),
@@ -45,20 +51,11 @@ def speaking(frames: list[bytes], start: int):
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    with fresh_database("forkline_hosts") as url:
-        cluster = Cluster(tmp_path_factory.mktemp("hosts"), url, REDIS_URL,
-                          TRANSCRIPTS_ENABLED="1")
-        try:
-            cluster.release()
-            cluster.start("host-a")
-            cluster.start("host-b")
-            yield cluster
-        finally:
-            cluster.stop()
-            for host in cluster.hosts:
-                lines = [x for x in host.log.read_text(errors="replace").splitlines()
-                         if "gunicorn.access" not in x]
-                print(f"--- {host.name} ---\n" + "\n".join(lines[-30:]))
+    with released_cluster(tmp_path_factory.mktemp("hosts"), "forkline_hosts", REDIS_URL,
+                          print_logs=True, TRANSCRIPTS_ENABLED="1") as cluster:
+        cluster.start("host-a")
+        cluster.start("host-b")
+        yield cluster
 
 
 def coherent(cluster: Cluster, key: str, path: str, ready) -> dict:

@@ -14,13 +14,12 @@ import uuid
 import pytest
 
 from tests.support.hosts import (
-    Cluster,
     Ticker,
     ai_stream,
     client_port,
+    released_cluster,
     seed_conference,
 )
-from tests.support.pg import fresh_database
 from twilio_sim.testing import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -42,16 +41,11 @@ def ticks_heard(call: int, played: list[bytes]) -> set[int]:
 
 @pytest.fixture(scope="module")
 def host(tmp_path_factory):
-    with fresh_database("forkline_kill") as url:
-        cluster = Cluster(tmp_path_factory.mktemp("kill"), url, REDIS_URL,
-                          TRANSCRIPTS_ENABLED="0")
-        try:
-            cluster.release()
-            web = cluster.start("web", WEB_CONCURRENCY="2")
-            wait_for(lambda: len(web.workers()) == 2, 30, 0.1, message="two workers")
-            yield cluster, web
-        finally:
-            cluster.stop()
+    with released_cluster(tmp_path_factory.mktemp("kill"), "forkline_kill", REDIS_URL,
+                          TRANSCRIPTS_ENABLED="0") as cluster:
+        web = cluster.start("web", WEB_CONCURRENCY="2")
+        wait_for(lambda: len(web.workers()) == 2, 30, 0.1, message="two workers")
+        yield cluster, web
 
 
 def test_kill_9_of_one_worker_spares_the_other_and_its_calls_reconnect(host):

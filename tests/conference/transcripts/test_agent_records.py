@@ -7,16 +7,13 @@ from agents.base import AudioOut, Transcript
 from agents.pipeline.metrics import TurnMetrics
 from conference.media.statesink import StateSink
 from conference.transcripts.agent_records import AgentEventRecorder
-from models import Conference, Tenant, TranscriptEntry, TurnMetric, get_session, transaction
+from models import TranscriptEntry, TurnMetric, get_session, transaction
+from tests.support.seed import add_conference
 
 
 def test_ai_lines_and_turn_metrics_are_stored(app):
     with app.app_context(), transaction() as session:
-        tenant = Tenant(name="acme")
-        session.add(tenant)
-        session.flush()
-        conf = Conference(tenant_id=tenant.id, name="c1", status="in-progress")
-        session.add(conf)
+        tenant, conf = add_conference(session, "c1", status="in-progress")
     sink = StateSink(app)
     recorder = AgentEventRecorder(sink.submit, {"tenant": str(tenant.id), "conference": "c1"})
     recorder.observe(AudioOut("item_1", b"\xff" * 160))
@@ -39,10 +36,7 @@ def test_ai_lines_and_turn_metrics_are_stored(app):
 
 def _conference(app) -> int:
     with app.app_context(), transaction() as session:
-        tenant = Tenant(name="acme")
-        session.add(tenant)
-        session.flush()
-        session.add(Conference(tenant_id=tenant.id, name="c1", status="in-progress"))
+        tenant, _ = add_conference(session, "c1", status="in-progress")
     return tenant.id
 
 

@@ -7,20 +7,16 @@ import sqlalchemy as sa
 
 from conference.transcripts.store import store_line
 from conference.transcripts.summary import summarize_conference
-from models import Conference, ConferenceSummary, Stream, Tenant, get_session, transaction
+from models import ConferenceSummary, Stream, get_session, transaction
 from models.times import utcnow
+from tests.support.seed import add_conference
 
 A, B = "MZ" + "a" * 32, "MZ" + "b" * 32
 
 
 def _conference(app) -> dict:
     with app.app_context(), transaction() as session:
-        tenant = Tenant(name="acme")
-        session.add(tenant)
-        session.flush()
-        conf = Conference(tenant_id=tenant.id, name="room", status="in-progress")
-        session.add(conf)
-        session.flush()
+        tenant, conf = add_conference(session, "room", status="in-progress")
         for sid, label in ((A, "alice"), (B, "bob")):
             session.add(Stream(stream_sid=sid, call_sid="CA" + sid[2:], kind="fork",
                                name=label, conference_id=conf.id, status="started"))

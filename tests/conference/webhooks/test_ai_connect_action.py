@@ -1,21 +1,13 @@
 """<Connect action>: the AI leg's way back after its stream ends (twiml/connect#action)."""
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
 import sqlalchemy as sa
 
 from models import ConferenceEvent, get_session
-
-
-def add_ai(api, fake_twilio):
-    api.post("/conferences", {"name": "room", "participants": [
-        {"to": "+15551110002", "role": "agent", "label": "agent"}]})
-    r = api.put("/conferences/room/ai", {"agent": "default", "mode": "speak"})
-    assert r.status_code == 201, r.json
-    to = [q for q in fake_twilio.take() if q.form.get("Label") == "ai"][0].form["To"]
-    return r.json["call_sid"], {k: v[0] for k, v in parse_qs(urlsplit(to).query).items()}
+from tests.support.twilio_requests import ai_to
 
 
 def connect(xml: bytes) -> ElementTree.Element:
@@ -28,7 +20,7 @@ def action_path(el: ElementTree.Element) -> str:
 
 
 def test_ai_twiml_has_a_signed_action_url_and_numbered_stream(twilio, api, fake_twilio):
-    call_sid, custom = add_ai(api, fake_twilio)
+    call_sid, custom = ai_to(api, fake_twilio, "speak")
     el = connect(twilio.post("/twilio/ai/voice", {"CallSid": call_sid, **custom}).data)
     assert el.get("action") == "https://forkline.test/twilio/ai/connect-action?n=1"
     assert el.find("Stream").get("name") == "ai-1"
@@ -36,7 +28,7 @@ def test_ai_twiml_has_a_signed_action_url_and_numbered_stream(twilio, api, fake_
 
 def test_action_answers_a_new_stream_once_per_ended_stream(twilio_app, twilio, api,
                                                            fake_twilio):
-    call_sid, custom = add_ai(api, fake_twilio)
+    call_sid, custom = ai_to(api, fake_twilio, "speak")
     first = connect(twilio.post("/twilio/ai/voice", {"CallSid": call_sid, **custom}).data)
     replies = [twilio.post(action_path(first), {"CallSid": call_sid}) for _ in range(2)]
     second = [connect(r.data) for r in replies]
@@ -55,7 +47,7 @@ def test_action_answers_a_new_stream_once_per_ended_stream(twilio_app, twilio, a
 
 
 def test_action_for_a_removed_ai_hangs_up(twilio, api, fake_twilio):
-    call_sid, custom = add_ai(api, fake_twilio)
+    call_sid, custom = ai_to(api, fake_twilio, "speak")
     first = connect(twilio.post("/twilio/ai/voice", {"CallSid": call_sid, **custom}).data)
     assert api.delete("/conferences/room/ai").status_code == 200
     r = twilio.post(action_path(first), {"CallSid": call_sid})
@@ -63,7 +55,7 @@ def test_action_for_a_removed_ai_hangs_up(twilio, api, fake_twilio):
 
 
 def test_action_for_an_ended_conference_or_unknown_call_hangs_up(twilio, api, fake_twilio):
-    call_sid, custom = add_ai(api, fake_twilio)
+    call_sid, custom = ai_to(api, fake_twilio, "speak")
     first = connect(twilio.post("/twilio/ai/voice", {"CallSid": call_sid, **custom}).data)
     r = twilio.post(action_path(first), {"CallSid": "CA" + "f" * 32})
     assert [el.tag for el in ElementTree.fromstring(r.data)] == ["Hangup"]
@@ -73,7 +65,7 @@ def test_action_for_an_ended_conference_or_unknown_call_hangs_up(twilio, api, fa
 
 
 def test_action_is_signature_checked_and_validated(twilio_app, twilio, api, fake_twilio):
-    call_sid, _ = add_ai(api, fake_twilio)
+    call_sid, _ = ai_to(api, fake_twilio, "speak")
     client = twilio_app.test_client()
     assert client.post("/twilio/ai/connect-action?n=1",
                        data={"CallSid": call_sid}).status_code == 403
@@ -86,7 +78,7 @@ def test_action_is_signature_checked_and_validated(twilio_app, twilio, api, fake
 def test_a_stream_that_keeps_failing_stops_at_the_cap(twilio, api, fake_twilio):
     from conference.webhooks.ai_stream import MAX_AI_STREAMS
 
-    call_sid, _ = add_ai(api, fake_twilio)
+    call_sid, _ = ai_to(api, fake_twilio, "speak")
     r = twilio.post(f"/twilio/ai/connect-action?n={MAX_AI_STREAMS}", {"CallSid": call_sid})
     assert [el.tag for el in ElementTree.fromstring(r.data)] == ["Hangup"]
     ai = api.get("/conferences/room").json["ai"]

@@ -1,4 +1,5 @@
-"""Shared helpers for the Media Streams client tests: a status recorder and a client factory."""
+"""Shared helpers for the Media Streams tests: a status recorder, a client factory and the
+documented messages."""
 from __future__ import annotations
 
 import base64
@@ -32,3 +33,13 @@ def b64(data: bytes) -> str:
 
 def media(sid: str, data: bytes) -> dict:
     return {"event": "media", "streamSid": sid, "media": {"payload": b64(data)}}
+
+
+def documented_start(account_sid: str, call_sid: str, stream_sid: str, tracks: list[str],
+                     custom: dict) -> dict:
+    """The first `start` message of a stream, field for field as Twilio documents it."""
+    return {"event": "start", "sequenceNumber": "1", "streamSid": stream_sid,
+            "start": {"accountSid": account_sid, "streamSid": stream_sid, "callSid": call_sid,
+                      "tracks": tracks, "customParameters": custom,
+                      "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000,
+                                      "channels": 1}}}

@@ -73,15 +73,20 @@ def test_ulaw_wav_round_trip():
     assert audio.read_wav_ulaw(io.BytesIO(data)) == ulaw
 
 
+def write_wav(path, frames: bytes, channels: int, width: int, rate: int):
+    """A WAV file written by the standard library's wave module (not the code under test)."""
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(width)
+        w.setframerate(rate)
+        w.writeframes(frames)
+    return path
+
+
 def test_wav_at_other_rate_and_stereo_is_resampled(tmp_path):
     pcm16k = audio.tone_pcm(1000, 500, -10.0, rate=16000)
     stereo = audio.audioop.tostereo(pcm16k, 2, 1, 1)
-    path = tmp_path / "stereo16k.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(2)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(stereo)
+    path = write_wav(tmp_path / "stereo16k.wav", stereo, channels=2, width=2, rate=16000)
     ulaw = audio.read_wav_ulaw(str(path))
     assert len(ulaw) == pytest.approx(4000, abs=2)
     assert audio.tone_level_dbfs(audio.ulaw_to_pcm(ulaw), 1000) == pytest.approx(-10.0, abs=0.7)
@@ -96,12 +101,7 @@ def test_bad_wav_raises_value_error(data):
 def test_8bit_unsigned_pcm_wav_is_read(tmp_path):
     pcm16 = audio.tone_pcm(500, 200, -6.0)
     unsigned8 = audio.audioop.bias(audio.audioop.lin2lin(pcm16, 2, 1), 1, 128)
-    path = tmp_path / "u8.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(1)
-        w.setframerate(8000)
-        w.writeframes(unsigned8)
+    path = write_wav(tmp_path / "u8.wav", unsigned8, channels=1, width=1, rate=8000)
     ulaw = audio.read_wav_ulaw(str(path))
     assert len(ulaw) == 1600
     assert audio.tone_level_dbfs(audio.ulaw_to_pcm(ulaw), 500) == pytest.approx(-6.0, abs=1.0)

@@ -5,7 +5,7 @@ import base64
 import queue
 
 import pytest
-from sim_stream_client import AC, CA, TOKEN, StatusLog, b64, make_client, media
+from sim_stream_client import AC, CA, TOKEN, StatusLog, b64, documented_start, make_client, media
 from sim_ws_app_server import AppServer
 from twilio.request_validator import RequestValidator
 
@@ -27,12 +27,8 @@ def test_upgrade_is_signed_and_start_is_exact(app_server):
     assert app_server.next_message() == {"event": "connected", "protocol": "Call",
                                          "version": "1.0.0"}
     sid = client.stream_sid
-    assert app_server.next_message() == {
-        "event": "start", "sequenceNumber": "1", "streamSid": sid,
-        "start": {"accountSid": AC, "streamSid": sid, "callSid": CA,
-                  "tracks": ["inbound", "outbound"], "customParameters": {"role": "customer"},
-                  "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000,
-                                  "channels": 1}}}
+    assert app_server.next_message() == documented_start(
+        AC, CA, sid, ["inbound", "outbound"], {"role": "customer"})
     assert status.next() == (sid, "stream-started", None)
     client.stop()
     assert status.next() == (sid, "stream-stopped", None)

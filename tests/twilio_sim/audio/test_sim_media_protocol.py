@@ -5,6 +5,7 @@ import base64
 import json
 
 import pytest
+from sim_stream_client import documented_start
 
 from twilio_sim.audio import SILENCE
 from twilio_sim.media_protocol import Dropped, StreamSession, normalize_tracks, signed_upgrade
@@ -24,12 +25,7 @@ def app(event: str, sid: str = MZ, **body) -> str:
 def test_connected_and_start_are_exactly_as_documented():
     s = session(tracks="both_tracks", custom_parameters={"role": "customer"})
     assert s.connected() == {"event": "connected", "protocol": "Call", "version": "1.0.0"}
-    assert s.start() == {
-        "event": "start", "sequenceNumber": "1", "streamSid": MZ,
-        "start": {"accountSid": AC, "streamSid": MZ, "callSid": CA,
-                  "tracks": ["inbound", "outbound"], "customParameters": {"role": "customer"},
-                  "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000,
-                                  "channels": 1}}}
+    assert s.start() == documented_start(AC, CA, MZ, ["inbound", "outbound"], {"role": "customer"})
 
 
 def test_media_numbering_uses_strings_per_socket_sequence_and_per_track_chunks():
