@@ -37,7 +37,6 @@ from bench._confstep import (
 )
 from bench.conference_bench import MODES, stop_on_signals
 
-
 TAIL_S = 5.0
 DRAIN_S = 3.0
 
