@@ -49,11 +49,26 @@ def postgres_url():
     admin.dispose()
 
 
+# Session databases whose tables the `app` fixture keeps between tests (emptied, not dropped).
+_TABLES_KEPT: set[str] = set()
+
+
+def _drop_kept_tables(url: str) -> None:
+    """Drop the tables `app` kept in `url`, so the next user finds it empty."""
+    if url in _TABLES_KEPT:
+        engine = sa.create_engine(url)
+        Base.metadata.drop_all(engine)
+        engine.dispose()
+        _TABLES_KEPT.discard(url)
+
+
 @pytest.fixture(params=DB_KINDS)
 def database_url(request, tmp_path, postgres_url):
     """The URL of an empty database of each configured kind."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'test.sqlite'}"
+    if "app" not in request.fixturenames:  # `app` empties the kept tables itself
+        _drop_kept_tables(postgres_url)
     return postgres_url
 
 
@@ -82,15 +97,39 @@ def app_config(database_url, tmp_path):
     return make_test_config(database_url, RECORDINGS_DIR=str(tmp_path / "recordings"))
 
 
+def _empty_tables(engine: sa.Engine) -> None:
+    """Delete every row and restart every id sequence: the state create_all leaves."""
+    with engine.begin() as conn:
+        sequences = conn.execute(sa.text("SELECT sequencename FROM pg_sequences"
+                                         " WHERE schemaname = current_schema()")).scalars()
+        conn.exec_driver_sql(";".join(
+            [f'DELETE FROM "{table.name}"' for table in reversed(Base.metadata.sorted_tables)]
+            + [f'ALTER SEQUENCE "{name}" RESTART' for name in sequences]))
+
+
 @pytest.fixture
-def app(app_config):
-    """A fresh app with all tables created, dropped afterwards."""
+def app(app_config, postgres_url):
+    """A fresh app with all tables created and empty, dropped (or emptied) afterwards.
+
+    The session's PostgreSQL database keeps its tables between tests and is emptied instead:
+    emptying takes ~4 ms, create_all plus drop_all ~70 ms, on every PostgreSQL app test.
+    """
     app = create_app(app_config)
     engine = app.extensions["db_engine"]
-    Base.metadata.create_all(engine)
+    kept = postgres_url is not None and app_config["DATABASE_URL"] == postgres_url
+    if not kept:
+        Base.metadata.create_all(engine)
+    elif postgres_url not in _TABLES_KEPT:  # first use, or the last emptying failed
+        Base.metadata.drop_all(engine)
+        Base.metadata.create_all(engine)
     yield app
     app.extensions["db_session"].remove()
-    Base.metadata.drop_all(engine)
+    if kept:
+        _TABLES_KEPT.discard(postgres_url)
+        _empty_tables(engine)
+        _TABLES_KEPT.add(postgres_url)
+    else:
+        Base.metadata.drop_all(engine)
     engine.dispose()
 
 

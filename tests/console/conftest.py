@@ -59,7 +59,9 @@ def app_config(app_config):
 def server(twilio_app):
     """The console app on a threaded werkzeug server (real WebSocket upgrades); its port."""
     httpd = make_server("127.0.0.1", 0, twilio_app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    # shutdown() waits for the serve loop's next poll: 0.5 s by default, per test.
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01},
+                              daemon=True)
     thread.start()
     yield httpd.server_port
     httpd.shutdown()

@@ -36,7 +36,9 @@ def app_config(app_config):
 def server(twilio_app, tenants):
     """The console app on a real HTTP server in a thread (SSE needs a streaming server)."""
     httpd = make_server("127.0.0.1", 0, twilio_app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    # shutdown() waits for the serve loop's next poll: 0.5 s by default.
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01},
+                              daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_port}"
     assert twilio_app.extensions["console_streams"].close()  # before the tables are dropped

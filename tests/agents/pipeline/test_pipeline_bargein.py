@@ -36,9 +36,10 @@ class GatedTTS:
         self.gate = threading.Semaphore(0)
 
     def synthesize(self, text):
-        for _ in range(self.chunks):
+        for n in range(self.chunks):
+            if n:  # not after the last chunk: the reply then ends at once, not 5 s later
+                self.gate.acquire(timeout=5)
             yield CHUNK
-            self.gate.acquire(timeout=5)
 
 
 class BrokenTTS:

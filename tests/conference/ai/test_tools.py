@@ -179,7 +179,9 @@ def _lookup(app, ctx) -> tuple[dict, list]:
     """Run the lookup tool against a local webhook; (tool result, what the webhook saw)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Webhook)
     server.seen = []
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # shutdown() waits for the serve loop's next poll: 0.5 s by default, per call.
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01},
+                     daemon=True).start()
     try:
         ctx = dict(ctx, lookup_url=f"http://127.0.0.1:{server.server_port}/hook")
         result = handle_tool_call(app, ctx, ToolCall("c", "lookup", {"query": "order 42"}))
