@@ -225,15 +225,16 @@ class AiLeg:
         if live.leg is self:
             live.leg = None
             live.settle_clear(float("inf"))  # this socket's echoes will never come now
-        self._account(live)
+        if not self.fenced:
+            plane.recordings.stop(self.mix_key, self.start.stream_sid)
+            plane.recordings.stop(self.out_key, self.start.stream_sid)
+        self._account(live)  # after the recordings closed: what it reports is on disk
         plane.table.release(self.key, self)  # a no-op when a newer local socket holds it
         if self.fenced:
             plane.sink.submit(statesink.stream_ended, self.start.stream_sid, "stopped")
             if live.leg is None:  # fenced from another worker: that worker has the call now
                 live.parked_at = now_ms
             return
-        plane.recordings.stop(self.mix_key, self.start.stream_sid)
-        plane.recordings.stop(self.out_key, self.start.stream_sid)
         if live.tracker.oldest_mark_age(now_ms) > DROP_AFTER_MS:
             self._dropped(live)
         else:
