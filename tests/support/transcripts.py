@@ -5,6 +5,7 @@ import functools
 import threading
 
 from agents import audio, speech
+from conference.transcripts.consumer import SharedTranscriber
 
 SILENCE = audio.ULAW_SILENCE * 4800  # 600 ms closes an utterance
 
@@ -44,3 +45,11 @@ class HeldSTT:
         self.entered.set()
         assert self.release.wait(30), "the test never released the recognizer"
         return [(self.text, True)]
+
+
+def answering_transcriber(text: str = "words") -> tuple[SharedTranscriber, HeldSTT, list]:
+    """A shared transcriber whose recognizer answers `text` at once, and the jobs it hands on."""
+    jobs: list = []
+    stt = HeldSTT(text)
+    stt.release.set()
+    return SharedTranscriber(lambda info: stt, lambda *job: jobs.append(job)), stt, jobs

@@ -9,7 +9,7 @@ import pytest
 from agents import speech
 from agents.pipeline.endpoint import Endpointer
 from conference.transcripts.consumer import ForkState, SharedTranscriber
-from tests.support.transcripts import SILENCE, HeldSTT, finish, said, tap
+from tests.support.transcripts import SILENCE, answering_transcriber, finish, said, tap
 
 needs_speech = pytest.mark.skipif(not speech.available(), reason="espeak-ng not installed")
 
@@ -43,10 +43,7 @@ def test_fork_state_holds_no_thread_queue_or_recognizer():
 
 @needs_speech
 def test_two_forks_are_transcribed_by_one_consumer_each_as_its_speaker():
-    jobs = []
-    stt = HeldSTT("words")
-    stt.release.set()
-    shared = SharedTranscriber(lambda info: stt, lambda *job: jobs.append(job))
+    shared, stt, jobs = answering_transcriber("words")
     alice, bob = shared.fork({"label": "alice"}), shared.fork({"label": "bob", "role": "agent"})
     tap(alice, said("Where are you located?"))
     tap(bob, said("We are open from nine to five."))
@@ -59,10 +56,7 @@ def test_two_forks_are_transcribed_by_one_consumer_each_as_its_speaker():
 
 @needs_speech
 def test_ending_one_fork_frees_only_its_state_and_flushes_its_last_words():
-    jobs = []
-    stt = HeldSTT("words")
-    stt.release.set()
-    shared = SharedTranscriber(lambda info: stt, lambda *job: jobs.append(job))
+    shared, stt, jobs = answering_transcriber("words")
     alice, bob = shared.fork({"label": "alice"}), shared.fork({"label": "bob"})
     shared.start()
     tap(alice, speech.synthesize_ulaw("Where are you located?"))  # still talking at the end
