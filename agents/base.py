@@ -1,10 +1,12 @@
 """The one interface every AI backend implements; knows nothing of Twilio, Flask or the database.
 
 A session is driven by one bridge (the AI-leg socket). Audio in and out is 8 kHz mu-law, in any
-whole number of 20 ms frames. Events are pulled with `next_event()` by a single reader greenlet.
+whole number of 20 ms frames. Events are pulled with `next_event()`; a host that registers a
+listener (`listen`) is told after each one and pulls only then (agents/outbox.py).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -140,6 +142,13 @@ class AgentSession(Protocol):
 
     def next_event(self, timeout: float | None = None) -> AgentEvent | None:
         """The next event, or None on timeout or once the session is closed."""
+
+    def listen(self, listener: Callable[[], None] | None) -> None:
+        """Call `listener()` from whatever greenlet queued an event, after each (None: stop)."""
+
+    @property
+    def finished(self) -> bool:
+        """True once closed or ended by the backend: next_event(0) of None is then final."""
 
     def close(self) -> None:
         """Release the backend; idempotent."""

@@ -1,13 +1,11 @@
 """Echo backend: speaks back exactly what it hears, for tests and benchmarks."""
 from __future__ import annotations
 
-import queue
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from agents.base import AgentEvent, AgentProfile, AudioOut, ResponseDone
-
-_CLOSED = object()
+from agents.outbox import Outbox
 
 
 class EchoSession:
@@ -20,7 +18,7 @@ class EchoSession:
     def __init__(self, profile: AgentProfile, settings: Mapping[str, Any]) -> None:
         self.profile = profile
         self.settings = settings
-        self._events: queue.SimpleQueue = queue.SimpleQueue()
+        self._events = Outbox()
         self._item = 1
         self._open = False
         self.interrupts: list[tuple[int, str | None]] = []
@@ -49,26 +47,20 @@ class EchoSession:
         """Echo has no tools."""
 
     def next_event(self, timeout: float | None = None) -> AgentEvent | None:
-        """The next echoed chunk, or None on timeout or after close."""
-        events = self._events
-        if timeout == 0:
-            # A poll must not arm a gevent timer nor throw Empty through the hub: the bridge
-            # drains with next_event(0) after every frame (bench/README.md, recommendation 7).
-            if events.empty():
-                return None
-            event = events.get_nowait()
-        else:
-            try:
-                event = events.get(timeout=timeout)
-            except queue.Empty:
-                return None
-        if event is _CLOSED:
-            events.put(_CLOSED)  # keep later callers from blocking
-            return None
-        return event
+        """The next echoed chunk, or None on timeout or after close (timeout=0 never blocks)."""
+        return self._events.get(timeout)
+
+    def listen(self, listener: Callable[[], None] | None) -> None:
+        """Call `listener()` whenever an event is queued (agents/outbox.py)."""
+        self._events.listen(listener)
+
+    @property
+    def finished(self) -> bool:
+        """True once closed."""
+        return self._events.finished
 
     def close(self) -> None:
         """Stop echoing; wakes a blocked next_event()."""
         if self._open:
             self._open = False
-            self._events.put(_CLOSED)
+            self._events.end()

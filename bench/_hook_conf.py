@@ -7,7 +7,6 @@ file), and chains its hooks. NAME comes from $BENCH_HOOK, output goes to $BENCH_
 - gcstat: every garbage collection timed, worker-<pid>.json (count, total, max and the ten
   longest pauses per generation). A long gen-2 pause stalls every stream of the worker at once.
 - gcfreeze: gcstat, plus gc.freeze() after the worker has booted (the recommended fix).
-- fastecho: gcstat, with the echo backend replaced by bench/_fastecho.py (an experiment).
 - wsprotocol: gcstat, with the media sockets framed by websockets' ServerProtocol instead of the
   hand-written codec (bench/_ws_protocol.py; bench/ws_codec_bench.py --e2e-streams).
 - memsnap / tracemalloc: on SIGUSR2 the worker writes snap-<pid>-<n>.json (RSS, greenlets and
@@ -62,11 +61,6 @@ def post_worker_init(worker) -> None:
         return
     if _HOOK == "gcfreeze":
         gc.freeze()
-    if _HOOK == "fastecho":
-        from agents.registry import register
-        from bench._fastecho import FastEchoSession
-
-        register("echo", FastEchoSession)
     if _HOOK == "wsprotocol":
         from bench._ws_protocol import install
 

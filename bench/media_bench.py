@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-seconds", type=float, default=600, help="stop stepping after this")
     p.add_argument("--py-spy", metavar="DIR",
                    help="profile the server during each step into DIR/<target>-<N>.txt (raw)")
-    p.add_argument("--hook", choices=("cprofile", "gcstat", "gcfreeze", "fastecho", "wsprotocol"),
+    p.add_argument("--hook", choices=("cprofile", "gcstat", "gcfreeze", "wsprotocol"),
                    help="instrument gunicorn workers (see bench/_hook_conf.py)")
     p.add_argument("--hook-dir", default="bench-hooks", help="where --hook writes <target>/")
     p.add_argument("--json", help="also write the results as JSON to this path ('-' = stdout)")

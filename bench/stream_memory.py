@@ -41,6 +41,7 @@ def snapshot(server: ConferenceServer, hook_dir: Path) -> tuple[dict, Path]:
         if new:
             path = new.pop()
             time.sleep(0.2)  # the json is written last; let the write finish
+            path.with_suffix(".smaps").write_bytes(Path(f"/proc/{pid}/smaps").read_bytes())
             return json.loads(path.read_text()), path.with_suffix(".tracemalloc")
         time.sleep(0.05)  # files from another process: nothing to wait on but the directory
     raise TimeoutError("no snapshot from the worker")
@@ -181,7 +182,8 @@ def main() -> None:
     p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                    help="extra server environment, e.g. an allocator setting to try")
     p.add_argument("--json")
-    p.add_argument("--keep", metavar="DIR", help="keep the snapshots (.json, .tracemalloc) here")
+    p.add_argument("--keep", metavar="DIR",
+                   help="keep the snapshots (.json, .tracemalloc, .smaps) here")
     args = p.parse_args()
     print(f"stream memory {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}, "
           f"load average {os.getloadavg()[0]:.2f}", flush=True)

@@ -5,7 +5,7 @@ import contextlib
 import queue
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from agents import speech
@@ -20,6 +20,7 @@ from agents.base import (
     SpeechStarted,
     SpeechStopped,
 )
+from agents.outbox import Outbox
 from agents.pipeline import metrics as turn_metrics
 from agents.pipeline.endpoint import Endpointer, SpeechBegan, SpeechEnded
 from agents.pipeline.history import merge, system_prompt, trim_history
@@ -58,7 +59,7 @@ class PipelineSession:
         self.generation = 0
         self.responding = False
         self.tool_results: queue.Queue = queue.Queue()
-        self._events: queue.Queue = queue.Queue()
+        self._events = Outbox()
         self._jobs: queue.Queue = queue.Queue()
         self._worker: threading.Thread | None = None
         self._closed = False
@@ -129,13 +130,17 @@ class PipelineSession:
         self.tool_results.put((call_id, output))
 
     def next_event(self, timeout: float | None = None) -> AgentEvent | None:
-        """The next event, or None on timeout or after close."""
-        if self._closed and self._events.empty():
-            return None
-        try:
-            return self._events.get(timeout=timeout)
-        except queue.Empty:
-            return None
+        """The next event, or None on timeout or after close (timeout=0 never blocks)."""
+        return self._events.get(timeout)
+
+    def listen(self, listener: Callable[[], None] | None) -> None:
+        """Call `listener()` whenever an event is queued (agents/outbox.py)."""
+        self._events.listen(listener)
+
+    @property
+    def finished(self) -> bool:
+        """True once closed."""
+        return self._events.finished
 
     def close(self) -> None:
         """Stop the worker; idempotent."""
@@ -144,7 +149,7 @@ class PipelineSession:
         self._closed = True
         self.generation += 1
         self._jobs.put(None)
-        self._events.put(None)  # wakes a reader blocked in next_event
+        self._events.end()  # wakes a reader blocked in next_event
 
     # -- worker -------------------------------------------------------------------------
     def _emit(self, event: Any) -> None:

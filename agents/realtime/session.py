@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import functools
 import logging
-import queue
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -21,6 +20,7 @@ from openai import OpenAI
 from websockets.exceptions import ConnectionClosed
 
 from agents.base import AgentError, AgentEvent, AgentFailure, AgentProfile
+from agents.outbox import Outbox
 from agents.realtime.events import DEFAULT_MODEL
 from agents.realtime.protocol import RealtimeProtocol
 
@@ -30,7 +30,6 @@ RECOVERABLE = frozenset({1001, 1006, 1011, 1012, 1013, "session_expired"})
 RETRY_DELAYS_S = (0.0, 0.25, 0.5, 1.0, 2.0)
 MAX_QUEUED_FRAMES = 500  # 10 s of 20 ms frames; the oldest are dropped beyond that
 FRAMES_PER_APPEND = 5  # coalesce up to 100 ms per append when audio has piled up
-_CLOSED = object()
 
 
 class RealtimeSession:
@@ -49,7 +48,7 @@ class RealtimeSession:
         self._ready = False
         self._closed = False
         self._stop = threading.Event()
-        self._events: queue.Queue = queue.Queue()
+        self._events = Outbox()
         self._threads: list[threading.Thread] = []
         self._connect_lock = threading.Lock()
         self.reconnects = 0
@@ -101,15 +100,17 @@ class RealtimeSession:
         self._queue_control(sends)
 
     def next_event(self, timeout: float | None = None) -> AgentEvent | None:
-        """The next event, or None on timeout or after close."""
-        try:
-            item = self._events.get(timeout=timeout)
-        except queue.Empty:
-            return None
-        if item is _CLOSED:
-            self._events.put(_CLOSED)  # keep later callers from blocking
-            return None
-        return item
+        """The next event, or None on timeout or after close (timeout=0 never blocks)."""
+        return self._events.get(timeout)
+
+    def listen(self, listener: Callable[[], None] | None) -> None:
+        """Call `listener()` whenever an event is queued (agents/outbox.py)."""
+        self._events.listen(listener)
+
+    @property
+    def finished(self) -> bool:
+        """True once closed or ended by the backend."""
+        return self._events.finished
 
     def close(self) -> None:
         """Close the socket and stop both threads; idempotent."""
@@ -125,7 +126,7 @@ class RealtimeSession:
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join(timeout=5)
-        self._events.put(_CLOSED)
+        self._events.end()
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -167,7 +168,7 @@ class RealtimeSession:
                 break
             log.warning("realtime socket lost (%s); reconnecting", reason)
             conn = self._reopen()
-        self._events.put(_CLOSED)
+        self._events.end()
 
     def _pump(self, conn: Any) -> object:
         with self._cond:

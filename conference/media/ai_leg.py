@@ -128,7 +128,7 @@ class AiLeg:
             except Exception as exc:
                 live.failed("send_audio", exc)
                 return
-            if live.inline:
+            if live.inline and not live.pushed:
                 live.drain(session)  # wakes the sender; it stays the socket's only writer
 
     def on_mark(self, name: str, now_ms: float) -> None:

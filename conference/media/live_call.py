@@ -1,7 +1,9 @@
 """The AI leg's backend side: one session, playout tracker and replay rings per AI callSid.
 
-A LiveCall outlives its sockets (reconnects, duplicate sockets) for RECONNECT_WINDOW_S. One
-reader thread (a greenlet under gevent) pulls agent events; the socket side is `AiLeg`.
+A LiveCall outlives its sockets (reconnects, duplicate sockets) for RECONNECT_WINDOW_S. A
+short-lived reader (a greenlet under gevent) connects the backend; from then on the session
+announces its events (`listen`, agents/outbox.py) and they are handled in the announcing
+greenlet, so no reader stays blocked for the whole call. The socket side is `AiLeg`.
 """
 from __future__ import annotations
 
@@ -55,6 +57,10 @@ class LiveCall(BargeIn):
         self.session: AgentSession | None = None
         self.ready = False
         self.inline = False
+        self.pushed = False  # the session announces its events: nobody waits in next_event
+        self._reading = False  # a reader greenlet (connecting, or pulling) is alive
+        self._drain_lock = threading.Lock()
+        self._more = False  # events announced while another greenlet was draining
         self.closed = False
         self.leg: AiLeg | None = None
         self.parked_at: float | None = None
@@ -76,6 +82,10 @@ class LiveCall(BargeIn):
             replay.fed = replay.inbound.frames[0][0]
         for chunk in replay.unacked_outbound():
             self.tracker.push("resume", chunk)
+        self._start_reader()
+
+    def _start_reader(self) -> None:
+        self._reading = True
         loops.start_loop(self._read_events, f"agent-{self.call_sid}")
 
     def wake(self) -> None:
@@ -87,6 +97,12 @@ class LiveCall(BargeIn):
     # -- backend side -------------------------------------------------------------------------
 
     def _read_events(self) -> None:
+        try:
+            self._pull_events()
+        finally:
+            self._reading = False
+
+    def _pull_events(self) -> None:
         backoff = 0.25
         while not self.closed:
             if not self.ready:
@@ -96,6 +112,8 @@ class LiveCall(BargeIn):
                     time.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
                 continue
+            if self.pushed:
+                return  # the session calls on_events from here on; failed() restarts us
             backoff = 0.25
             session = self.session
             try:
@@ -108,6 +126,27 @@ class LiveCall(BargeIn):
                 self.drain(session, event)
             elif self.session is session and not self.closed:
                 self.failed("session_closed", None)  # the backend ended it by itself
+
+    def on_events(self) -> None:
+        """The session queued events (called in its own greenlet or thread): handle them now.
+
+        One drainer at a time: a greenlet that finds another draining leaves it a note to look
+        again, so nothing waits and no event is left behind."""
+        self._more = True
+        lock = self._drain_lock
+        while self._more and lock.acquire(blocking=False):
+            try:
+                self._more = False
+                session = self.session
+                if session is None or self.closed or not self.pushed:
+                    return
+                self.drain(session)
+                if session.finished and self.session is session and not self.closed:
+                    # Ended by itself (drain read up to its end marker): reconnect.
+                    self.failed("session_closed", None)
+                    return
+            finally:
+                lock.release()
 
     def drain(self, session, event=None) -> None:
         """Handle `event` and every event already queued, then wake the sender once."""
@@ -155,6 +194,10 @@ class LiveCall(BargeIn):
         # read loop drains it inline (one greenlet hop per frame instead of two).
         self.inline = bool(getattr(session, "synchronous", False))
         self.ready = True
+        listen = getattr(session, "listen", None)
+        if listen is not None:  # events announced from here on: the reader can end
+            self.pushed = True
+            listen(self.on_events)
         return True
 
     def _profile(self) -> AgentProfile:
@@ -217,9 +260,14 @@ class LiveCall(BargeIn):
                     extra={"call_sid": self.call_sid, "event": "backend_failure"})
         was_ready, self.ready = self.ready, False
         session, self.session = self.session, None
+        self.pushed = False
         if session is not None:
             with contextlib.suppress(Exception):
+                session.listen(None)
+            with contextlib.suppress(Exception):
                 session.close()
+        if not self._reading and not self.closed:
+            self._start_reader()  # to reconnect (with back-off)
         if (was_ready or self.failures == 1) and self.mode != "listen":
             apology = self.plane.apology()
             if apology:

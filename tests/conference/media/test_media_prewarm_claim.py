@@ -20,7 +20,8 @@ def test_a_prewarmed_session_is_claimed_instead_of_a_new_one(app):
         assert live.session is warm and live.ready
         assert POOL.claim("CA" + "7" * 32) is None  # taken, not left to expire
         live.session.send_audio(b"\x01" * 160)  # the claimed session is the one in use
-        assert live.session.next_event(0).ulaw == b"\x01" * 160
+        # ... and its answer, announced, went straight to the playout queue.
+        assert [bytes(data) for _, data in live.tracker.pending] == [b"\x01" * 160]
     finally:
         live.shutdown()
 
