@@ -7,38 +7,41 @@ saved C stack and Python data stack per AI call: bench/README.md, memory per str
 """
 from __future__ import annotations
 
-import queue
+import threading
 from collections.abc import Callable
 
 from agents.base import AgentEvent
 
 _END = object()
+_MAKING = threading.Lock()  # makes each box's condition once, for its first blocking get
 
 
 class Outbox:
-    """FIFO of AgentEvents plus an end marker; `listener()` runs after every put and at the end."""
+    """FIFO of AgentEvents plus an end marker; `listener()` runs after every put and at the end.
 
-    __slots__ = ("_queue", "_ended", "_listener")
+    A plain list, and a Condition only once someone blocks in get(): a listened-to box (the
+    product's case) costs ~100 bytes, where a gevent queue cost ~2 KB per AI call."""
+
+    __slots__ = ("_items", "_ended", "_listener", "_cond")
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._items: list = []
         self._ended = False
         self._listener: Callable[[], None] | None = None
+        self._cond: threading.Condition | None = None
 
     def put(self, event: AgentEvent) -> None:
         """Queue an event (dropped once ended) and tell the listener."""
         if self._ended:
             return
-        self._queue.put(event)
-        self._announce()
+        self._push(event)
 
     def end(self) -> None:
         """No more events: what is queued stays readable, then get() returns None for good."""
         if self._ended:
             return
         self._ended = True
-        self._queue.put(_END)  # wakes a blocked get() once the events before it are read
-        self._announce()
+        self._push(_END)  # wakes a blocked get() once the events before it are read
 
     @property
     def finished(self) -> bool:
@@ -48,29 +51,34 @@ class Outbox:
     def listen(self, listener: Callable[[], None] | None) -> None:
         """Call `listener()` (no arguments) after each event from now on; None stops it."""
         self._listener = listener
-        if listener is not None and not self._queue.empty():
+        if listener is not None and self._items:
             listener()  # what was queued before anyone listened
 
     def get(self, timeout: float | None = None) -> AgentEvent | None:
         """The next event; None on timeout, or after the end. timeout=0 never blocks."""
-        events = self._queue
-        if timeout == 0:
-            # A poll must not arm a gevent timer nor throw Empty through the hub: hosts drain
-            # with get(0) after every frame (bench/README.md, recommendation 7).
-            if events.empty():
-                return None
-            event = events.get_nowait()
-        else:
-            try:
-                event = events.get(timeout=timeout)
-            except queue.Empty:
-                return None
-        if event is _END:
-            events.put(_END)  # later callers return at once too
+        items = self._items
+        if not items and timeout != 0:
+            cond = self._cond or self._make_cond()
+            with cond:
+                cond.wait_for(lambda: items, timeout)
+        if not items:
             return None
-        return event
+        if items[0] is _END:
+            return None  # it stays: later callers return at once too
+        return items.pop(0)
 
-    def _announce(self) -> None:
+    def _push(self, item: object) -> None:
+        self._items.append(item)  # atomic: a getter that checked the list under the
+        cond = self._cond  # condition is waiting by the time notify() can take the lock
+        if cond is not None:
+            with cond:
+                cond.notify_all()
         listener = self._listener
         if listener is not None:
             listener()
+
+    def _make_cond(self) -> threading.Condition:
+        with _MAKING:
+            if self._cond is None:
+                self._cond = threading.Condition()
+            return self._cond

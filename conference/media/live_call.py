@@ -59,7 +59,7 @@ class LiveCall(BargeIn):
         self.inline = False
         self.pushed = False  # the session announces its events: nobody waits in next_event
         self._reading = False  # a reader greenlet (connecting, or pulling) is alive
-        self._drain_lock = threading.Lock()
+        self._drain_lock = loops.try_lock()  # acquired with blocking=False only
         self._more = False  # events announced while another greenlet was draining
         self.closed = False
         self.leg: AiLeg | None = None

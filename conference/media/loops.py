@@ -25,6 +25,16 @@ def _gevent_threads() -> bool:
     return monkey.is_module_patched("threading")
 
 
+def try_lock():
+    """A lock for non-blocking acquire only: the OS's own, even under gevent's patching.
+
+    Never waited on, so it cannot block the hub; and unlike gevent's lock (which makes a
+    native lock of its own and keeps its hub) it costs one small object per call."""
+    from gevent import monkey
+
+    return monkey.get_original("_thread", "allocate_lock")()
+
+
 def start_loop(target: Callable[[], object], name: str) -> None:
     """Run `target` in the background: a greenlet under gevent, else a daemon thread."""
     if _gevent_threads():
