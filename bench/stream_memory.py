@@ -1,6 +1,6 @@
 """Memory per media stream at steady state: KB of RSS per AI stream and per fork, and why.
 
-  .venv/bin/python -m bench.stream_memory [--conferences 30] [--seconds 14] [--top 12]
+  .venv/bin/python -m bench.stream_memory [--conferences 30,130] [--seconds 14] [--top 12]
 
 For each kind (AI legs on the echo agent, replay rings full; transcribed human forks) a fresh
 gunicorn worker (bench/_confserver.py, pinned to core 0, generators on core 1) is warmed with
@@ -11,6 +11,11 @@ heap, greenlets and the C stack they keep on the heap (greenlet's `_stack_saved`
 traced heap), resident memory by allocator (bench/_allocstats.py: the brk heap vs
 anonymous mappings, glibc's and pymalloc's bytes in use and free), live objects by type and the
 top allocation sites; --keep DIR keeps the snapshots for a closer look. Not a test.
+
+With two or more sizes (--conferences 30,130) it also prints the marginal cost: the growth's
+slope between the smallest and the largest size (KB per added stream), and the fixed part
+(per-process costs a first burst of streams brings: pools, caches, the heap's holes). The
+slope is the per-stream figure; the division at one N carries the fixed part with it.
 """
 from __future__ import annotations
 
@@ -47,18 +52,18 @@ def snapshot(server: ConferenceServer, hook_dir: Path) -> tuple[dict, Path]:
     raise TimeoutError("no snapshot from the worker")
 
 
-def run_kind(base: Path, kind: str, hook: str, args) -> dict:
+def run_kind(base: Path, kind: str, hook: str, conferences: int, args) -> dict:
     """One fresh server: baseline snapshot, N streams held, snapshot at steady state."""
-    hook_dir = base / f"{kind}-{hook}"
-    server = ConferenceServer(workdir_for(base, f"srv-{kind}-{hook}"), workers=1, agent="echo",
-                              cpu="0", database_url=args.database_url,
+    hook_dir = base / f"{kind}-{hook}-{conferences}"
+    server = ConferenceServer(workdir_for(base, f"srv-{kind}-{hook}-{conferences}"), workers=1,
+                              agent="echo", cpu="0", database_url=args.database_url,
                               extra_env=dict(kv.split("=", 1) for kv in args.env))
     server.hook = (hook, str(hook_dir))
     hook_dir = hook_dir / server.name
     legs = KINDS[kind]
     run = argparse.Namespace(warmup=1.0, duration=args.seconds, drain=1.0, gen_cpu="1",
                              confs_per_proc=30, connect_concurrency=16)
-    server.start(args.conferences + 10)
+    server.start(conferences + 10)
     gens: list = []
     try:
         warm = argparse.Namespace(**{**vars(run), "duration": 3.0})
@@ -68,7 +73,7 @@ def run_kind(base: Path, kind: str, hook: str, args) -> dict:
         finish(gens, 60)
         settle(server)
         zero, zero_trace = snapshot(server, hook_dir)
-        gens = spawn_gens(server, args.conferences, run, legs)
+        gens = spawn_gens(server, conferences, run, legs)
         connected = sum(int(g.stdout.readline().split()[1]) for g in gens)
         settle(server)
         start = go(gens)
@@ -80,8 +85,11 @@ def run_kind(base: Path, kind: str, hook: str, args) -> dict:
     finally:
         stop_gens(gens)
         server.stop()
-    streams = args.conferences * len(legs)
+    streams = conferences * len(legs)
     out = {"kind": kind, "hook": hook, "streams": streams, "connected": connected,
+           "rss_growth_kb": (full["rss"] - zero["rss"]) / 1024,
+           "alloc_growth_kb": {k: (v - zero.get("alloc", {}).get(k, 0)) / 1024
+                               for k, v in full.get("alloc", {}).items()},
            "rss_kb": (full["rss"] - zero["rss"]) / 1024 / streams,
            "rss_after_close_kb": (after["rss"] - zero["rss"]) / 1024 / streams,
            "greenlets": (full["greenlets"] - zero["greenlets"]) / streams,
@@ -97,7 +105,8 @@ def run_kind(base: Path, kind: str, hook: str, args) -> dict:
             "alloc_kb": {k: (v - zero.get("alloc", {}).get(k, 0)) / 1024 / streams
                          for k, v in full.get("alloc", {}).items()}}
     if hook == "tracemalloc":
-        out["traced_kb"] = (full["traced"] - zero["traced"]) / 1024 / streams
+        out["traced_growth_kb"] = (full["traced"] - zero["traced"]) / 1024
+        out["traced_kb"] = out["traced_growth_kb"] / streams
         out["traced_peak_kb"] = (full["traced_peak"] - zero["traced"]) / 1024 / streams
         out["top"] = top_sites(zero_trace, full_trace, streams, args.top)
     return out
@@ -170,10 +179,40 @@ def report(r: dict) -> None:
             print("    " + line)
 
 
+def marginal(small: dict, large: dict) -> dict:
+    """Slope (KB per added stream) and fixed part (KB) between two sizes of one kind."""
+    added = large["streams"] - small["streams"]
+
+    def slope(a: float, b: float) -> float:
+        return (b - a) / added
+
+    out = {"kind": small["kind"], "hook": small["hook"], "streams": (small["streams"],
+                                                                     large["streams"]),
+           "rss_kb": slope(small["rss_growth_kb"], large["rss_growth_kb"]),
+           "alloc_kb": {k: slope(small["alloc_growth_kb"].get(k, 0.0), v)
+                        for k, v in large["alloc_growth_kb"].items()}}
+    out["fixed_kb"] = small["rss_growth_kb"] - out["rss_kb"] * small["streams"]
+    if "traced_growth_kb" in small:
+        out["traced_kb"] = slope(small["traced_growth_kb"], large["traced_growth_kb"])
+    return out
+
+
+def report_marginal(m: dict) -> None:
+    """Print one kind's marginal cost."""
+    a, b = m["streams"]
+    print(f"\n[{m['kind']} / {m['hook']}] marginal, {a} -> {b} streams: RSS {m['rss_kb']:.1f} KB "
+          f"per added stream (fixed part {m['fixed_kb']:.0f} KB)" + (
+              f", traced heap {m['traced_kb']:.1f} KB per added stream" if "traced_kb" in m
+              else ""))
+    print("  KB per added stream by allocator:",
+          {k: round(v, 1) for k, v in m["alloc_kb"].items()})
+
+
 def main() -> None:
     """Both kinds, RSS run then tracemalloc run; print, and JSON with --json."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--conferences", type=int, default=30)
+    p.add_argument("--conferences", default="30,130",
+                   help="sizes (comma-separated); two or more also give the marginal cost")
     p.add_argument("--seconds", type=float, default=14.0, help="> 12 s: replay rings full")
     p.add_argument("--kinds", default="ai,fork")
     p.add_argument("--hooks", default="memsnap,tracemalloc")
@@ -190,10 +229,17 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory(prefix="stream-mem-") as tmp:
         base = Path(args.keep or tmp)
+        sizes = sorted(int(n) for n in args.conferences.split(","))
         for kind in args.kinds.split(","):
             for hook in args.hooks.split(","):
-                results.append(run_kind(base, kind, hook, args))
-                report(results[-1])
+                runs = []
+                for conferences in sizes:
+                    runs.append(run_kind(base, kind, hook, conferences, args))
+                    report(runs[-1])
+                results.extend(runs)
+                if len(runs) > 1:
+                    results.append(marginal(runs[0], runs[-1]))
+                    report_marginal(results[-1])
     print(f"\nload average at end {os.getloadavg()[0]:.2f}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))

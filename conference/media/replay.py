@@ -4,7 +4,9 @@ from __future__ import annotations
 from array import array
 
 PER_S = 8000  # mu-law bytes per second
-MIN_FRAME_BYTES = 80  # frames of 10 ms or more (Twilio sends 20 ms) keep the full duration
+# Frames of 20 ms or more keep the full duration: Twilio sends 20 ms, the AI's chunks are 100 ms.
+# Shorter frames shorten what is kept (bounded by count), never overrun it.
+MIN_FRAME_BYTES = 160
 
 
 class Ring:
@@ -13,7 +15,8 @@ class Ring:
     Compact: one preallocated bytearray plus an array of frame lengths, both circular, so a
     held frame costs its bytes and 2 more (4 past 64 KB), never a Python object. Frames are
     materialised only when read (a reconnect). At most max_bytes // MIN_FRAME_BYTES frames are
-    held; a single frame longer than the ring keeps its newest max_bytes.
+    held (400 for 8 s in: 800 bytes of lengths); a single frame longer than the ring keeps its
+    newest max_bytes.
     """
 
     __slots__ = ("buf", "lens", "max_bytes", "size", "next_index", "first_index", "written")
