@@ -51,6 +51,7 @@ DEFAULTS: dict = {
     "REPLAY_OUTBOUND_S": 4.0,
     "RECONNECT_WINDOW_S": 10.0,
     "START_TIMEOUT_S": 5.0,  # a socket without a valid `start` by then is closed
+    "MALLOC_TRIM_INTERVAL_S": 10.0,  # free C-heap pages go back to the OS this often (0: never)
     "AI_CAP_LEASE_S": 180.0,  # Redis lease of a live AI slot; refreshed every third of it
     "METRICS_TOKEN": None,  # when set, /metrics needs `Authorization: Bearer <it>`
     "METRICS_MULTIPROC_DIR": None,  # set by gunicorn.conf.py: /metrics sums every worker
@@ -110,6 +111,7 @@ ENV_VARS: dict = {
     "REPLAY_OUTBOUND_S": float,
     "RECONNECT_WINDOW_S": float,
     "START_TIMEOUT_S": float,
+    "MALLOC_TRIM_INTERVAL_S": float,
     "AI_CAP_LEASE_S": float,
     "METRICS_TOKEN": str,
     "PROMETHEUS_MULTIPROC_DIR": str,

@@ -48,6 +48,10 @@ BARGE_REACTION = Histogram(
     "forkline_media_barge_in_reaction_seconds", "Interruption signal to clear sent",
     buckets=(0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25), registry=REGISTRY,
 )
+HEAP_TRIM = Histogram(
+    "forkline_heap_trim_seconds", "Time a malloc_trim held the worker (media/heaptrim.py)",
+    buckets=(0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05), registry=REGISTRY,
+)
 REPLAYED = Counter("forkline_media_replayed_frames", "Frames replayed after a reconnect",
                    ["direction"], registry=REGISTRY)
 DROPS = Counter("forkline_media_dropped_streams", "Streams detected as dropped",

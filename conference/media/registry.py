@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 from flask import Flask
 
 from conference.logs import get_logger
+from conference.media import metrics
 from conference.media.bus import SignalBus, publisher_client
+from conference.media.heaptrim import HeapTrimmer, glibc_malloc_trim
 from conference.media.listen_hub import ListenHub
 from conference.media.relay import TapRelay
 from conference.media.replay import RedisReplayStore, ReplayStore
@@ -61,6 +63,9 @@ class MediaPlane:
         self.window_s = float(cfg["RECONNECT_WINDOW_S"])
         self._apology: bytes | None = None
         self._maint: threading.Thread | None = None
+        self.trimmer = HeapTrimmer(float(cfg.get("MALLOC_TRIM_INTERVAL_S", 10.0)),
+                                   glibc_malloc_trim(), metrics.HEAP_TRIM.observe,
+                                   time.monotonic())
         self._lock = threading.Lock()
 
     @staticmethod
@@ -75,7 +80,8 @@ class MediaPlane:
         return ReplayStore(inbound_s, outbound_s)
 
     def ensure_maintenance(self) -> None:
-        """Start the background loop (Redis mirroring, parked-call expiry) once per worker."""
+        """Start the background loop (Redis mirroring, parked-call expiry, heap trims) once per
+        worker."""
         with self._lock:
             if self._maint is None:
                 self._maint = threading.Thread(target=self._maintain, name="media-maint",
@@ -103,6 +109,7 @@ class MediaPlane:
             except Exception:  # this loop must outlive any Redis outage
                 log.warning("parked-call expiry failed", exc_info=True,
                             extra={"event": "replay"})
+            self.trimmer.tick(time.monotonic())
 
     def expire_parked(self, now_ms: float) -> None:
         """Close AI sessions whose stream did not come back within the reconnect window."""
