@@ -51,7 +51,7 @@ DEFAULTS: dict = {
     "REPLAY_OUTBOUND_S": 4.0,
     "RECONNECT_WINDOW_S": 10.0,
     "START_TIMEOUT_S": 5.0,  # a socket without a valid `start` by then is closed
-    "MALLOC_TRIM_INTERVAL_S": 10.0,  # free C-heap pages go back to the OS this often (0: never)
+    "MALLOC_TRIM_INTERVAL_S": 2.0,  # free C-heap pages go back to the OS this often (0: never)
     "AI_CAP_LEASE_S": 180.0,  # Redis lease of a live AI slot; refreshed every third of it
     "METRICS_TOKEN": None,  # when set, /metrics needs `Authorization: Bearer <it>`
     "METRICS_MULTIPROC_DIR": None,  # set by gunicorn.conf.py: /metrics sums every worker

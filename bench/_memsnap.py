@@ -63,6 +63,20 @@ def _backlog() -> dict:
             "unacked_bytes": unacked, "trackers": trackers, "oldest_mark_ms": oldest}
 
 
+def _time_one_trim() -> float | None:
+    """Milliseconds one malloc_trim(0) holds this worker (conference/media/heaptrim.py)."""
+    import time
+
+    from conference.media.heaptrim import glibc_malloc_trim
+
+    trim = glibc_malloc_trim()
+    if trim is None:
+        return None
+    started = time.perf_counter()
+    trim(0)
+    return (time.perf_counter() - started) * 1000
+
+
 def write_snapshot(directory: str) -> str:
     """Write one snapshot; returns its path stem."""
     from bench._allocstats import allocator_stats
@@ -74,14 +88,12 @@ def write_snapshot(directory: str) -> str:
     backlog = _backlog()  # first: the walks below hold up the worker and age its marks
     n, saved, by_run, stack_by_run = _greenlets()
     types = Counter(type(o).__name__ for o in gc.get_objects())
-    if os.environ.get("BENCH_TRIM"):
-        import ctypes
-        ctypes.CDLL(None).malloc_trim(0)
     info = {"pid": os.getpid(), "rss": rss_bytes(os.getpid()), "greenlets": n,
             "stack_saved": saved, "greenlets_by_run": dict(by_run.most_common(12)),
             "stack_by_run": dict(stack_by_run.most_common(12)),
             "types": dict(types.most_common(60)), "tracing": tracemalloc.is_tracing(),
             "alloc": allocator_stats(), **backlog}
+    info["trim_ms"] = _time_one_trim()  # after the readings: what the heap trimmer costs here
     if tracemalloc.is_tracing():
         info["traced"], info["traced_peak"] = tracemalloc.get_traced_memory()
         tracemalloc.reset_peak()  # the next snapshot's peak is the high-water since this one

@@ -93,6 +93,7 @@ def run_kind(base: Path, kind: str, hook: str, conferences: int, args) -> dict:
            "rss_kb": (full["rss"] - zero["rss"]) / 1024 / streams,
            "rss_after_close_kb": (after["rss"] - zero["rss"]) / 1024 / streams,
            "greenlets": (full["greenlets"] - zero["greenlets"]) / streams,
+           "trim_ms": full.get("trim_ms"),
            "stack_saved_kb": (full["stack_saved"] - zero["stack_saved"]) / 1024 / streams,
            "greenlets_by_run": full["greenlets_by_run"], "stack_by_run": full["stack_by_run"],
            "unplayed_kb": (full["unplayed_bytes"] - zero["unplayed_bytes"]) / 1024 / streams,
@@ -166,6 +167,8 @@ def report(r: dict) -> None:
           f"{r['transcript_queue_frames']:.1f} frames, utterances waiting for a decoder "
           f"{r['transcript_decode_kb']:.1f} KB")
     print("  greenlets by run:", r["greenlets_by_run"])
+    if r.get("trim_ms") is not None:
+        print(f"  one malloc_trim of this heap (after the readings): {r['trim_ms']:.2f} ms")
     print("  saved C stack by run (bytes, all streams):", r["stack_by_run"])
     print("  objects per stream:", dict(list(r["types"].items())[:14]))
     print("  KB per stream by allocator (RSS by mapping; glibc and pymalloc in use / free):",

@@ -63,7 +63,7 @@ class MediaPlane:
         self.window_s = float(cfg["RECONNECT_WINDOW_S"])
         self._apology: bytes | None = None
         self._maint: threading.Thread | None = None
-        self.trimmer = HeapTrimmer(float(cfg.get("MALLOC_TRIM_INTERVAL_S", 10.0)),
+        self.trimmer = HeapTrimmer(float(cfg.get("MALLOC_TRIM_INTERVAL_S", 2.0)),
                                    glibc_malloc_trim(), metrics.HEAP_TRIM.observe,
                                    time.monotonic())
         self._lock = threading.Lock()
