@@ -29,7 +29,9 @@ def open_page(console, port: int) -> Client:
 
 
 def close(ws) -> None:
-    with contextlib.suppress(ConnectionClosed):  # the server may have closed it first
+    # The server may have closed it first; then simple-websocket's reader thread may already
+    # have closed the descriptor while `connected` still reads True (EBADF on the close frame).
+    with contextlib.suppress(ConnectionClosed, OSError):
         ws.close()
 
 
