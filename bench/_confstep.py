@@ -261,9 +261,12 @@ def _measure(server: ConferenceServer, n: int, args, legs, gens: list) -> dict:
         "loop_stall_p99": hist_quantile(stall0, stall1, 0.99),
         "loop_stall_max": hist_quantile(stall0, stall1, 1.0),
         "backlog_frames_max": watch.max_frames, "pool_pending_max": watch.max_pending,
+        # Skipped in the CPU pool, or before it by the shared transcriber's decoder queue.
         "stt_skipped": sum(total(m1, "forkline_cpu_pool_skipped_total", kind=kind)
                            - total(m0, "forkline_cpu_pool_skipped_total", kind=kind)
-                           for kind in STT_KINDS),
+                           for kind in STT_KINDS)
+                       + total(m1, "forkline_transcript_skipped_utterances_total")
+                       - total(m0, "forkline_transcript_skipped_utterances_total"),
         "server_cpu": 100.0 * (cpu1 - cpu0) / elapsed,
         "machine_cpu": _procstat.machine_percent(s0, s1),
         "server_wait": _procstat.wait_percent(s0, s1, pids1),

@@ -67,9 +67,11 @@ def probe(server) -> dict:
         return {"frames_in": got["frames_in"], "open": got["open"], "skipped": 0.0, "done": 0.0,
                 "stall": {float(b): c for b, c in got["stall"].items()}}
     seen = scrape_workers(server.port, server.workers)
-    # Fork transcripts decode one whole utterance per pool task (kind fork_stt).
+    # Fork transcripts decode one whole utterance per pool task (kind fork_stt); the shared
+    # transcriber skips utterances before the pool too when its decoders' queue is full.
     skipped = sum(total(seen, "forkline_cpu_pool_skipped_total", kind=k)
                   for k in ("fork_stt", "fork_stt_timeout", "fork_stt_crashed"))
+    skipped += total(seen, "forkline_transcript_skipped_utterances_total")
     return {"frames_in": total(seen, "forkline_media_frames_in_total", kind="fork"),
             "open": total(seen, "forkline_media_streams_open", kind="fork"), "skipped": skipped,
             "done": total(seen, "forkline_cpu_pool_done_total", kind="fork_stt"),
