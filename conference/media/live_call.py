@@ -142,9 +142,9 @@ class LiveCall(BargeIn):
                     return
                 self.drain(session)
                 if session.finished and self.session is session and not self.closed:
-                    # Ended by itself (drain read up to its end marker): reconnect.
+                    # Ended by itself (drain read up to its end marker): reconnect. failed()
+                    # may yield (closing waits); the loop then looks again at what came meanwhile.
                     self.failed("session_closed", None)
-                    return
             finally:
                 lock.release()
 
