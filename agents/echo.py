@@ -1,19 +1,15 @@
 """Echo backend: speaks back exactly what it hears, for tests and benchmarks."""
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from agents.base import AgentEvent, AgentProfile, AudioOut, ResponseDone
-from agents.outbox import Outbox
+from agents.base import AgentProfile, AudioOut, ResponseDone
+from agents.outbox import Outbox, OutboxEvents
 
 
-class EchoSession:
+class EchoSession(OutboxEvents):
     """Every chunk heard comes back as AudioOut of item `echo-<n>`; a stop starts a new item."""
-
-    # send_audio() queues its answer before returning: a host may drain it with next_event(0)
-    # right away instead of waking a reader thread (conference/media/live_call.py does).
-    synchronous = True
 
     def __init__(self, profile: AgentProfile, settings: Mapping[str, Any]) -> None:
         self.profile = profile
@@ -45,19 +41,6 @@ class EchoSession:
 
     def send_tool_result(self, call_id: str, output: dict) -> None:
         """Echo has no tools."""
-
-    def next_event(self, timeout: float | None = None) -> AgentEvent | None:
-        """The next echoed chunk, or None on timeout or after close (timeout=0 never blocks)."""
-        return self._events.get(timeout)
-
-    def listen(self, listener: Callable[[], None] | None) -> None:
-        """Call `listener()` whenever an event is queued (agents/outbox.py)."""
-        self._events.listen(listener)
-
-    @property
-    def finished(self) -> bool:
-        """True once closed."""
-        return self._events.finished
 
     def close(self) -> None:
         """Stop echoing; wakes a blocked next_event()."""

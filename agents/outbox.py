@@ -82,3 +82,22 @@ class Outbox:
             if self._cond is None:
                 self._cond = threading.Condition()
             return self._cond
+
+
+class OutboxEvents:
+    """The event side of an AgentSession whose events go through an Outbox in `_events`."""
+
+    _events: Outbox
+
+    def next_event(self, timeout: float | None = None) -> AgentEvent | None:
+        """The next event, or None on timeout or after the end (timeout=0 never blocks)."""
+        return self._events.get(timeout)
+
+    def listen(self, listener: Callable[[], None] | None) -> None:
+        """Call `listener()` whenever an event is queued."""
+        self._events.listen(listener)
+
+    @property
+    def finished(self) -> bool:
+        """True once closed or ended by the backend."""
+        return self._events.finished

@@ -5,14 +5,13 @@ import contextlib
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from agents import speech
 from agents.audio import ULAW_RATE
 from agents.base import (
     AgentError,
-    AgentEvent,
     AgentFailure,
     AgentProfile,
     AudioOut,
@@ -20,7 +19,7 @@ from agents.base import (
     SpeechStarted,
     SpeechStopped,
 )
-from agents.outbox import Outbox
+from agents.outbox import Outbox, OutboxEvents
 from agents.pipeline import metrics as turn_metrics
 from agents.pipeline.endpoint import Endpointer, SpeechBegan, SpeechEnded
 from agents.pipeline.history import merge, system_prompt, trim_history
@@ -37,7 +36,7 @@ from agents.pipeline.turn import Cancelled, Turn
 CALLER = "caller"
 
 
-class PipelineSession:
+class PipelineSession(OutboxEvents):
     """The sidecar backend: OpenAI stages with an API key, offline stages without."""
 
     backend = "pipeline"
@@ -128,19 +127,6 @@ class PipelineSession:
     def send_tool_result(self, call_id: str, output: dict) -> None:
         """Hand a tool result to the waiting turn."""
         self.tool_results.put((call_id, output))
-
-    def next_event(self, timeout: float | None = None) -> AgentEvent | None:
-        """The next event, or None on timeout or after close (timeout=0 never blocks)."""
-        return self._events.get(timeout)
-
-    def listen(self, listener: Callable[[], None] | None) -> None:
-        """Call `listener()` whenever an event is queued (agents/outbox.py)."""
-        self._events.listen(listener)
-
-    @property
-    def finished(self) -> bool:
-        """True once closed."""
-        return self._events.finished
 
     def close(self) -> None:
         """Stop the worker; idempotent."""

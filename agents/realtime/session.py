@@ -12,15 +12,15 @@ import functools
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from openai import OpenAI
 from websockets.exceptions import ConnectionClosed
 
-from agents.base import AgentError, AgentEvent, AgentFailure, AgentProfile
-from agents.outbox import Outbox
+from agents.base import AgentError, AgentFailure, AgentProfile
+from agents.outbox import Outbox, OutboxEvents
 from agents.realtime.events import DEFAULT_MODEL
 from agents.realtime.protocol import RealtimeProtocol
 
@@ -32,7 +32,7 @@ MAX_QUEUED_FRAMES = 500  # 10 s of 20 ms frames; the oldest are dropped beyond t
 FRAMES_PER_APPEND = 5  # coalesce up to 100 ms per append when audio has piled up
 
 
-class RealtimeSession:
+class RealtimeSession(OutboxEvents):
     """AgentSession over the OpenAI Realtime API (GA), mu-law passthrough."""
 
     def __init__(self, profile: AgentProfile, settings: Mapping[str, Any]) -> None:
@@ -98,19 +98,6 @@ class RealtimeSession:
         with self._lock:
             sends = self._proto.tool_result(call_id, output)
         self._queue_control(sends)
-
-    def next_event(self, timeout: float | None = None) -> AgentEvent | None:
-        """The next event, or None on timeout or after close (timeout=0 never blocks)."""
-        return self._events.get(timeout)
-
-    def listen(self, listener: Callable[[], None] | None) -> None:
-        """Call `listener()` whenever an event is queued (agents/outbox.py)."""
-        self._events.listen(listener)
-
-    @property
-    def finished(self) -> bool:
-        """True once closed or ended by the backend."""
-        return self._events.finished
 
     def close(self) -> None:
         """Close the socket and stop both threads; idempotent."""

@@ -123,13 +123,10 @@ class AiLeg:
         if live.ready:
             session = live.session
             try:
-                session.send_audio(data)
+                session.send_audio(data)  # an answer it queues at once is handled right here
                 replay.fed = index + 1
             except Exception as exc:
                 live.failed("send_audio", exc)
-                return
-            if live.inline and not live.pushed:
-                live.drain(session)  # wakes the sender; it stays the socket's only writer
 
     def on_mark(self, name: str, now_ms: float) -> None:
         """An echoed mark: advance acknowledged playout, let more audio out."""

@@ -26,15 +26,20 @@ def _reader_of(call_sid: str) -> threading.Thread | None:
     return next((t for t in threading.enumerate() if t.name == f"agent-{call_sid}"), None)
 
 
+def _join_reader(call_sid: str) -> None:
+    """Wait for the call's reader (if one runs) to connect the session and end."""
+    reader = _reader_of(call_sid)
+    if reader is not None:
+        reader.join(timeout=10)
+        assert not reader.is_alive(), "the reader should end once the session announces"
+
+
 def _started(app, call_sid: str, session: EchoSession) -> LiveCall:
     """A LiveCall on `session` whose connecting reader has come and gone."""
     POOL.prewarm(call_sid, lambda: session)
     live = LiveCall(get_plane(app), call_sid, INFO)
     live.start()
-    reader = _reader_of(call_sid)
-    if reader is not None:
-        reader.join(timeout=10)
-        assert not reader.is_alive(), "the reader should end once the session announces"
+    _join_reader(call_sid)
     return live
 
 
@@ -77,9 +82,7 @@ def test_a_session_that_ends_by_itself_is_replaced_by_a_new_one(app):
     before = _failures("session_closed")
     try:
         first._events.end()  # the backend closed its side (the Realtime reader does this)
-        reader = _reader_of(call_sid)
-        if reader is not None:  # reconnecting in a fresh reader, which ends once connected
-            reader.join(timeout=10)
+        _join_reader(call_sid)  # reconnecting in a fresh reader, which ends once connected
         assert _failures("session_closed") == before + 1
         assert live.ready and live.pushed
         assert isinstance(live.session, EchoSession) and live.session is not first
